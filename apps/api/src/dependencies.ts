@@ -1,0 +1,11 @@
+import type { PrismaClient } from '@prisma/client';
+import type { Client } from '@temporalio/client';
+import type { Logger } from '../../common/logger';
+
+/** What the API's handlers need; built once in main.ts (or by a test) and passed down. */
+export interface ApiDependencies {
+  prisma: PrismaClient;
+  temporal: Client;
+  taskQueue: string;
+  logger: Logger;
+}

@@ -1,0 +1,129 @@
+/**
+ * Brings the whole system up on one machine: PostgreSQL (embedded, migrated), a Temporal dev
+ * server with file persistence, one worker and the API. DATABASE_URL and TEMPORAL_ADDRESS, when
+ * set, point at existing services instead. Ctrl-C stops everything this started; the next start
+ * finds the data of the previous one in `.data/`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { ensureSearchAttributes } from '../apps/common/temporal';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './lib/embedded-postgres';
+import { migrateDatabase } from './lib/migrate';
+import { startTemporalDevServer, stopChild, type DevServer } from './lib/temporal-dev-server';
+
+const root = resolve(__dirname, '..');
+const dataDir = resolve(root, process.env.DATA_DIR ?? '.data');
+const ports = {
+  postgres: Number(process.env.EMBEDDED_POSTGRES_PORT ?? 54320),
+  temporal: Number(process.env.TEMPORAL_PORT ?? 7233),
+  temporalUi: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
+  api: Number(process.env.API_PORT ?? 3000),
+};
+
+const running: { database?: EmbeddedDatabase; temporal?: DevServer; apps: ChildProcess[] } = { apps: [] };
+let stopping = false;
+
+async function main(): Promise<void> {
+  mkdirSync(dataDir, { recursive: true });
+
+  let databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    log(`starting PostgreSQL (data in ${resolve(dataDir, 'postgres')})`);
+    running.database = await startEmbeddedPostgres({
+      dataDir: resolve(dataDir, 'postgres'),
+      port: ports.postgres,
+      database: 'flowpilot',
+    });
+    databaseUrl = running.database.url;
+  }
+  log('applying database migrations');
+  await migrateDatabase(databaseUrl);
+
+  let temporalAddress = process.env.TEMPORAL_ADDRESS;
+  let temporalUi = process.env.TEMPORAL_UI_URL;
+  if (!temporalAddress) {
+    log(`starting Temporal dev server (state in ${resolve(dataDir, 'temporal.db')})`);
+    running.temporal = await startTemporalDevServer({
+      port: ports.temporal,
+      uiPort: ports.temporalUi,
+      dbFilename: resolve(dataDir, 'temporal.db'),
+    });
+    temporalAddress = running.temporal.address;
+    temporalUi = running.temporal.uiUrl;
+  }
+  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const connection = await Connection.connect({ address: temporalAddress });
+  await ensureSearchAttributes(connection, namespace).finally(() => connection.close());
+
+  const env = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: namespace,
+    API_PORT: String(ports.api),
+  };
+  startApp('worker', 'apps/worker/src/main.ts', env);
+  startApp('api', 'apps/api/src/main.ts', env);
+
+  const api = `http://127.0.0.1:${ports.api}`;
+  await waitForHttp(`${api}/healthz`);
+  log('ready');
+  log(`  API            ${api}/api/v1`);
+  log(`  API docs       ${api}/docs  (OpenAPI: ${api}/openapi.json)`);
+  log(`  Temporal UI    ${temporalUi ?? '(external Temporal: see its own UI)'}`);
+  log(`  Temporal gRPC  ${temporalAddress}  namespace ${namespace}`);
+  log('press Ctrl-C to stop');
+}
+
+function startApp(name: string, entry: string, env: NodeJS.ProcessEnv): void {
+  // Its own process group, so Ctrl-C reaches it through us, in order, rather than all at once.
+  const child = spawn(resolve(root, 'node_modules/.bin/tsx'), [resolve(root, entry)], {
+    cwd: root,
+    env,
+    stdio: 'inherit',
+    detached: true,
+  });
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    log(`${name} exited unexpectedly (code ${code}, signal ${signal}); stopping everything`);
+    void shutdown(1);
+  });
+  running.apps.push(child);
+}
+
+async function waitForHttp(url: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs / 1000}s`);
+}
+
+async function shutdown(exitCode: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log('stopping');
+  await Promise.all(running.apps.map((child) => stopChild(child, 15_000)));
+  await running.temporal?.stop().catch((error) => log(`Temporal stop: ${String(error)}`));
+  await running.database?.stop().catch((error) => log(`PostgreSQL stop: ${String(error)}`));
+  log('stopped');
+  process.exit(exitCode);
+}
+
+function log(message: string): void {
+  process.stdout.write(`[up] ${message}\n`);
+}
+
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+main().catch((error) => {
+  log(`failed: ${error instanceof Error ? error.message : String(error)}`);
+  void shutdown(1);
+});

@@ -1,0 +1,137 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { Spec } from './spec/schema';
+
+/**
+ * The run workflow's public surface: its input, the state it reports, and the messages it takes.
+ * The API and the worker both depend on this module and on nothing else of the workflow's insides.
+ * Changing a shape here is a change to running workflows: keep it backwards compatible.
+ */
+
+export const RUN_WORKFLOW_TYPE = 'runTemplate';
+
+export interface Actor {
+  subject: string;
+  roles: string[];
+}
+
+export interface RunInput {
+  templateId: string;
+  templateName: string;
+  templateVersion: number;
+  /** The pinned version's spec, parsed: later versions never change a run in flight. */
+  spec: Spec;
+  inputs: Record<string, unknown>;
+  startedBy: string;
+  /** State carried across continue-as-new; absent on the first run of the chain. */
+  carried?: CarriedState;
+}
+
+export type StepStatus =
+  | 'pending'
+  | 'running'
+  | 'waiting_approval'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped'
+  | 'cancelled';
+
+export type RunStatus =
+  | 'running'
+  | 'waiting_approval'
+  | 'paused'
+  | 'held'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'timed_out';
+
+export interface StepError {
+  message: string;
+  /** The failure's type, e.g. "HttpServerError", "StepTimeout", "Rejected". */
+  type?: string;
+}
+
+export interface ApprovalDecision {
+  decision: 'approved' | 'rejected';
+  by: string;
+  at: string;
+  comment?: string;
+}
+
+export interface StepState {
+  id: string;
+  type: string;
+  status: StepStatus;
+  /** Attempts made by the current execution of the step (Temporal activity attempts). */
+  attempts: number;
+  startedAt?: string;
+  finishedAt?: string;
+  output?: unknown;
+  error?: StepError;
+  /** Why a step was skipped: its condition was false, an upstream step failed, or an operator skipped it. */
+  skipReason?: 'condition' | 'upstream' | 'operator' | 'group';
+  approvals?: ApprovalDecision[];
+  /** For approval steps: when the approval times out (ISO time), if it does. */
+  deadline?: string;
+}
+
+export interface RunState {
+  status: RunStatus;
+  paused: boolean;
+  /** Steps that failed with onError "pause" and wait for an operator to retry or skip them. */
+  held: string[];
+  steps: Record<string, StepState>;
+  startedAt: string;
+  finishedAt?: string;
+  error?: StepError;
+}
+
+/** What continue-as-new carries: the state of the run so far. */
+export interface CarriedState {
+  state: RunState;
+  /** Deadlines (ISO) of the run and of running approvals, kept across the chain. */
+  runDeadline?: string;
+}
+
+/** The workflow's result: the final state of every step. */
+export type RunResult = RunState;
+
+export interface ApprovalCommand {
+  stepId: string;
+  actor: Actor;
+  comment?: string;
+}
+
+export interface StepCommand {
+  stepId: string;
+  actor: Actor;
+}
+
+export interface ControlCommand {
+  actor: Actor;
+  reason?: string;
+}
+
+export const stateQuery = defineQuery<RunState>('state');
+
+/**
+ * Decisions and control arrive as updates rather than signals: the caller gets a synchronous
+ * answer (accepted, or refused with a typed reason) and a refused update writes nothing to history.
+ */
+export const approveUpdate = defineUpdate<StepState, [ApprovalCommand]>('approve');
+export const rejectUpdate = defineUpdate<StepState, [ApprovalCommand]>('reject');
+export const pauseUpdate = defineUpdate<RunState, [ControlCommand]>('pause');
+export const resumeUpdate = defineUpdate<RunState, [ControlCommand]>('resume');
+export const retryStepUpdate = defineUpdate<StepState, [StepCommand]>('retryStep');
+export const skipStepUpdate = defineUpdate<StepState, [StepCommand]>('skipStep');
+
+/**
+ * Failure types an update validator throws (as ApplicationFailure types), which the API maps to
+ * HTTP statuses: Forbidden → 403, NotFound → 404, Conflict → 409, Invalid → 422.
+ */
+export const RefusalType = {
+  Forbidden: 'Forbidden',
+  NotFound: 'NotFound',
+  Conflict: 'Conflict',
+  Invalid: 'Invalid',
+} as const;

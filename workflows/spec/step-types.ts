@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { DurationSchema } from './duration';
+
+/**
+ * The `with` schema of every step type. The API validates specs against these and the workflow
+ * validates each step's rendered `with` against the same schema before running it.
+ * Adding a step type: its `with` schema here, and its activity in `activities/steps/`.
+ */
+
+const HttpMethod = z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']);
+
+export const HttpWithSchema = z
+  .object({
+    method: HttpMethod.default('GET'),
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    headers: z.record(z.string(), z.string()).default({}),
+    body: z.unknown().optional(),
+    /** Statuses that count as success; any 2xx when omitted. */
+    expectedStatuses: z.array(z.number().int().min(100).max(599)).min(1).optional(),
+    /** 4xx statuses that should be retried rather than fail the step at once (e.g. 409, 429). */
+    retryableStatuses: z.array(z.number().int().min(400).max(499)).default([429]),
+    timeout: DurationSchema.default('30s'),
+  })
+  .strict();
+
+export const ApprovalWithSchema = z
+  .object({
+    approvers: z
+      .object({
+        users: z.array(z.string().min(1)).default([]),
+        roles: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .refine((a) => a.users.length + a.roles.length > 0, { message: 'name at least one user or role' }),
+    required: z.number().int().min(1).max(100).default(1),
+    timeout: DurationSchema.optional(),
+    onTimeout: z.enum(['reject', 'approve', 'fail']).default('fail'),
+    requireRejectReason: z.boolean().default(false),
+    allowSelfApproval: z.boolean().default(true),
+    message: z.string().max(2000).optional(),
+  })
+  .strict()
+  .refine((a) => a.approvers.roles.length > 0 || a.required <= a.approvers.users.length, {
+    message: 'required approvals exceed the number of named approvers',
+    path: ['required'],
+  });
+
+export const DelayWithSchema = z.object({ duration: DurationSchema }).strict();
+
+export const NoopWithSchema = z.object({ output: z.unknown().optional() }).strict();
+
+/** How the workflow executes a step type: as an activity, a durable timer, or a human decision. */
+export type StepKind = 'activity' | 'timer' | 'approval';
+
+export interface StepTypeDefinition {
+  readonly kind: StepKind;
+  readonly withSchema: z.ZodType;
+  readonly description: string;
+}
+
+export const stepTypes = {
+  http: { kind: 'activity', withSchema: HttpWithSchema, description: 'Calls an HTTP endpoint and captures its JSON answer' },
+  noop: { kind: 'activity', withSchema: NoopWithSchema, description: 'Does nothing; returns `with.output`' },
+  delay: { kind: 'timer', withSchema: DelayWithSchema, description: 'Waits on a durable timer' },
+  approval: { kind: 'approval', withSchema: ApprovalWithSchema, description: 'Waits for human approvals' },
+} as const satisfies Record<string, StepTypeDefinition>;
+
+export type StepType = keyof typeof stepTypes;
+export const stepTypeNames = Object.keys(stepTypes) as [StepType, ...StepType[]];
+
+export type HttpWith = z.output<typeof HttpWithSchema>;
+export type ApprovalWith = z.output<typeof ApprovalWithSchema>;
+export type DelayWith = z.output<typeof DelayWithSchema>;
+export type NoopWith = z.output<typeof NoopWithSchema>;
