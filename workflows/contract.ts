@@ -24,6 +24,13 @@ export interface RunInput {
   startedBy: string;
   /** State carried across continue-as-new; absent on the first run of the chain. */
   carried?: CarriedState;
+  /** Engine limits; tests lower them to exercise continue-as-new without thousands of steps. */
+  limits?: RunLimits;
+}
+
+export interface RunLimits {
+  /** Continue-as-new once the history holds this many events (Temporal may suggest it sooner). */
+  continueAsNewAfterEvents?: number;
 }
 
 export type StepStatus =
@@ -91,6 +98,10 @@ export interface CarriedState {
   state: RunState;
   /** Deadlines (ISO) of the run and of running approvals, kept across the chain. */
   runDeadline?: string;
+  /** Deadlines (ISO) of groups that started and have not finished. */
+  groupDeadlines?: Record<string, string>;
+  /** How many times operators re-ran each step (retryStep), so activity ids stay unique across the chain. */
+  executions?: Record<string, number>;
 }
 
 /** The workflow's result: the final state of every step. */

@@ -58,5 +58,10 @@ export const problems = {
     new ProblemError(422, 'invalid-spec', 'Invalid workflow spec', detail, { invalidParams }),
   unprocessable: (detail: string, invalidParams: InvalidParam[] = []) =>
     new ProblemError(422, 'unprocessable', 'Unprocessable content', detail, { invalidParams }),
-  unavailable: (detail: string) => new ProblemError(503, 'unavailable', 'Service unavailable', detail),
+  unavailable: (detail: string, extensions?: Record<string, unknown>) =>
+    new ProblemError(503, 'unavailable', 'Service unavailable', detail, extensions),
+  methodNotAllowed: (method: string, allowed: string[]) =>
+    new ProblemError(405, 'method-not-allowed', 'Method not allowed', `${method} is not allowed here`, { allowed }),
+  internal: () =>
+    new ProblemError(500, 'internal', 'Internal server error', 'The server failed to answer; the failure is logged'),
 };

@@ -1,0 +1,33 @@
+import { ApplicationFailure } from '@temporalio/activity';
+
+/** Failure types raised by step activities; `retry.nonRetryableErrors` in a spec may name them. */
+export const StepErrorType = {
+  HttpClientError: 'HttpClientError',
+  HttpServerError: 'HttpServerError',
+  HttpNetworkError: 'HttpNetworkError',
+  HttpTimeout: 'HttpTimeout',
+  HttpUnexpectedStatus: 'HttpUnexpectedStatus',
+} as const;
+
+export interface HttpFailureContext {
+  method: string;
+  url: string;
+  status?: number;
+  /** The start of the response body, to tell what the server said without storing all of it. */
+  bodyExcerpt?: string;
+}
+
+export function httpFailure(
+  type: (typeof StepErrorType)[keyof typeof StepErrorType],
+  message: string,
+  context: HttpFailureContext,
+  options: { retryable: boolean; cause?: Error },
+): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: !options.retryable,
+    details: [context],
+    cause: options.cause,
+  });
+}

@@ -1,0 +1,25 @@
+import type { Logger } from 'pino';
+import { stepActivity } from './step-activity';
+import { httpStep } from './steps/http';
+import { noopStep } from './steps/noop';
+import { createNotifyApprovers } from './notify-approvers';
+import type { StepType } from '../workflows/spec/step-types';
+
+export interface ActivityDependencies {
+  logger: Logger;
+}
+
+/**
+ * Every activity the run workflow calls. Step activities are keyed by their step type's name:
+ * a new step type is one module in `steps/` plus its `with` schema in workflows/spec/step-types.ts.
+ */
+export function createActivities(deps: ActivityDependencies) {
+  const logger = deps.logger.child({ component: 'activities' });
+  const steps = {
+    http: stepActivity(logger, httpStep),
+    noop: stepActivity(logger, noopStep),
+  } satisfies Partial<Record<StepType, unknown>>;
+  return { ...steps, notifyApprovers: createNotifyApprovers(logger) };
+}
+
+export type RunActivities = ReturnType<typeof createActivities>;

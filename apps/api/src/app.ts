@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import express from 'express';
+import { pinoHttp } from 'pino-http';
+import type { ApiDependencies } from './dependencies';
+import { createHealthRouter } from './health/router';
+import { parseBodies } from './http/body';
+import { renderProblems, unknownRoute } from './http/errors';
+import { createOpenApiRouter } from './openapi/document';
+import { createRunsRouter } from './runs/router';
+import { createTemplatesRouter } from './templates/router';
+
+/** Bodies above this are refused before parsing; a spec alone may hold MAX_SPEC_BYTES (checked later). */
+const BODY_LIMIT = '2mb';
+
+/** Request ids a caller may choose (to correlate with its own logs); anything else gets a fresh UUID. */
+const CALLER_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export function createApp(deps: ApiDependencies): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId(req, res) {
+        const offered = req.headers['x-request-id'];
+        const id = typeof offered === 'string' && CALLER_REQUEST_ID.test(offered) ? offered : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      // Method, URL and id identify a request; headers stay out of the logs (they will carry tokens).
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      },
+      customLogLevel(_req, res, error) {
+        if (error || res.statusCode >= 500) return 'error';
+        return res.statusCode >= 400 ? 'warn' : 'info';
+      },
+    }),
+  );
+
+  app.use(createHealthRouter(deps));
+  app.use(createOpenApiRouter());
+
+  app.use(parseBodies({ limit: BODY_LIMIT }));
+  app.use('/api/v1/templates', createTemplatesRouter(deps));
+  app.use('/api/v1/runs', createRunsRouter(deps));
+
+  app.use(unknownRoute);
+  app.use(renderProblems(deps.logger));
+  return app;
+}

@@ -1,0 +1,46 @@
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../../common/config';
+import { createPrismaClient } from '../../common/database';
+import { createLogger } from '../../common/logger';
+import { connectClient } from '../../common/temporal';
+import { createApp } from './app';
+
+/** Shutting down waits this long for in-flight requests before closing connections anyway. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger('flowpilot-api', config.LOG_LEVEL);
+  const prisma = createPrismaClient(config.DATABASE_URL);
+  const temporal = await connectClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+
+  const app = createApp({ prisma, temporal, taskQueue: config.TASK_QUEUE, logger });
+  const server = app.listen(config.API_PORT, () => {
+    const { port } = server.address() as AddressInfo;
+    logger.info({ url: `http://localhost:${port}`, docs: `http://localhost:${port}/docs` }, 'API listening');
+  });
+  server.on('error', (error) => {
+    logger.fatal({ err: error, port: config.API_PORT }, 'API cannot listen');
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const closeIdle = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    closeIdle.unref();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.allSettled([prisma.$disconnect(), temporal.connection.close()]);
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((error: unknown) => {
+  createLogger('flowpilot-api').fatal({ err: error }, 'API failed to start');
+  process.exit(1);
+});

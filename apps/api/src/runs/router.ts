@@ -1,0 +1,125 @@
+import { Router, type Request, type Response } from 'express';
+import type { ApiDependencies } from '../dependencies';
+import { principalOf } from '../http/principal';
+import { problems } from '../http/problem';
+import { cancelRun, controlRun, controlStep, type RunAction, type StepAction } from './control';
+import { locateRunHistory } from './history-reader';
+import { listRuns } from './list';
+import { idempotencyKeyOf, parseRequestPart } from './request-parsing';
+import { runNotFound } from './run-handle';
+import { viewRun } from './run-view';
+import {
+  ApproveBodySchema,
+  ControlBodySchema,
+  EventsQuerySchema,
+  ListRunsQuerySchema,
+  RejectBodySchema,
+  RunParamsSchema,
+  StartRunBodySchema,
+  StepParamsSchema,
+} from './schemas';
+import { readRunEventsPage, streamRunEvents } from './sse';
+import { RunStarter } from './start';
+import './openapi';
+
+/** Runs of template versions, mounted at /api/v1/runs. Errors are thrown as problems. */
+export function createRunsRouter(deps: ApiDependencies): Router {
+  const router = Router();
+  const starter = new RunStarter(deps);
+
+  router.post('/', async (req, res) => {
+    const body = parseRequestPart(StartRunBodySchema, req.body ?? {}, 'body');
+    const { created, run } = await starter.start(principalOf(req), body, idempotencyKeyOf(req));
+    res.status(created ? 201 : 200).location(run.links.self).json(run);
+  });
+
+  router.get('/', async (req, res) => {
+    res.json(await listRuns(deps, parseRequestPart(ListRunsQuerySchema, req.query, 'query')));
+  });
+
+  router.get('/:id', async (req, res) => {
+    const { id } = runParamsOf(req);
+    res.json(await viewRun(deps, id));
+  });
+
+  router.get('/:id/events', async (req, res) => {
+    const { id } = runParamsOf(req);
+    const query = parseRequestPart(EventsQuerySchema, req.query, 'query');
+    const streaming = req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream';
+    // EventSource resumes with Last-Event-ID; pollers pass the cursor they were given as `after`.
+    const cursor = (streaming ? req.header('last-event-id') : undefined) ?? query.after;
+    const position = await locateRunHistory(deps, id, cursor);
+    if (streaming) {
+      await streamRunEvents(deps, req, res, position);
+      return;
+    }
+    res.json(await readRunEventsPage(deps, position, query.limit));
+  });
+
+  const stepAction = (action: StepAction) => async (req: Request, res: Response) => {
+    const { id, stepId } = stepParamsOf(req);
+    const comment = commentFor(action, req.body);
+    const step = await controlStep(deps, {
+      runId: id,
+      stepId,
+      action,
+      principal: principalOf(req),
+      idempotencyKey: idempotencyKeyOf(req),
+      ...(comment ? { comment } : {}),
+    });
+    res.json({ runId: id, step });
+  };
+  router.post('/:id/steps/:stepId/approve', stepAction('approve'));
+  router.post('/:id/steps/:stepId/reject', stepAction('reject'));
+  router.post('/:id/steps/:stepId/retry', stepAction('retry'));
+  router.post('/:id/steps/:stepId/skip', stepAction('skip'));
+
+  const runAction = (action: RunAction) => async (req: Request, res: Response) => {
+    const { id } = runParamsOf(req);
+    const { reason } = parseRequestPart(ControlBodySchema, req.body ?? {}, 'body');
+    const state = await controlRun(deps, {
+      runId: id,
+      action,
+      principal: principalOf(req),
+      idempotencyKey: idempotencyKeyOf(req),
+      ...(reason ? { reason } : {}),
+    });
+    res.json({ runId: id, status: state.status, paused: state.paused });
+  };
+  router.post('/:id/pause', runAction('pause'));
+  router.post('/:id/resume', runAction('resume'));
+
+  router.post('/:id/cancel', async (req, res) => {
+    const { id } = runParamsOf(req);
+    await cancelRun(deps, id, principalOf(req));
+    res.status(202).json({ runId: id, cancelRequested: true });
+  });
+
+  return router;
+}
+
+/** An id this API never hands out names no run: 404 like any other unknown run. */
+function runParamsOf(req: Request): { id: string } {
+  const parsed = RunParamsSchema.safeParse(req.params);
+  if (!parsed.success) throw runNotFound(String(req.params.id));
+  return parsed.data;
+}
+
+function stepParamsOf(req: Request): { id: string; stepId: string } {
+  const { id } = runParamsOf(req);
+  const parsed = StepParamsSchema.safeParse(req.params);
+  if (!parsed.success) throw problems.notFound(`run ${id} has no step ${String(req.params.stepId)}`);
+  return parsed.data;
+}
+
+/** Approvals carry a comment, rejections a reason; retry and skip take no body. */
+function commentFor(action: StepAction, body: unknown): string | undefined {
+  switch (action) {
+    case 'approve':
+      return parseRequestPart(ApproveBodySchema, body ?? {}, 'body').comment;
+    case 'reject':
+      return parseRequestPart(RejectBodySchema, body ?? {}, 'body').reason;
+    default:
+      return undefined;
+  }
+}

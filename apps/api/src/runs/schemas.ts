@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import '../openapi/registry'; // extends zod with `.openapi()` before the schemas below use it
+import { runEventTypes } from './history-events';
+
+/** Request and response shapes of the runs API: validation in the router, documentation in openapi.ts. */
+
+export const runStatuses = [
+  'running',
+  'waiting_approval',
+  'paused',
+  'held',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+] as const;
+
+export const RunStatusSchema = z.enum(runStatuses).openapi('RunStatus');
+
+/** Run ids are Temporal workflow ids this API made: `run-` and a uuid or a hash prefix. */
+export const RunIdSchema = z
+  .string()
+  .regex(/^run-[0-9a-f-]{8,64}$/, { message: 'is not a run id' })
+  .openapi({ example: 'run-0b0c5a3e-5d0f-4b7e-9a51-4b0f6a1c2d3e' });
+
+export const StepIdSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, { message: 'is not a step id' });
+
+export const RunParamsSchema = z.object({ id: RunIdSchema });
+export const StepParamsSchema = z.object({ id: RunIdSchema, stepId: StepIdSchema });
+
+const printable = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    // Control characters have no business in these values and would make logs and queries ambiguous.
+    .regex(/^[^\p{Cc}]+$/u, { message: 'must not contain control characters' });
+
+export const IdempotencyKeySchema = printable(200);
+
+export const StartRunBodySchema = z
+  .object({
+    templateId: z.uuid(),
+    version: z.number().int().min(1).optional().openapi({ description: "Defaults to the template's latest version" }),
+    input: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .openapi({ description: "Run inputs, checked against the version's `spec.inputs` JSON Schema" }),
+  })
+  .strict()
+  .openapi('StartRunRequest');
+export type StartRunBody = z.output<typeof StartRunBodySchema>;
+
+export const RunLinksSchema = z.object({ self: z.string(), events: z.string(), cancel: z.string() });
+
+export const StartRunResponseSchema = z
+  .object({
+    runId: z.string(),
+    workflowId: z.string(),
+    templateId: z.string(),
+    version: z.number().int(),
+    status: RunStatusSchema,
+    links: RunLinksSchema,
+  })
+  .openapi('StartRunResponse');
+export type StartRunResponse = z.output<typeof StartRunResponseSchema>;
+
+const commaSeparatedStatuses = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .pipe(z.array(RunStatusSchema).min(1).max(runStatuses.length));
+
+export const ListRunsQuerySchema = z
+  .object({
+    templateId: z.uuid().optional(),
+    version: z.coerce.number().int().min(1).optional(),
+    status: commaSeparatedStatuses.optional().openapi({ description: 'One status or several, comma-separated' }),
+    startedBy: printable(200)
+      // Temporal's SQL visibility stores backslashes but no quoting of one in a query matches them.
+      .regex(/^[^\\]*$/, { message: 'cannot contain a backslash' })
+      .optional(),
+    startedAfter: z.iso.datetime({ offset: true }).optional(),
+    startedBefore: z.iso.datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(4096).optional(),
+  })
+  .strict();
+export type ListRunsQuery = z.output<typeof ListRunsQuerySchema>;
+
+export const RunSummarySchema = z
+  .object({
+    runId: z.string(),
+    templateId: z.string().nullable(),
+    version: z.number().int().nullable(),
+    status: RunStatusSchema,
+    startedBy: z.string().nullable(),
+    startedAt: z.string(),
+    closedAt: z.string().nullable(),
+    summary: z.string().nullable(),
+  })
+  .openapi('RunSummary');
+export type RunSummary = z.output<typeof RunSummarySchema>;
+
+export const RunListSchema = z
+  .object({ items: z.array(RunSummarySchema), nextCursor: z.string().nullable() })
+  .openapi('RunList');
+
+export const StepErrorSchema = z.object({ message: z.string(), type: z.string().optional() }).openapi('StepError');
+
+export const StepViewSchema = z
+  .object({
+    id: z.string(),
+    type: z.string(),
+    status: z.enum(['pending', 'running', 'waiting_approval', 'succeeded', 'failed', 'skipped', 'cancelled']),
+    attempts: z.number().int(),
+    startedAt: z.string().optional(),
+    finishedAt: z.string().optional(),
+    output: z.unknown().optional(),
+    error: StepErrorSchema.optional(),
+    lastError: StepErrorSchema.optional().openapi({ description: 'Failure of the previous attempt of a running step' }),
+    skipReason: z.enum(['condition', 'upstream', 'operator', 'group']).optional(),
+    approvals: z
+      .array(z.object({ decision: z.enum(['approved', 'rejected']), by: z.string(), at: z.string(), comment: z.string().optional() }))
+      .optional(),
+    deadline: z.string().optional(),
+  })
+  .openapi('RunStep');
+
+export const RunDetailSchema = z
+  .object({
+    runId: z.string(),
+    status: RunStatusSchema,
+    templateId: z.string().nullable(),
+    version: z.number().int().nullable(),
+    startedBy: z.string().nullable(),
+    startedAt: z.string(),
+    closedAt: z.string().nullable(),
+    paused: z.boolean(),
+    held: z.array(z.string()),
+    error: StepErrorSchema.optional(),
+    steps: z.array(StepViewSchema),
+  })
+  .openapi('Run');
+
+export const RunEventSchema = z
+  .object({
+    id: z.string().openapi({ description: 'Stable event id; send it back as `after` or `Last-Event-ID` to resume' }),
+    type: z.enum(runEventTypes),
+    at: z.string(),
+    stepId: z.string().optional(),
+    stepType: z.string().optional(),
+    attempt: z.number().int().optional(),
+    output: z.unknown().optional(),
+    error: StepErrorSchema.optional(),
+    actor: z.string().optional(),
+    comment: z.string().optional(),
+    status: RunStatusSchema.optional(),
+    state: z.unknown().optional(),
+    nextRunId: z.string().optional(),
+  })
+  .openapi('RunEvent');
+
+export const EventsQuerySchema = z
+  .object({
+    after: z.string().max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
+export const EventsPageSchema = z
+  .object({
+    events: z.array(RunEventSchema),
+    nextCursor: z.string().nullable().openapi({ description: 'Pass as `after`; null when nothing has happened yet' }),
+    finished: z.boolean().openapi({ description: 'The run has finished and every event has been returned' }),
+  })
+  .openapi('RunEventsPage');
+
+export const ApproveBodySchema = z.object({ comment: z.string().max(2000).optional() }).strict().openapi('ApproveRequest');
+export const RejectBodySchema = z.object({ reason: z.string().max(2000).optional() }).strict().openapi('RejectRequest');
+export const ControlBodySchema = z.object({ reason: z.string().max(2000).optional() }).strict().openapi('RunControlRequest');

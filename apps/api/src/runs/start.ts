@@ -1,0 +1,151 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import stableStringify from 'safe-stable-stringify';
+import { RUN_WORKFLOW_TYPE, type RunInput } from '../../../../workflows/contract';
+import { SpecSchema, type Spec } from '../../../../workflows/spec/schema';
+import { runStartOptions } from '../../../../workflows/start-options';
+import type { ApiDependencies } from '../dependencies';
+import { problems } from '../http/problem';
+import type { Principal } from '../http/principal';
+import { InputValidators } from './input-validation';
+import { describeRun } from './run-handle';
+import { runSummaryOf } from './list';
+import type { StartRunBody, StartRunResponse } from './schemas';
+
+/**
+ * Starting a run: pin a template version, check the inputs against its schema, start the workflow.
+ * The run id is the workflow id. With an Idempotency-Key the id is derived from caller and key,
+ * so Temporal itself refuses a second start and the stored request hash tells a retry of the
+ * same request (same run) from a reuse of the key for another one (409).
+ */
+
+export interface StartedRun {
+  created: boolean;
+  run: StartRunResponse;
+}
+
+interface PinnedVersion {
+  versionId: string;
+  templateId: string;
+  templateName: string;
+  number: number;
+  spec: Spec;
+}
+
+/** Versions are immutable, so a parsed one stays right forever; the bound only keeps memory flat. */
+const MAX_CACHED_VERSIONS = 500;
+
+export class RunStarter {
+  private readonly inputValidators = new InputValidators();
+  private readonly versions = new Map<string, { versionId: string; spec: Spec }>();
+
+  constructor(private readonly deps: ApiDependencies) {}
+
+  async start(principal: Principal, body: StartRunBody, idempotencyKey: string | undefined): Promise<StartedRun> {
+    const version = await this.pinVersion(body.templateId, body.version);
+    const invalidParams = this.inputValidators.check(version.versionId, version.spec.inputs, body.input);
+    if (invalidParams.length > 0) {
+      throw problems.unprocessable(`input does not match the input schema of version ${version.number}`, invalidParams);
+    }
+
+    const runInput: RunInput = {
+      templateId: version.templateId,
+      templateName: version.templateName,
+      templateVersion: version.number,
+      spec: version.spec,
+      inputs: body.input,
+      startedBy: principal.subject,
+    };
+    const workflowId = idempotencyKey ? idempotentRunId(principal, idempotencyKey) : `run-${randomUUID()}`;
+    const requestHash = requestHashOf(body);
+    const options = runStartOptions(runInput, { workflowId, taskQueue: this.deps.taskQueue });
+    try {
+      await this.deps.temporal.workflow.start(RUN_WORKFLOW_TYPE, {
+        ...options,
+        memo: { ...options.memo, requestHash },
+        // A keyed id must never start twice, not even after the first run has finished.
+        ...(idempotencyKey ? { workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'REJECT_DUPLICATE' } : {}),
+      });
+    } catch (error) {
+      if (idempotencyKey && error instanceof WorkflowExecutionAlreadyStartedError) {
+        const run = await this.existingRun(workflowId, requestHash);
+        this.deps.logger.info({ runId: workflowId, startedBy: principal.subject }, 'run start repeated with its Idempotency-Key');
+        return { created: false, run };
+      }
+      throw error;
+    }
+    this.deps.logger.info(
+      { runId: workflowId, templateId: version.templateId, version: version.number, startedBy: principal.subject },
+      'run started',
+    );
+    return {
+      created: true,
+      run: { runId: workflowId, workflowId, templateId: version.templateId, version: version.number, status: 'running', links: runLinks(workflowId) },
+    };
+  }
+
+  private async pinVersion(templateId: string, requested: number | undefined): Promise<PinnedVersion> {
+    const template = await this.deps.prisma.template.findUnique({
+      where: { id: templateId },
+      select: { id: true, name: true, archived: true, latestVersion: true },
+    });
+    if (!template) throw problems.notFound(`template ${templateId} does not exist`);
+    if (template.archived) throw problems.conflict(`template ${template.name} is archived and cannot be run`);
+    const number = requested ?? template.latestVersion;
+    const version = await this.loadVersion(templateId, number);
+    if (!version) throw problems.notFound(`template ${template.name} has no version ${number}`);
+    return { ...version, templateId, templateName: template.name, number };
+  }
+
+  /** The version's parsed spec, read once per process: starting a run costs one small query. */
+  private async loadVersion(templateId: string, number: number): Promise<{ versionId: string; spec: Spec } | undefined> {
+    const key = `${templateId}:${number}`;
+    const cached = this.versions.get(key);
+    if (cached) return cached;
+    const row = await this.deps.prisma.templateVersion.findUnique({
+      where: { templateId_number: { templateId, number } },
+      select: { id: true, spec: true },
+    });
+    if (!row) return undefined;
+    // Stored specs were parsed on the way in; parsing again restores the types and guards against drift.
+    const version = { versionId: row.id, spec: SpecSchema.parse(row.spec) };
+    if (this.versions.size >= MAX_CACHED_VERSIONS) {
+      const oldest = this.versions.keys().next().value;
+      if (oldest !== undefined) this.versions.delete(oldest);
+    }
+    this.versions.set(key, version);
+    return version;
+  }
+
+  private async existingRun(workflowId: string, requestHash: string): Promise<StartRunResponse> {
+    const { description } = await describeRun(this.deps, workflowId);
+    if (description.memo?.requestHash !== requestHash) {
+      throw problems.conflict('this Idempotency-Key was already used for a different request', { runId: workflowId });
+    }
+    const summary = runSummaryOf(description);
+    return {
+      runId: workflowId,
+      workflowId,
+      templateId: summary.templateId ?? '',
+      version: summary.version ?? 0,
+      status: summary.status,
+      links: runLinks(workflowId),
+    };
+  }
+}
+
+export function runLinks(runId: string): StartRunResponse['links'] {
+  const self = `/api/v1/runs/${runId}`;
+  return { self, events: `${self}/events`, cancel: `${self}/cancel` };
+}
+
+/** The key is the caller's: two callers using the same key get two runs. */
+function idempotentRunId(principal: Principal, key: string): string {
+  return `run-${createHash('sha256').update(`${principal.subject}\n${key}`).digest('hex').slice(0, 32)}`;
+}
+
+/** The request as sent (an omitted version stays omitted): a retry must repeat it exactly. */
+function requestHashOf(body: StartRunBody): string {
+  const canonical = stableStringify({ templateId: body.templateId, version: body.version ?? null, input: body.input });
+  return createHash('sha256').update(canonical ?? '').digest('hex');
+}

@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto';
+import { Prisma, type PrismaClient, type Template } from '@prisma/client';
+import type { Client } from '@temporalio/client';
+import type { Logger } from '../../../common/logger';
+import type { Spec } from '../../../../workflows/spec/schema';
+import { problems } from '../http/problem';
+import { decodeCursor, encodeCursor, TemplateCursorSchema, VersionCursorSchema } from './cursor';
+import { diffSpecs, type SpecDiff } from './diff';
+import { templateView, versionView, type TemplateView, type VersionView } from './resources';
+import type { TemplateListQuery, TemplatePatch, VersionListQuery } from './schemas';
+import { hashSpec } from './spec-check';
+
+/**
+ * Templates and their immutable versions. Every change writes its AuditEvent in the same
+ * transaction; changes to one template serialise on a row lock of that template, which is what
+ * makes version numbers gapless and unique under concurrent writers.
+ */
+
+export interface TemplateServiceDependencies {
+  prisma: PrismaClient;
+  temporal: Client;
+  logger: Logger;
+}
+
+export interface NewTemplate {
+  name: string;
+  description: string;
+  labels: Record<string, string>;
+  spec: Spec;
+  message: string;
+}
+
+export interface Page<Item> {
+  items: Item[];
+  nextCursor: string | null;
+}
+
+export interface AppendedVersion {
+  version: VersionView;
+  /** False when the spec equals the latest version's, which is returned instead of a duplicate. */
+  created: boolean;
+}
+
+type Transaction = Prisma.TransactionClient;
+
+const TRANSACTION_OPTIONS = { maxWait: 5_000, timeout: 15_000 };
+const ACTIVE_RUNS_DEADLINE_MS = 5_000;
+
+export class TemplateService {
+  constructor(private readonly deps: TemplateServiceDependencies) {}
+
+  async create(input: NewTemplate, actor: string): Promise<TemplateView & { version: VersionView }> {
+    const id = randomUUID();
+    const specHash = hashSpec(input.spec);
+    try {
+      const [template] = await this.deps.prisma.$transaction([
+        this.deps.prisma.template.create({
+          data: {
+            id,
+            name: input.name,
+            description: input.description,
+            labels: input.labels,
+            latestVersion: 1,
+            createdBy: actor,
+            versions: {
+              create: { number: 1, spec: input.spec as Prisma.InputJsonObject, specHash, author: actor, message: input.message },
+            },
+          },
+          include: { versions: true },
+        }),
+        auditEvent(this.deps.prisma, actor, 'template.created', id, { name: input.name, version: 1, specHash }),
+      ]);
+      const [version] = template.versions;
+      return { ...templateView(template), version: versionView(version!) };
+    } catch (error) {
+      throw duplicateNameOr(error, input.name);
+    }
+  }
+
+  async list(query: TemplateListQuery): Promise<Page<TemplateView>> {
+    const where: Prisma.TemplateWhereInput[] = [{ archived: query.archived }];
+    if (query.q) {
+      where.push({
+        OR: [
+          { name: { contains: query.q, mode: 'insensitive' } },
+          { description: { contains: query.q, mode: 'insensitive' } },
+        ],
+      });
+    }
+    for (const { key, value } of query.label) where.push({ labels: { path: [key], equals: value } });
+    if (query.cursor) {
+      const after = decodeCursor(TemplateCursorSchema, query.cursor);
+      const createdAt = new Date(after.createdAt);
+      where.push({ OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: after.id } }] });
+    }
+    const rows = await this.deps.prisma.template.findMany({
+      where: { AND: where },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: query.limit + 1,
+    });
+    const items = rows.slice(0, query.limit);
+    const last = items.at(-1);
+    const nextCursor =
+      rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt.toISOString(), id: last.id }) : null;
+    return { items: items.map(templateView), nextCursor };
+  }
+
+  async get(id: string): Promise<TemplateView> {
+    return templateView(await this.findTemplate(this.deps.prisma, id));
+  }
+
+  async update(id: string, patch: TemplatePatch, actor: string): Promise<TemplateView> {
+    try {
+      const updated = await this.deps.prisma.$transaction(async (tx) => {
+        const template = await lockTemplate(tx, id);
+        refuseArchived(template, 'changed');
+        const row = await tx.template.update({ where: { id }, data: patch });
+        await auditEvent(tx, actor, 'template.updated', id, { changes: patch });
+        return row;
+      }, TRANSACTION_OPTIONS);
+      return templateView(updated);
+    } catch (error) {
+      throw patch.name === undefined ? error : duplicateNameOr(error, patch.name);
+    }
+  }
+
+  /** Archives (soft-deletes) a template; archiving an archived template changes nothing. */
+  async archive(id: string, actor: string): Promise<TemplateView> {
+    const template = await this.findTemplate(this.deps.prisma, id);
+    if (template.archived) return templateView(template);
+    const activeRuns = await this.countActiveRuns(id);
+    if (activeRuns > 0) {
+      throw problems.conflict(`the template has ${activeRuns} active run(s); let them finish or cancel them first`, {
+        activeRuns,
+      });
+    }
+    const archived = await this.deps.prisma.$transaction(async (tx) => {
+      const locked = await lockTemplate(tx, id);
+      if (locked.archived) return locked;
+      const row = await tx.template.update({ where: { id }, data: { archived: true } });
+      await auditEvent(tx, actor, 'template.archived', id, {});
+      return row;
+    }, TRANSACTION_OPTIONS);
+    return templateView(archived);
+  }
+
+  /** Appends `spec` as the next version unless it equals the latest one. */
+  async appendVersion(id: string, spec: Spec, message: string, actor: string): Promise<AppendedVersion> {
+    return this.append(id, spec, message, actor, 'template.version_created', {});
+  }
+
+  /** Appends a copy of version `number`'s spec as the next version. */
+  async rollback(id: string, number: number, message: string | undefined, actor: string): Promise<AppendedVersion> {
+    const source = await this.findVersion(id, number);
+    return this.append(id, source.spec, message ?? `Roll back to version ${number}`, actor, 'template.rolled_back', {
+      rolledBackTo: number,
+    });
+  }
+
+  async listVersions(id: string, query: VersionListQuery): Promise<Page<VersionView>> {
+    await this.findTemplate(this.deps.prisma, id);
+    const before = query.cursor ? decodeCursor(VersionCursorSchema, query.cursor).number : undefined;
+    const rows = await this.deps.prisma.templateVersion.findMany({
+      where: { templateId: id, ...(before === undefined ? {} : { number: { lt: before } }) },
+      orderBy: { number: 'desc' },
+      take: query.limit + 1,
+    });
+    const items = rows.slice(0, query.limit);
+    const last = items.at(-1);
+    const nextCursor = rows.length > query.limit && last ? encodeCursor({ number: last.number }) : null;
+    return { items: items.map(versionView), nextCursor };
+  }
+
+  async getVersion(id: string, number: number): Promise<VersionView> {
+    return this.findVersion(id, number);
+  }
+
+  async diff(id: string, from: number, to: number): Promise<SpecDiff> {
+    const [before, after] = await Promise.all([this.findVersion(id, from), this.findVersion(id, to)]);
+    return diffSpecs(before, after);
+  }
+
+  private async append(
+    id: string,
+    spec: Spec,
+    message: string,
+    actor: string,
+    action: string,
+    details: Record<string, unknown>,
+  ): Promise<AppendedVersion> {
+    const specHash = hashSpec(spec);
+    return this.deps.prisma.$transaction(async (tx) => {
+      const template = await lockTemplate(tx, id);
+      refuseArchived(template, 'given new versions');
+      const latest = await tx.templateVersion.findUniqueOrThrow({
+        where: { templateId_number: { templateId: id, number: template.latestVersion } },
+      });
+      if (latest.specHash === specHash) return { version: versionView(latest), created: false };
+      const number = template.latestVersion + 1;
+      const version = await tx.templateVersion.create({
+        data: { templateId: id, number, spec: spec as Prisma.InputJsonObject, specHash, author: actor, message },
+      });
+      await tx.template.update({ where: { id }, data: { latestVersion: number } });
+      await auditEvent(tx, actor, action, id, { ...details, version: number, specHash });
+      return { version: versionView(version), created: true };
+    }, TRANSACTION_OPTIONS);
+  }
+
+  private async findTemplate(db: Transaction | PrismaClient, id: string): Promise<Template> {
+    const template = await db.template.findUnique({ where: { id } });
+    if (!template) throw templateNotFound(id);
+    return template;
+  }
+
+  private async findVersion(id: string, number: number): Promise<VersionView> {
+    const version = await this.deps.prisma.templateVersion.findUnique({
+      where: { templateId_number: { templateId: id, number } },
+    });
+    if (version) return versionView(version);
+    await this.findTemplate(this.deps.prisma, id);
+    throw problems.notFound(`template ${id} has no version ${number}`);
+  }
+
+  /** Runs still executing in Temporal (including paused or waiting for approval) that use the template. */
+  private async countActiveRuns(id: string): Promise<number> {
+    const { temporal } = this.deps;
+    try {
+      const { count } = await temporal.withDeadline(Date.now() + ACTIVE_RUNS_DEADLINE_MS, () =>
+        // `id` is a validated UUID, so it cannot break out of the quoted literal.
+        temporal.workflow.count(`TemplateId = '${id}' AND ExecutionStatus = 'Running'`),
+      );
+      return count;
+    } catch (error) {
+      this.deps.logger.warn({ err: error, templateId: id }, 'counting active runs failed');
+      throw problems.unavailable('cannot confirm the template has no active runs: Temporal did not answer');
+    }
+  }
+}
+
+/** Locks the template's row until the transaction ends; every change to a template starts here. */
+async function lockTemplate(tx: Transaction, id: string): Promise<Template> {
+  const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM "Template" WHERE id = ${id}::uuid FOR UPDATE`;
+  if (locked.length === 0) throw templateNotFound(id);
+  return tx.template.findUniqueOrThrow({ where: { id } });
+}
+
+function refuseArchived(template: Template, what: string): void {
+  if (template.archived) throw problems.conflict(`template ${template.id} is archived and cannot be ${what}`);
+}
+
+function templateNotFound(id: string) {
+  return problems.notFound(`no template ${id}`);
+}
+
+function duplicateNameOr(error: unknown, name: string): unknown {
+  if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
+    return problems.conflict(`a template named ${JSON.stringify(name)} already exists`);
+  }
+  return error;
+}
+
+function auditEvent(db: Transaction | PrismaClient, actor: string, action: string, templateId: string, details: object) {
+  return db.auditEvent.create({
+    data: { actor, action, subjectType: 'template', subjectId: templateId, details: details as Prisma.InputJsonObject },
+  });
+}

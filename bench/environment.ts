@@ -1,0 +1,144 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { PrismaClient } from '@prisma/client';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { createApp } from '../apps/api/src/app';
+import { createPrismaClient } from '../apps/common/database';
+import { createLogger } from '../apps/common/logger';
+import { ensureSearchAttributes } from '../apps/common/temporal';
+import { createRunWorker } from '../apps/worker/src/worker';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../scripts/lib/embedded-postgres';
+import { freePort } from '../scripts/lib/free-port';
+import { migrateDatabase } from '../scripts/lib/migrate';
+import { startTemporalDevServer, stopChild, type DevServer } from '../scripts/lib/temporal-dev-server';
+
+const root = resolve(__dirname, '..');
+
+/**
+ * What every scenario runs against: a Temporal server and PostgreSQL (reused when TEMPORAL_ADDRESS
+ * or DATABASE_URL are set, otherwise started fresh and in memory), a client, and helpers to run
+ * workers and the API on chosen task queues.
+ */
+export class BenchEnvironment {
+  private readonly cleanups: (() => Promise<void>)[] = [];
+  private bundle?: Promise<{ code: string }>;
+
+  private constructor(
+    readonly temporalAddress: string,
+    readonly namespace: string,
+    readonly databaseUrl: string,
+    readonly client: Client,
+    readonly prisma: PrismaClient,
+  ) {}
+
+  static async start(): Promise<BenchEnvironment> {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    const cleanups: (() => Promise<void>)[] = [];
+
+    let databaseUrl = process.env.DATABASE_URL;
+    if (!databaseUrl) {
+      const dir = mkdtempSync(join(tmpdir(), 'flowpilot-bench-'));
+      chmodSync(dir, 0o755);
+      const database: EmbeddedDatabase = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: await freePort(), database: 'bench' });
+      cleanups.push(async () => {
+        await database.stop();
+        rmSync(dir, { recursive: true, force: true });
+      });
+      databaseUrl = database.url;
+    }
+    await migrateDatabase(databaseUrl);
+
+    let temporalAddress = process.env.TEMPORAL_ADDRESS;
+    if (!temporalAddress) {
+      const server: DevServer = await startTemporalDevServer({ port: await freePort(), uiPort: await freePort() });
+      cleanups.push(() => server.stop());
+      temporalAddress = server.address;
+    }
+    const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+    const connection = await Connection.connect({ address: temporalAddress });
+    await ensureSearchAttributes(connection, namespace);
+    const client = new Client({ connection, namespace });
+    const prisma = createPrismaClient(databaseUrl);
+
+    const environment = new BenchEnvironment(temporalAddress, namespace, databaseUrl, client, prisma);
+    environment.cleanups.push(...cleanups.reverse());
+    return environment;
+  }
+
+  /** The engine's workflow and the hand-written ones, bundled once. */
+  workflowBundle(): Promise<{ code: string }> {
+    this.bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: new DefaultLogger('ERROR') });
+    return this.bundle;
+  }
+
+  /** A worker in this process, with the production worker's settings. */
+  async startWorker(taskQueue: string): Promise<Worker> {
+    const connection = await NativeConnection.connect({ address: this.temporalAddress });
+    const worker = await createRunWorker({
+      connection,
+      namespace: this.namespace,
+      taskQueue,
+      workflowBundle: await this.workflowBundle(),
+      logger: createLogger('bench-worker', 'warn'),
+      shutdownGraceTime: '1s',
+    });
+    const running = worker.run();
+    this.cleanups.unshift(async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    });
+    return worker;
+  }
+
+  /** A worker as deployed: its own process running apps/worker. Resolves once it polls. */
+  async startWorkerProcess(taskQueue: string): Promise<ChildProcess> {
+    const child = spawn(resolve(root, 'node_modules/.bin/tsx'), [resolve(root, 'apps/worker/src/main.ts')], {
+      cwd: root,
+      env: { ...process.env, TEMPORAL_ADDRESS: this.temporalAddress, TEMPORAL_NAMESPACE: this.namespace, TASK_QUEUE: taskQueue, DATABASE_URL: this.databaseUrl, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    this.cleanups.unshift(() => stopChild(child));
+    await this.waitForPollers(taskQueue, await this.pollerCount(taskQueue) + 1);
+    return child;
+  }
+
+  async pollerCount(taskQueue: string): Promise<number> {
+    const answer = await this.client.workflowService.describeTaskQueue({
+      namespace: this.namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: 1, // workflow
+    });
+    return answer.pollers?.length ?? 0;
+  }
+
+  private async waitForPollers(taskQueue: string, count: number): Promise<void> {
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      if ((await this.pollerCount(taskQueue)) >= count) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`no worker polled ${taskQueue} within 120s`);
+  }
+
+  /** The API in this process, starting runs on `taskQueue`. */
+  async startApi(taskQueue: string): Promise<string> {
+    const app = createApp({ prisma: this.prisma, temporal: this.client, taskQueue, logger: createLogger('bench-api', 'silent') });
+    const server = await new Promise<Server>((done) => {
+      const listening = app.listen(0, '127.0.0.1', () => done(listening));
+    });
+    this.cleanups.unshift(() => new Promise<void>((done) => server.close(() => done())));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const cleanup of this.cleanups) await cleanup().catch((error) => console.error('cleanup:', error));
+    await this.prisma.$disconnect();
+    await this.client.connection.close();
+  }
+}

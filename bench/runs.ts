@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { RunInput } from '../workflows/contract';
+import { parseSpecOrThrow } from '../workflows/spec/validate';
+import type { SpecInput } from '../workflows/spec/schema';
+import { runStartOptions } from '../workflows/start-options';
+import type { BenchEnvironment } from './environment';
+
+export function runInput(spec: SpecInput, startedBy = 'bench'): RunInput {
+  return { templateId: 'bench', templateName: 'bench', templateVersion: 1, spec: parseSpecOrThrow(spec), inputs: {}, startedBy };
+}
+
+export function startEngineRun(env: BenchEnvironment, input: RunInput, taskQueue: string): Promise<WorkflowHandle> {
+  return env.client.workflow.start('runTemplate', runStartOptions(input, { workflowId: `run-${randomUUID()}`, taskQueue }));
+}
+
+/** Wall time of one engine run, start call to result. */
+export async function timeEngineRun(env: BenchEnvironment, input: RunInput, taskQueue: string): Promise<{ ms: number; handle: WorkflowHandle }> {
+  const begin = performance.now();
+  const handle = await startEngineRun(env, input, taskQueue);
+  await handle.result();
+  return { ms: performance.now() - begin, handle };
+}
+
+/** Wall time of one hand-written run, start call to result. */
+export async function timeHandWrittenRun(env: BenchEnvironment, workflowType: string, arg: number, taskQueue: string): Promise<{ ms: number; handle: WorkflowHandle }> {
+  const begin = performance.now();
+  const handle = await env.client.workflow.start(workflowType, { args: [arg], taskQueue, workflowId: `run-${randomUUID()}` });
+  await handle.result();
+  return { ms: performance.now() - begin, handle };
+}
+
+/** Events in a run's history, summed over its continue-as-new chain. */
+export async function historyEventCounts(env: BenchEnvironment, workflowId: string): Promise<number[]> {
+  const counts: number[] = [];
+  let runId: string | undefined;
+  // The first run of the chain; each run's last event names the next.
+  const first = await env.client.workflow.getHandle(workflowId).describe();
+  runId = first.raw.workflowExecutionInfo?.firstRunId ?? undefined;
+  while (runId) {
+    const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
+    counts.push(events.length);
+    const last = events[events.length - 1];
+    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return counts;
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { validateSpec } from '../../workflows/spec/validate';
+import type { BenchEnvironment } from '../environment';
+import { historyEventCounts, runInput, startEngineRun } from '../runs';
+import { approvalOnlySpec, linearNoopSpec } from '../specs';
+import { mapConcurrently, median, round } from '../stats';
+
+export async function measureValidation(steps: number, repetitions: number): Promise<{ steps: number; medianMs: number }> {
+  const spec = linearNoopSpec(steps);
+  const samples: number[] = [];
+  for (let i = 0; i < repetitions + 1; i++) {
+    const begin = performance.now();
+    const result = validateSpec(spec);
+    const ms = performance.now() - begin;
+    if (!result.ok) throw new Error(`the ${steps}-step spec is invalid: ${result.issues[0]?.message}`);
+    if (i > 0) samples.push(ms); // the first parse warms the JIT
+  }
+  return { steps, medianMs: round(median(samples)) };
+}
+
+export interface LongRunResult {
+  steps: number;
+  completed: boolean;
+  wallSeconds: number;
+  runsInChain: number;
+  maxEventsPerRun: number;
+  totalEvents: number;
+}
+
+/** A run far longer than one history should hold: continue-as-new must carry it to the end. */
+export async function measureLongRun(env: BenchEnvironment, taskQueue: string, steps: number): Promise<LongRunResult> {
+  const begin = performance.now();
+  const handle = await startEngineRun(env, runInput(linearNoopSpec(steps)), taskQueue);
+  const result = (await handle.result()) as { status: string };
+  const counts = await historyEventCounts(env, handle.workflowId);
+  return {
+    steps,
+    completed: result.status === 'succeeded',
+    wallSeconds: round((performance.now() - begin) / 1000, 1),
+    runsInChain: counts.length,
+    maxEventsPerRun: Math.max(...counts),
+    totalEvents: counts.reduce((a, b) => a + b, 0),
+  };
+}
+
+export interface WaitingMemoryResult {
+  runs: number;
+  workerRssMbBefore: number;
+  workerRssMbAfter: number;
+  perRunKb: number;
+}
+
+/** One worker process holding `runs` runs, each waiting on an approval. */
+export async function measureWaitingMemory(env: BenchEnvironment, runs: number): Promise<WaitingMemoryResult> {
+  const taskQueue = `bench-memory-${randomUUID()}`;
+  const worker = await env.startWorkerProcess(taskQueue);
+  await new Promise((r) => setTimeout(r, 2000));
+  const before = rssMb(worker.pid!);
+  const input = runInput(approvalOnlySpec('nobody'));
+  const handles = await mapConcurrently(Array.from({ length: runs }), 32, () => startEngineRun(env, input, taskQueue));
+  // Every run has reached its approval once visibility says so (the engine marks it waiting_approval).
+  const query = `RunStatus = 'waiting_approval' AND TaskQueue = '${taskQueue}'`;
+  const deadline = Date.now() + 600_000;
+  while ((await env.client.workflow.count(query)).count < runs) {
+    if (Date.now() > deadline) throw new Error('runs did not all reach their approval within 10 minutes');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const after = rssMb(worker.pid!);
+  await mapConcurrently(handles, 32, (handle) => handle.terminate('benchmark done').catch(() => undefined));
+  return { runs, workerRssMbBefore: before, workerRssMbAfter: after, perRunKb: round(((after - before) * 1024) / runs, 1) };
+}
+
+function rssMb(pid: number): number {
+  // tsx runs the worker in a child node process; measure the whole tree the worker owns.
+  const pids = [pid, ...childPids(pid)];
+  const kb = pids.reduce((sum, p) => sum + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0), 0);
+  return round(kb / 1024, 1);
+}
+
+function childPids(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+  return children.flatMap((child) => [child, ...childPids(child)]);
+}

@@ -1,0 +1,30 @@
+import type { SpecInput } from '../workflows/spec/schema';
+
+/** The specs the benchmark runs; deterministic by construction (no randomness). */
+export function linearNoopSpec(steps: number): SpecInput {
+  return {
+    steps: Array.from({ length: steps }, (_, i) => ({
+      id: `s${i}`,
+      type: 'noop' as const,
+      dependsOn: i === 0 ? [] : [`s${i - 1}`],
+    })),
+  };
+}
+
+export function fanOutSpec(width: number): SpecInput {
+  const steps = Array.from({ length: width }, (_, i) => ({ id: `b${i}`, type: 'noop' as const }));
+  return { steps, groups: [{ id: 'fan', steps: steps.map((s) => s.id), join: 'all' as const }] };
+}
+
+export function approvalThenNoopSpec(approver: string): SpecInput {
+  return {
+    steps: [
+      { id: 'approve', type: 'approval', with: { approvers: { users: [approver] }, required: 1 } },
+      { id: 'next', type: 'noop', dependsOn: ['approve'] },
+    ],
+  };
+}
+
+export function approvalOnlySpec(approver: string): SpecInput {
+  return { steps: [{ id: 'approve', type: 'approval', with: { approvers: { users: [approver] } } }] };
+}

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { PrismaClient } from '@prisma/client';
+import type { Client } from '@temporalio/client';
+import { createApp } from '../../apps/api/src/app';
+import { createPrismaClient } from '../../apps/common/database';
+import { createLogger } from '../../apps/common/logger';
+import { connectClient } from '../../apps/common/temporal';
+
+/**
+ * The API on a real port, over the real PostgreSQL and Temporal of the global setup.
+ * Test files run in parallel on one database: every test names its templates with `uniqueName()`.
+ */
+export interface Api {
+  baseUrl: string;
+  prisma: PrismaClient;
+  temporal: Client;
+  close(): Promise<void>;
+}
+
+export async function startApi(): Promise<Api> {
+  const prisma = createPrismaClient(requiredEnv('DATABASE_URL'));
+  const temporal = await connectClient({
+    address: requiredEnv('TEMPORAL_ADDRESS'),
+    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+  });
+  const logger = createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
+  const app = createApp({ prisma, temporal, taskQueue: `test-${randomUUID()}`, logger });
+  const server = await new Promise<Server>((resolve) => {
+    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    prisma,
+    temporal,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await prisma.$disconnect();
+      await temporal.connection.close();
+    },
+  };
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set; run the tests through jest (global setup provides it)`);
+  return value;
+}
+
+export interface Answer<Body = any> {
+  status: number;
+  headers: Headers;
+  contentType: string;
+  body: Body;
+}
+
+export interface CallOptions {
+  /** A value sent as JSON, unless `raw` is given. */
+  json?: unknown;
+  /** Sent as is, with `contentType`. */
+  raw?: string | Buffer;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export async function call<Body = any>(api: Api, method: string, path: string, options: CallOptions = {}): Promise<Answer<Body>> {
+  const headers: Record<string, string> = { 'x-user': 'alice', ...options.headers };
+  let body: string | Buffer | undefined;
+  if (options.raw !== undefined) {
+    body = options.raw;
+    if (options.contentType) headers['content-type'] = options.contentType;
+  } else if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    headers['content-type'] = options.contentType ?? 'application/json';
+  }
+  const response = await fetch(api.baseUrl + path, { method, headers, body });
+  const contentType = response.headers.get('content-type') ?? '';
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    contentType,
+    body: text && /json/.test(contentType) ? JSON.parse(text) : text,
+  };
+}
+
+export function uniqueName(prefix = 'template'): string {
+  return `${prefix}-${randomUUID()}`;
+}
+
+/** A small valid spec: fetch, then wait. */
+export function sampleSpec(overrides: { url?: string; duration?: string } = {}) {
+  return {
+    steps: [
+      { id: 'fetch', type: 'http', with: { url: overrides.url ?? 'https://example.com/orders' } },
+      { id: 'wait', type: 'delay', with: { duration: overrides.duration ?? '5m' }, dependsOn: ['fetch'] },
+    ],
+  };
+}
+
+export async function createTemplate(api: Api, extra: Record<string, unknown> = {}) {
+  const answer = await call(api, 'POST', '/api/v1/templates', {
+    json: { name: uniqueName(), spec: sampleSpec(), ...extra },
+  });
+  if (answer.status !== 201) throw new Error(`creating a template failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return answer.body as { id: string; name: string; latestVersion: number; version: { number: number; specHash: string } };
+}
+
+export function expectProblem(answer: Answer, status: number): void {
+  expect({ status: answer.status, contentType: answer.contentType }).toEqual({
+    status,
+    contentType: expect.stringContaining('application/problem+json'),
+  });
+  expect(answer.body).toMatchObject({ status, type: expect.any(String), title: expect.any(String) });
+}

@@ -1,0 +1,180 @@
+/**
+ * Regenerates the histories in test/replay/histories/ from representative runs of the current
+ * workflow code. Run it when a change to the workflow is meant to be visible in new histories, and
+ * commit the JSON: replay.test.ts keeps replaying the recorded ones, so a change that would break
+ * runs already in flight fails the build (guard such changes with `patched()`, then re-record).
+ *
+ *   npx tsx test/replay/record.ts            # starts its own Temporal dev server
+ *   TEMPORAL_ADDRESS=… npx tsx test/replay/record.ts
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Connection, type Client } from '@temporalio/client';
+import { ensureSearchAttributes } from '../../apps/common/temporal';
+import { freePort } from '../../scripts/lib/free-port';
+import { startTemporalDevServer } from '../../scripts/lib/temporal-dev-server';
+import { approveUpdate, pauseUpdate, resumeUpdate, retryStepUpdate } from '../../workflows/contract';
+import { startTestWorker } from '../support/worker';
+import { toHistoryFile } from './history-file';
+import { hang, json, runInput, startHttpServer, startRun, waitForState, type RunHandle } from '../workflow/support';
+
+const historiesDir = join(__dirname, 'histories');
+const operator = { subject: 'olga', roles: ['ops'] };
+
+type Recording = (client: Client, taskQueue: string, url: (path: string) => string) => Promise<RunHandle>;
+
+const recordings: Record<string, Recording> = {
+  async approval(client, taskQueue) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput({
+        steps: [
+          { id: 'approve', type: 'approval', with: { approvers: { users: ['bob', 'carol'] }, required: 2, timeout: '1h' } },
+          { id: 'deploy', type: 'noop', dependsOn: ['approve'], with: { output: '{{ steps.approve.output.approvedBy }}' } },
+        ],
+      }),
+    );
+    await waitForState(handle, (state) => state.status === 'waiting_approval');
+    await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'approve', actor: { subject: 'bob', roles: [] } }] });
+    await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'approve', actor: { subject: 'carol', roles: [] } }] });
+    await handle.result();
+    return handle;
+  },
+
+  async retry(client, taskQueue, url) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput({
+        steps: [
+          { id: 'call', type: 'http', with: { url: url('/flaky') }, retry: { maxAttempts: 3, initialInterval: '100ms' } },
+          { id: 'held', type: 'http', with: { url: url('/once') }, dependsOn: ['call'], onError: 'pause' },
+          { id: 'after', type: 'noop', dependsOn: ['held'] },
+        ],
+      }),
+    );
+    await waitForState(handle, (state) => state.status === 'held');
+    await handle.executeUpdate(retryStepUpdate, { args: [{ stepId: 'held', actor: operator }] });
+    await handle.result();
+    return handle;
+  },
+
+  async groupCancel(client, taskQueue, url) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput({
+        steps: [
+          { id: 'slow', type: 'http', with: { url: url('/slow'), timeout: '1m' } },
+          { id: 'failing', type: 'http', with: { url: url('/bad') }, onError: 'continue' },
+          { id: 'fast', type: 'noop' },
+          { id: 'hanging', type: 'http', with: { url: url('/slow'), timeout: '1m' } },
+          { id: 'after', type: 'noop', dependsOn: ['race'] },
+        ],
+        groups: [
+          { id: 'checks', steps: ['slow', 'failing'], join: 'failFast' },
+          { id: 'race', steps: ['fast', 'hanging'], join: 'any' },
+        ],
+      }),
+    );
+    await handle.result();
+    return handle;
+  },
+
+  async pauseResume(client, taskQueue) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput({
+        steps: [
+          { id: 'first', type: 'delay', with: { duration: '1s' } },
+          { id: 'second', type: 'noop', dependsOn: ['first'] },
+        ],
+      }),
+    );
+    await waitForState(handle, (state) => state.steps.first!.status === 'running');
+    await handle.executeUpdate(pauseUpdate, { args: [{ actor: operator }] });
+    await waitForState(handle, (state) => state.steps.first!.status === 'succeeded');
+    await handle.executeUpdate(resumeUpdate, { args: [{ actor: operator }] });
+    await handle.result();
+    return handle;
+  },
+
+  async continueAsNew(client, taskQueue) {
+    const chain = Array.from({ length: 6 }, (_, i) => ({
+      id: `s${i}`,
+      type: 'noop' as const,
+      with: { output: i },
+      dependsOn: i === 0 ? [] : [`s${i - 1}`],
+    }));
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput(
+        {
+          steps: [
+            { id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] }, timeout: '1h' } },
+            ...chain,
+            { id: 'final', type: 'noop', dependsOn: ['gate', 's5'] },
+          ],
+        },
+        { limits: { continueAsNewAfterEvents: 25 } },
+      ),
+    );
+    await waitForState(handle, (state) => state.steps.s5!.status === 'succeeded');
+    await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'gate', actor: { subject: 'bob', roles: [] } }] });
+    await handle.result();
+    return handle;
+  },
+};
+
+/** Every run of a workflow id's chain (continue-as-new makes several), oldest first. */
+async function chainHistories(client: Client, handle: RunHandle): Promise<string[]> {
+  const histories: string[] = [];
+  let runId: string | null | undefined = handle.firstExecutionRunId;
+  while (runId) {
+    const history = await client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+    histories.push(toHistoryFile(history));
+    runId = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+  }
+  return histories;
+}
+
+async function main(): Promise<void> {
+  const devServer = process.env.TEMPORAL_ADDRESS ? undefined : await startTemporalDevServer({ port: await freePort(), uiPort: await freePort() });
+  if (devServer) process.env.TEMPORAL_ADDRESS = devServer.address;
+  const admin = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS });
+  await ensureSearchAttributes(admin, process.env.TEMPORAL_NAMESPACE ?? 'default');
+  await admin.close();
+
+  const http = await startHttpServer({
+    '/flaky': (_request, response, hits) => (hits < 3 ? json(response, 503, { error: 'busy' }) : json(response, 200, { ok: true })),
+    '/once': (request, response) =>
+      String(request.headers['idempotency-key']).endsWith('#2') ? json(response, 200, { ok: true }) : json(response, 400, { error: 'no' }),
+    '/bad': (_request, response) => setTimeout(() => json(response, 400, { error: 'no' }), 300),
+    '/slow': hang,
+  });
+  const env = await startTestWorker('replay-recording');
+  try {
+    mkdirSync(historiesDir, { recursive: true });
+    for (const [name, record] of Object.entries(recordings)) {
+      const handle = await record(env.client, env.taskQueue, http.url);
+      const histories = await chainHistories(env.client, handle);
+      histories.forEach((history, i) => {
+        const file = join(historiesDir, histories.length === 1 ? `${name}.json` : `${name}-${i + 1}.json`);
+        writeFileSync(file, history);
+        console.log(`recorded ${file}`);
+      });
+    }
+  } finally {
+    await env.shutdown();
+    await http.close();
+    await devServer?.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

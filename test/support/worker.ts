@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createRunWorker } from '../../apps/worker/src/worker';
+import { createLogger } from '../../apps/common/logger';
+
+/**
+ * A run worker for tests, against the Temporal server of the global setup (TEMPORAL_ADDRESS).
+ *
+ *   const env = await startTestWorker();          // unique task queue
+ *   const handle = await env.client.workflow.start(runTemplate, runStartOptions(input, { workflowId, taskQueue: env.taskQueue }));
+ *   ...
+ *   await env.shutdown();                          // in afterAll
+ *
+ * The workflows are bundled once per test file (module scope), however many workers it starts.
+ */
+export interface TestWorker {
+  worker: Worker;
+  client: Client;
+  taskQueue: string;
+  shutdown(): Promise<void>;
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The run workflows bundled once per test file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger() });
+  return bundle;
+}
+
+let runtimeInstalled = false;
+
+/**
+ * Keeps the SDK's logs (and the workflows' expected warnings) to errors so test output stays readable.
+ * Call it before anything else creates the runtime (a TestWorkflowEnvironment does).
+ */
+export function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: quietLogger() });
+  } catch {
+    // Another helper of this test file installed it first; one runtime per process is all we need.
+  }
+}
+
+function quietLogger(): DefaultLogger {
+  return new DefaultLogger('ERROR');
+}
+
+export async function startTestWorker(taskQueue = `test-${randomUUID()}`): Promise<TestWorker> {
+  const address = process.env.TEMPORAL_ADDRESS;
+  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+  if (!address) throw new Error('TEMPORAL_ADDRESS is not set: run tests through jest (global setup starts Temporal)');
+  installQuietRuntime();
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker = await createRunWorker({
+    connection: nativeConnection,
+    namespace,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    logger: createLogger('test-worker', process.env.LOG_LEVEL ?? 'warn'),
+    shutdownGraceTime: '1s',
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace });
+  return {
+    worker,
+    client,
+    taskQueue,
+    async shutdown() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}

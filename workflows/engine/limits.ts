@@ -1,0 +1,24 @@
+/**
+ * Limits shared by the workflow and the activities. Activities enforce the output limit so that
+ * large payloads never reach the workflow history; the workflow only keeps what it is given.
+ */
+
+/** A step output whose JSON is larger than this is replaced by `{ truncated: true, bytes }`. */
+export const MAX_STEP_OUTPUT_BYTES = 64 * 1024;
+
+/** History length at which a run continues as new unless the input lowers it (Temporal may suggest it sooner). */
+export const DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS = 8_000;
+
+/** Start-to-close timeout of an activity step that names no `timeout`. */
+export const DEFAULT_ACTIVITY_STEP_TIMEOUT = '5m';
+
+/** Heartbeat timeout of HTTP steps: they heartbeat while waiting, which is how cancellation reaches them. */
+export const HTTP_HEARTBEAT_TIMEOUT = '20s';
+
+/** Retry policy of a step that names no `retry`: three attempts, 1s then 2s apart. */
+export const DEFAULT_STEP_RETRY = {
+  maxAttempts: 3,
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  nonRetryableErrors: [] as string[],
+} as const;

@@ -1,0 +1,711 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  approveUpdate,
+  pauseUpdate,
+  rejectUpdate,
+  resumeUpdate,
+  retryStepUpdate,
+  skipStepUpdate,
+  stateQuery,
+  type ApprovalCommand,
+  type ApprovalDecision,
+  type ControlCommand,
+  type RunInput,
+  type RunResult,
+  type RunState,
+  type RunStatus,
+  type StepCommand,
+  type StepError,
+  type StepState,
+} from '../contract';
+import { RunStatusKey } from '../search-attributes';
+import { parseDuration } from '../spec/duration';
+import { evaluateCondition, findExpressions, renderTemplate } from '../spec/expressions';
+import type { Group, Step } from '../spec/schema';
+import { stepTypes, type ApprovalWith, type DelayWith } from '../spec/step-types';
+import { activityIdFor, stepActivityOptions } from './activity-options';
+import { approvalOutcome, decisionRefusal, recordDecision, refusal } from './approvals';
+import { failedAttempts, FailureType, stepFailure, toStepError } from './failures';
+import { dependenciesVerdict, groupOutcome, RunGraph } from './graph';
+import { DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS } from './limits';
+import type { ApprovalActivities, StepActivity } from './step-activity';
+
+const stepActivities = proxyActivities<Record<string, StepActivity>>({ startToCloseTimeout: '5m' });
+const { notifyApprovers } = proxyActivities<ApprovalActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 5, initialInterval: '1s', backoffCoefficient: 2 },
+});
+
+/** How a run ends early: a step failed with onError "fail", a deadline passed, or it was cancelled. */
+interface Ending {
+  status: 'failed' | 'timed_out' | 'cancelled';
+  error?: StepError;
+}
+
+type Outcome = 'finished' | 'continue-as-new';
+
+const now = (): string => new Date().toISOString();
+const afterMs = (duration: string): string => new Date(Date.now() + (parseDuration(duration) ?? 0)).toISOString();
+
+function ignoreCancellation(error: unknown): void {
+  if (!isCancellation(error)) throw error;
+}
+
+/**
+ * Interprets one run of a spec. All bookkeeping is plain memory: the only commands a step costs are
+ * its own activity or timer, so the engine stays close to a hand-written workflow.
+ *
+ * Replay safety: the order of commands depends only on the input, the results in history and the
+ * order of updates. Any change that alters that order for histories already recorded must be
+ * guarded with `patched()` (test/replay keeps recorded histories that catch it).
+ */
+export class RunEngine {
+  private readonly graph: RunGraph;
+  private readonly state: RunState;
+  /** Pending steps in dependency order: the only ones the scheduler looks at. */
+  private pending: string[];
+  /** Steps whose execution is under way, and the promises of those executions (awaited when the run ends). */
+  private readonly inFlight = new Set<string>();
+  private readonly tasks = new Map<string, Promise<void>>();
+  /** Steps whose `with` holds `{{ }}` templates; the others skip rendering (it costs promises, see `startAll`). */
+  private readonly templated: ReadonlySet<string>;
+  private readonly awaitingDecision = new Set<string>();
+  private readonly approvals = new Map<string, ApprovalWith>();
+  private readonly executions: Map<string, number>;
+  private readonly groupScopes = new Map<string, CancellationScope>();
+  private readonly groupTimers = new Map<string, CancellationScope>();
+  private readonly groupDeadlines: Map<string, string>;
+  private readonly closedGroups = new Set<string>();
+  /** Why a running step is being cancelled, when it is not the run ending (e.g. a group timeout). */
+  private readonly cancelReasons = new Map<string, StepError>();
+  private readonly stepsContext: Record<string, { status: string; output: unknown }> = {};
+  private readonly runDeadline?: string;
+  private readonly runScope = new CancellationScope();
+  private ending?: Ending;
+  private draining = false;
+  private changed = false;
+  private publishedStatus: RunStatus;
+
+  constructor(private readonly input: RunInput) {
+    this.graph = new RunGraph(input.spec);
+    this.templated = new Set(input.spec.steps.filter((step) => findExpressions(step.with).length > 0).map((step) => step.id));
+    const carried = input.carried;
+    this.state = carried?.state ?? {
+      status: 'running',
+      paused: false,
+      held: [],
+      startedAt: now(),
+      steps: Object.fromEntries(
+        input.spec.steps.map((step) => [step.id, { id: step.id, type: step.type, status: 'pending', attempts: 0 }]),
+      ),
+    };
+    this.publishedStatus = this.state.status;
+    this.runDeadline = carried ? carried.runDeadline : input.spec.timeout && afterMs(input.spec.timeout);
+    this.groupDeadlines = new Map(Object.entries(carried?.groupDeadlines ?? {}));
+    this.executions = new Map(Object.entries(carried?.executions ?? {}));
+    this.pending = this.graph.order.filter((id) => this.step(id).status === 'pending');
+    for (const step of Object.values(this.state.steps)) this.stepsContext[step.id] = { status: step.status, output: step.output };
+  }
+
+  /** Handlers are installed before the first await so that updates in the first task are not lost. */
+  installHandlers(): void {
+    setHandler(stateQuery, () => this.state);
+    setHandler(pauseUpdate, (command) => this.setPaused(true, command), {
+      validator: (_command: ControlCommand) => this.validateControl(true),
+    });
+    setHandler(resumeUpdate, (command) => this.setPaused(false, command), {
+      validator: (_command: ControlCommand) => this.validateControl(false),
+    });
+    setHandler(retryStepUpdate, (command) => this.retryHeld(command), {
+      validator: (command) => this.validateHeld(command),
+    });
+    setHandler(skipStepUpdate, (command) => this.skipHeld(command), {
+      validator: (command) => this.validateHeld(command),
+    });
+  }
+
+  /**
+   * Decisions are validated against the approval's rendered `with`. Updates that reach a continued
+   * run in its first task are buffered by the SDK until their handler exists, so the handlers are
+   * installed once the carried approvals are rendered (still within that first task).
+   */
+  private async installDecisionHandlers(): Promise<void> {
+    for (const step of this.input.spec.steps) {
+      if (this.step(step.id).status === 'waiting_approval') this.approvals.set(step.id, (await this.renderWith(step)) as ApprovalWith);
+    }
+    setHandler(approveUpdate, (command) => this.decide('approved', command), {
+      validator: (command) => this.validateDecision('approved', command),
+    });
+    setHandler(rejectUpdate, (command) => this.decide('rejected', command), {
+      validator: (command) => this.validateDecision('rejected', command),
+    });
+  }
+
+  async execute(): Promise<RunResult> {
+    await this.installDecisionHandlers();
+    let outcome: Outcome = 'finished';
+    try {
+      outcome = await this.runScope.run(() => this.schedule());
+    } catch (error) {
+      if (!isCancellation(error)) throw error;
+      this.end({ status: 'cancelled', error: { type: FailureType.Cancelled, message: 'run cancelled' } });
+    }
+    return CancellationScope.nonCancellable(() => this.finish(outcome));
+  }
+
+  // ── Scheduling ────────────────────────────────────────────────────────────────────────────────
+
+  private async schedule(): Promise<Outcome> {
+    this.armRunTimer();
+    this.resumeCarriedWork();
+    for (;;) {
+      // An ending run starts and skips nothing more: what is left is cancelled by `finish`.
+      if (this.ending) return 'finished';
+      this.advance();
+      this.publishStatus();
+      if (this.inFlight.size === 0 && this.pending.length === 0 && this.state.held.length === 0) return 'finished';
+      this.draining ||= this.continueAsNewDue();
+      if (this.draining && [...this.inFlight].every((id) => this.awaitingDecision.has(id))) return 'continue-as-new';
+      await condition(() => this.changed || this.ending !== undefined);
+      this.changed = false;
+    }
+  }
+
+  /**
+   * Starts every ready step and skips every step an upstream failure ruled out. Pending steps are in
+   * dependency order, so a skip is seen by the dependants later in the same pass.
+   */
+  private advance(): void {
+    const ready: Step[] = [];
+    for (const id of [...this.pending]) {
+      // A group decided earlier in this pass may have skipped a step still in the copy.
+      if (this.step(id).status !== 'pending') continue;
+      const step = this.graph.steps.get(id)!;
+      const verdict = dependenciesVerdict(step, this.graph, this.state);
+      if (verdict === 'blocked') this.skip(id, 'upstream');
+      else if (verdict === 'satisfied' && !this.state.paused && !this.draining && !this.ending) ready.push(step);
+    }
+    this.startAll(ready, false);
+  }
+
+  /**
+   * Starts steps. The scheduler itself runs in the run scope; members of a group start inside their
+   * group's scope, all at once. Every promise a workflow creates costs a captured stack trace (the
+   * SDK's stack-trace query), so steps get no wrappers of their own: one `scope.run` per group.
+   */
+  private startAll(steps: readonly Step[], resumed: boolean): void {
+    const byGroup = new Map<Group, Step[]>();
+    for (const step of steps) {
+      const group = this.graph.groupOf(step.id);
+      if (group && !this.closedGroups.has(group.id)) byGroup.set(group, [...(byGroup.get(group) ?? []), step]);
+      else this.start(step, resumed);
+    }
+    for (const [group, members] of byGroup) {
+      void this.groupScope(group).run(async () => {
+        for (const step of members) this.start(step, resumed);
+      });
+    }
+  }
+
+  private start(step: Step, resumed: boolean): void {
+    this.pending = this.pending.filter((id) => id !== step.id);
+    this.inFlight.add(step.id);
+    const task = this.executeStep(step, resumed);
+    // A step can settle before its first await (e.g. skipped by a closed group): then it is already gone.
+    if (this.inFlight.has(step.id)) this.tasks.set(step.id, task);
+  }
+
+  private resumeCarriedWork(): void {
+    for (const [groupId, deadline] of this.groupDeadlines) this.armGroupTimer(this.graph.groups.get(groupId)!, deadline);
+    const waiting = this.input.spec.steps.filter((step) => this.step(step.id).status === 'waiting_approval');
+    this.startAll(waiting, true);
+  }
+
+  private continueAsNewDue(): boolean {
+    const info = workflowInfo();
+    const limit = this.input.limits?.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS;
+    return info.continueAsNewSuggested || info.historyLength >= limit;
+  }
+
+  // ── One step ──────────────────────────────────────────────────────────────────────────────────
+
+  private async executeStep(step: Step, resumed: boolean): Promise<void> {
+    const state = this.step(step.id);
+    try {
+      if (!resumed && step.when !== undefined && !(await this.conditionHolds(step))) {
+        this.settleSkipped(step.id, 'condition');
+        return;
+      }
+      const group = this.graph.groupOf(step.id);
+      if (group && this.closedGroups.has(group.id)) {
+        this.settleSkipped(step.id, 'group');
+        return;
+      }
+      if (!resumed) {
+        state.status = 'running';
+        state.startedAt = now();
+        if (group) this.groupStarted(group);
+      }
+      const params = this.templated.has(step.id) ? await this.renderWith(step) : this.validateWith(step, step.with);
+      // Activities, by far the most common steps, are awaited here: one async frame (and promise) less each.
+      let output: unknown;
+      if (stepTypes[step.type].kind === 'activity') {
+        const result = await stepActivities[step.type]!.executeWithOptions(stepActivityOptions(step, this.execution(step.id)), [params]);
+        state.attempts = result.attempt;
+        output = result.output;
+      } else {
+        output = await this.waitForStep(step, state, params, resumed);
+      }
+      this.settle(state, 'succeeded', output);
+    } catch (error) {
+      if (isCancellation(error)) {
+        this.settle(state, 'cancelled', undefined, this.cancelReasons.get(step.id));
+      } else {
+        state.attempts ||= failedAttempts(error) ?? 1;
+        this.settle(state, 'failed', undefined, toStepError(error));
+        this.applyOnError(step);
+      }
+    } finally {
+      this.inFlight.delete(step.id);
+      this.tasks.delete(step.id);
+      this.changed = true;
+    }
+  }
+
+  /** Steps that wait in the workflow itself: durable timers and human decisions. */
+  private waitForStep(step: Step, state: StepState, params: unknown, resumed: boolean): Promise<unknown> {
+    state.attempts = 1;
+    return stepTypes[step.type].kind === 'timer'
+      ? this.delay(step, params as DelayWith)
+      : this.awaitApproval(step, state, params as ApprovalWith, resumed);
+  }
+
+  private async conditionHolds(step: Step): Promise<boolean> {
+    try {
+      return await evaluateCondition(step.when!, this.expressionContext());
+    } catch (error) {
+      throw stepFailure(FailureType.ExpressionError, `step ${step.id}: \`when\` failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Renders `{{ }}` templates in `with` and checks the result against the step type's schema. */
+  private async renderWith(step: Step): Promise<unknown> {
+    let rendered: unknown;
+    try {
+      rendered = await renderTemplate(step.with, this.expressionContext());
+    } catch (error) {
+      throw stepFailure(FailureType.ExpressionError, `step ${step.id}: \`with\` failed to render: ${(error as Error).message}`);
+    }
+    return this.validateWith(step, rendered);
+  }
+
+  private validateWith(step: Step, rendered: unknown): unknown {
+    const parsed = stepTypes[step.type].withSchema.safeParse(rendered);
+    if (parsed.success) return parsed.data;
+    const problems = parsed.error.issues
+      .map((issue) => `with.${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`)
+      .join('; ');
+    throw stepFailure(FailureType.InvalidStepInput, `step ${step.id} has an invalid \`with\`: ${problems}`);
+  }
+
+  private async delay(step: Step, params: DelayWith): Promise<undefined> {
+    const duration = parseDuration(params.duration)!;
+    const timeout = step.timeout ? parseDuration(step.timeout)! : Infinity;
+    if (timeout < duration) {
+      await sleep(timeout, { summary: step.id });
+      throw stepFailure(FailureType.StepTimeout, `step ${step.id} timed out after ${step.timeout}`);
+    }
+    await sleep(duration, { summary: step.id });
+    return undefined;
+  }
+
+  private async awaitApproval(step: Step, state: StepState, approval: ApprovalWith, resumed: boolean): Promise<unknown> {
+    this.approvals.set(step.id, approval);
+    if (!resumed) {
+      state.status = 'waiting_approval';
+      state.approvals = [];
+      state.deadline = approvalDeadline(step, approval);
+      this.changed = true;
+      await this.notifyApprovers(step, approval, state.deadline);
+    }
+    const decided = () => approvalOutcome(state.approvals ?? [], approval.required) !== undefined;
+    this.awaitingDecision.add(step.id);
+    this.changed = true;
+    try {
+      if (state.deadline === undefined) await condition(decided);
+      else {
+        const remaining = Date.parse(state.deadline) - Date.now();
+        if (remaining > 0) await condition(decided, remaining);
+      }
+    } finally {
+      this.awaitingDecision.delete(step.id);
+      this.approvals.delete(step.id);
+    }
+    const decisions = state.approvals ?? [];
+    const approvedBy = decisions.filter((d) => d.decision === 'approved').map((d) => d.by);
+    switch (approvalOutcome(decisions, approval.required)) {
+      case 'approved':
+        return { approved: true, approvedBy };
+      case 'rejected': {
+        const rejection = decisions.find((d) => d.decision === 'rejected')!;
+        const reason = rejection.comment ? `: ${rejection.comment}` : '';
+        throw stepFailure(FailureType.Rejected, `step ${step.id} rejected by ${rejection.by}${reason}`);
+      }
+      default:
+        return this.approvalTimedOut(step, approval, approvedBy);
+    }
+  }
+
+  private approvalTimedOut(step: Step, approval: ApprovalWith, approvedBy: string[]): unknown {
+    log.info('approval timed out', { stepId: step.id, onTimeout: approval.onTimeout });
+    switch (approval.onTimeout) {
+      case 'approve':
+        return { approved: true, approvedBy, timedOut: true };
+      case 'reject':
+        throw stepFailure(FailureType.Rejected, `step ${step.id} was not approved in time and is rejected`);
+      case 'fail':
+        throw stepFailure(FailureType.ApprovalTimeout, `step ${step.id} was not approved in time`);
+    }
+  }
+
+  /** The approval notice; a notice that cannot be sent must not keep approvers from deciding. */
+  private async notifyApprovers(step: Step, approval: ApprovalWith, deadline: string | undefined): Promise<void> {
+    try {
+      await notifyApprovers.executeWithOptions(
+        { activityId: `notify:${activityIdFor(step.id, this.execution(step.id))}`, summary: `notify approvers of ${step.id}` },
+        [
+          {
+            stepId: step.id,
+            templateName: this.input.templateName,
+            templateVersion: this.input.templateVersion,
+            startedBy: this.input.startedBy,
+            users: approval.approvers.users,
+            roles: approval.approvers.roles,
+            required: approval.required,
+            message: approval.message,
+            deadline,
+          },
+        ],
+      );
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      log.warn('approval notice failed; waiting for decisions anyway', { stepId: step.id, error: toStepError(error) });
+    }
+  }
+
+  private applyOnError(step: Step): void {
+    const error = this.step(step.id).error!;
+    log.warn('step failed', { stepId: step.id, onError: step.onError, error });
+    switch (step.onError) {
+      case 'fail':
+        this.end({ status: 'failed', error: { type: error.type, message: `step ${step.id} failed: ${error.message}` } });
+        break;
+      case 'pause':
+        this.state.held.push(step.id);
+        break;
+      case 'continue':
+        break;
+    }
+  }
+
+  // ── Settling ──────────────────────────────────────────────────────────────────────────────────
+
+  private settle(state: StepState, status: StepState['status'], output?: unknown, error?: StepError): void {
+    state.status = status;
+    state.finishedAt = now();
+    if (output !== undefined) state.output = output;
+    if (error) state.error = error;
+    this.stepsContext[state.id] = { status, output: state.output };
+    const group = this.graph.groupOf(state.id);
+    if (group) this.checkGroup(group);
+  }
+
+  private settleSkipped(id: string, reason: NonNullable<StepState['skipReason']>): void {
+    this.step(id).skipReason = reason;
+    this.settle(this.step(id), 'skipped');
+  }
+
+  private skip(id: string, reason: NonNullable<StepState['skipReason']>): void {
+    this.pending = this.pending.filter((pendingId) => pendingId !== id);
+    this.settleSkipped(id, reason);
+    this.changed = true;
+  }
+
+  // ── Groups ────────────────────────────────────────────────────────────────────────────────────
+
+  private groupScope(group: Group): CancellationScope {
+    let scope = this.groupScopes.get(group.id);
+    if (!scope) {
+      scope = new CancellationScope({ cancellable: true, parent: this.runScope });
+      this.groupScopes.set(group.id, scope);
+    }
+    return scope;
+  }
+
+  private groupStarted(group: Group): void {
+    if (!group.timeout || this.groupDeadlines.has(group.id)) return;
+    const deadline = afterMs(group.timeout);
+    this.groupDeadlines.set(group.id, deadline);
+    this.armGroupTimer(group, deadline);
+  }
+
+  private armGroupTimer(group: Group, deadline: string): void {
+    const timer = new CancellationScope({ cancellable: true, parent: this.runScope });
+    this.groupTimers.set(group.id, timer);
+    const remaining = Math.max(Date.parse(deadline) - Date.now(), 1);
+    timer
+      .run(() => sleep(remaining, { summary: `group ${group.id} timeout` }))
+      .then(() => this.groupTimedOut(group), ignoreCancellation);
+  }
+
+  private groupTimedOut(group: Group): void {
+    const error = { type: FailureType.GroupTimeout, message: `group ${group.id} timed out after ${group.timeout}` };
+    this.closeGroup(group, error);
+    this.end({ status: 'failed', error });
+  }
+
+  /** Decides a group once its join policy allows, cancelling what the decision makes pointless. */
+  private checkGroup(group: Group): void {
+    if (this.closedGroups.has(group.id)) return;
+    const outcome = groupOutcome(group, this.state);
+    if (outcome === undefined) return;
+    const unsettled = group.steps.filter((id) => !isSettled(this.step(id)));
+    if (unsettled.length === 0) {
+      this.closedGroups.add(group.id);
+      this.stopGroupTimer(group);
+    } else if (group.join === 'any') {
+      this.closeGroup(group, { type: FailureType.GroupAny, message: `group ${group.id} already succeeded` });
+    } else {
+      this.closeGroup(group, { type: FailureType.GroupFailFast, message: `a step of group ${group.id} failed` });
+    }
+  }
+
+  /** Cancels the group's running members and skips those that have not started. */
+  private closeGroup(group: Group, reason: StepError): void {
+    this.closedGroups.add(group.id);
+    this.stopGroupTimer(group);
+    for (const id of group.steps) {
+      const member = this.step(id);
+      if (member.status === 'pending' && !this.inFlight.has(id)) this.skip(id, 'group');
+      else if (!isSettled(member)) this.cancelReasons.set(id, reason);
+    }
+    this.groupScopes.get(group.id)?.cancel();
+    this.changed = true;
+  }
+
+  private stopGroupTimer(group: Group): void {
+    this.groupTimers.get(group.id)?.cancel();
+    this.groupTimers.delete(group.id);
+    this.groupDeadlines.delete(group.id);
+  }
+
+  // ── Run deadline and ending ───────────────────────────────────────────────────────────────────
+
+  private armRunTimer(): void {
+    if (!this.runDeadline) return;
+    const remaining = Math.max(Date.parse(this.runDeadline) - Date.now(), 1);
+    sleep(remaining, { summary: 'run timeout' }).then(
+      () => this.end({ status: 'timed_out', error: { type: FailureType.RunTimeout, message: `run timed out after ${this.input.spec.timeout}` } }),
+      ignoreCancellation,
+    );
+  }
+
+  private end(ending: Ending): void {
+    this.ending ??= ending;
+  }
+
+  private async finish(outcome: Outcome): Promise<RunResult> {
+    if (this.ending) {
+      this.runScope.cancel();
+      await Promise.all(this.tasks.values());
+    } else if (outcome === 'continue-as-new') {
+      return this.continueAsNew();
+    }
+    for (const step of Object.values(this.state.steps)) {
+      if (!isSettled(step)) {
+        step.status = 'cancelled';
+        step.finishedAt = now();
+      }
+    }
+    this.state.held = [];
+    this.state.finishedAt = now();
+    if (this.ending?.error) this.state.error = this.ending.error;
+    this.publishStatus();
+    await condition(allHandlersFinished);
+    log.info('run finished', { status: this.state.status });
+    switch (this.state.status) {
+      case 'succeeded':
+        return this.state;
+      case 'cancelled':
+        throw new CancelledFailure('run cancelled');
+      case 'timed_out':
+        throw ApplicationFailure.create({
+          type: FailureType.RunTimedOut,
+          message: this.state.error?.message ?? 'run timed out',
+          nonRetryable: true,
+          details: [this.state],
+        });
+      default:
+        throw ApplicationFailure.create({
+          type: FailureType.RunFailed,
+          message: this.state.error?.message ?? 'run failed',
+          nonRetryable: true,
+          details: [this.state],
+        });
+    }
+  }
+
+  private async continueAsNew(): Promise<never> {
+    this.publishStatus();
+    await condition(allHandlersFinished);
+    log.info('continuing as new', { historyLength: workflowInfo().historyLength });
+    const executions = Object.fromEntries(this.executions);
+    return continueAsNew<(input: RunInput) => Promise<RunResult>>({
+      ...this.input,
+      carried: {
+        state: this.state,
+        runDeadline: this.runDeadline,
+        groupDeadlines: Object.fromEntries(this.groupDeadlines),
+        executions,
+      },
+    });
+  }
+
+  // ── Status ────────────────────────────────────────────────────────────────────────────────────
+
+  private currentStatus(): RunStatus {
+    if (this.ending && this.state.finishedAt) return this.ending.status;
+    if (this.state.finishedAt) return 'succeeded';
+    if (this.state.paused) return 'paused';
+    if (this.state.held.length > 0) return 'held';
+    const inFlight = [...this.inFlight];
+    if (inFlight.length > 0 && inFlight.every((id) => this.awaitingDecision.has(id))) return 'waiting_approval';
+    return 'running';
+  }
+
+  /** The RunStatus search attribute changes with the run's status, never per step. */
+  private publishStatus(): void {
+    const status = this.currentStatus();
+    this.state.status = status;
+    if (status === this.publishedStatus) return;
+    this.publishedStatus = status;
+    upsertSearchAttributes([{ key: RunStatusKey, value: status }]);
+  }
+
+  // ── Messages ──────────────────────────────────────────────────────────────────────────────────
+
+  private validateDecision(decision: ApprovalDecision['decision'], command: ApprovalCommand): void {
+    const step = this.state.steps[command.stepId];
+    if (!step) throw refusal('NotFound', `no step ${command.stepId}`);
+    const approval = this.approvals.get(command.stepId);
+    if (step.status !== 'waiting_approval' || !approval) {
+      throw refusal('Conflict', `step ${command.stepId} is not waiting for approval (it is ${step.status})`);
+    }
+    const refused = decisionRefusal(decision, command, approval, this.input.startedBy);
+    if (refused) throw refused;
+  }
+
+  private decide(decision: ApprovalDecision['decision'], command: ApprovalCommand): StepState {
+    const step = this.step(command.stepId);
+    recordDecision(step, { decision, by: command.actor.subject, at: now(), comment: command.comment });
+    log.info('approval decision', { stepId: step.id, decision, by: command.actor.subject });
+    this.changed = true;
+    return step;
+  }
+
+  private validateControl(pause: boolean): void {
+    if (this.ending || this.state.finishedAt) throw refusal('Conflict', 'the run has finished');
+    if (pause && this.state.paused) throw refusal('Conflict', 'the run is already paused');
+    if (!pause && !this.state.paused) throw refusal('Conflict', 'the run is not paused');
+  }
+
+  private setPaused(paused: boolean, command: ControlCommand): RunState {
+    this.state.paused = paused;
+    log.info(paused ? 'run paused' : 'run resumed', { by: command.actor.subject, reason: command.reason });
+    this.changed = true;
+    this.publishStatus();
+    return this.state;
+  }
+
+  private validateHeld(command: StepCommand): void {
+    const step = this.state.steps[command.stepId];
+    if (!step) throw refusal('NotFound', `no step ${command.stepId}`);
+    if (this.ending || this.state.finishedAt) throw refusal('Conflict', 'the run has finished');
+    if (!this.state.held.includes(command.stepId)) {
+      throw refusal('Conflict', `step ${command.stepId} is not held (it is ${step.status})`);
+    }
+  }
+
+  private retryHeld(command: StepCommand): StepState {
+    const step = this.step(command.stepId);
+    this.release(step.id);
+    this.executions.set(step.id, this.execution(step.id) + 1);
+    Object.assign(step, { status: 'pending', attempts: 0 });
+    for (const field of ['startedAt', 'finishedAt', 'output', 'error'] as const) delete step[field];
+    this.stepsContext[step.id] = { status: 'pending', output: undefined };
+    this.pending = this.graph.order.filter((id) => id === step.id || this.pending.includes(id));
+    log.info('held step retried', { stepId: step.id, by: command.actor.subject });
+    return step;
+  }
+
+  private skipHeld(command: StepCommand): StepState {
+    const step = this.step(command.stepId);
+    this.release(step.id);
+    this.settleSkipped(step.id, 'operator');
+    log.info('held step skipped', { stepId: step.id, by: command.actor.subject });
+    return step;
+  }
+
+  private release(id: string): void {
+    this.state.held = this.state.held.filter((heldId) => heldId !== id);
+    this.changed = true;
+  }
+
+  // ── Helpers ───────────────────────────────────────────────────────────────────────────────────
+
+  private step(id: string): StepState {
+    return this.state.steps[id]!;
+  }
+
+  private execution(id: string): number {
+    return this.executions.get(id) ?? 1;
+  }
+
+  private expressionContext() {
+    const info = workflowInfo();
+    return {
+      inputs: this.input.inputs,
+      steps: this.stepsContext,
+      run: {
+        id: info.firstExecutionRunId,
+        workflowId: info.workflowId,
+        templateId: this.input.templateId,
+        templateVersion: this.input.templateVersion,
+      },
+    };
+  }
+}
+
+function isSettled(step: StepState): boolean {
+  return step.status !== 'pending' && step.status !== 'running' && step.status !== 'waiting_approval';
+}
+
+/** The earlier of the approval's own timeout and the step's timeout, as an absolute time. */
+function approvalDeadline(step: Step, approval: ApprovalWith): string | undefined {
+  const limits = [approval.timeout, step.timeout].flatMap((d) => (d ? [parseDuration(d)!] : []));
+  return limits.length === 0 ? undefined : new Date(Date.now() + Math.min(...limits)).toISOString();
+}

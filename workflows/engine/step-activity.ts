@@ -1,0 +1,35 @@
+/**
+ * What the workflow and the activities agree on. A step activity is registered under its step type's
+ * name and takes the step's rendered, validated `with`; the activity id names the step.
+ */
+
+export interface StepActivityResult {
+  /** The step's output, or `{ truncated: true, bytes }` when its JSON exceeded MAX_STEP_OUTPUT_BYTES. */
+  output: unknown;
+  /** The Temporal attempt that succeeded, so the run state can show how many it took. */
+  attempt: number;
+}
+
+export type StepActivity = (params: unknown) => Promise<StepActivityResult>;
+
+export interface NotifyApproversInput {
+  stepId: string;
+  templateName: string;
+  templateVersion: number;
+  startedBy: string;
+  users: string[];
+  roles: string[];
+  required: number;
+  message?: string;
+  deadline?: string;
+}
+
+export interface ApprovalActivities {
+  notifyApprovers(input: NotifyApproversInput): Promise<void>;
+}
+
+/** The step id in an activity id: `deploy` and `deploy#2` (an operator re-run) both belong to step `deploy`. */
+export function stepIdOfActivity(activityId: string): string {
+  const hash = activityId.indexOf('#');
+  return hash === -1 ? activityId : activityId.slice(0, hash);
+}

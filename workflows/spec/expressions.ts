@@ -1,0 +1,425 @@
+import jsonata from 'jsonata';
+
+/**
+ * The spec's expression language: JSONata. A step's `when` is a bare expression; string values anywhere
+ * in its `with` may hold `{{ expr }}` templates.
+ *
+ * This module runs inside the Temporal workflow sandbox, where Date and Math.random are replayed
+ * deterministically, so `$now()`, `$millis()` and `$random()` are safe to offer: a replay sees the
+ * values the first execution saw. Nothing outside the sandbox evaluates expressions (the API only
+ * compiles them), which is what keeps that true.
+ */
+
+export interface StepState {
+  readonly status: string;
+  readonly output?: unknown;
+}
+
+export interface RunInfo {
+  readonly id: string;
+  readonly workflowId: string;
+  readonly templateId: string;
+  readonly templateVersion: number;
+}
+
+/** What an expression sees as its input document. */
+export interface ExpressionContext {
+  readonly inputs: Readonly<Record<string, unknown>>;
+  readonly steps: Readonly<Record<string, StepState>>;
+  readonly run: RunInfo;
+}
+
+/** Where a value sits inside a `with` object: keys and array indexes. */
+export type ValuePath = readonly (string | number)[];
+
+export interface ExpressionErrorDetails {
+  readonly kind: 'syntax' | 'evaluation';
+  readonly source: string;
+  /** JSONata's own explanation. */
+  readonly detail: string;
+  /** JSONata's character position in `source`, when it gave one. */
+  readonly position?: number;
+  /** JSONata's error code, e.g. "S0207" or "T2001". */
+  readonly code?: string;
+  /** Where the template sits in the rendered value, for errors raised while rendering. */
+  readonly path?: ValuePath;
+  readonly cause?: unknown;
+}
+
+export class ExpressionError extends Error {
+  override readonly name = 'ExpressionError';
+  readonly kind: ExpressionErrorDetails['kind'];
+  readonly source: string;
+  readonly detail: string;
+  readonly position?: number;
+  readonly code?: string;
+  readonly path?: ValuePath;
+
+  constructor(details: ExpressionErrorDetails) {
+    super(describeError(details), details.cause === undefined ? undefined : { cause: details.cause });
+    this.kind = details.kind;
+    this.source = details.source;
+    this.detail = details.detail;
+    this.position = details.position;
+    this.code = details.code;
+    this.path = details.path;
+  }
+
+  withPath(path: ValuePath): ExpressionError {
+    const { kind, source, detail, position, code, cause } = this;
+    return new ExpressionError({ kind, source, detail, position, code, path, cause });
+  }
+}
+
+const MAX_QUOTED_SOURCE = 100;
+
+function describeError({ kind, source, detail, position, path }: ExpressionErrorDetails): string {
+  const shown = source.length > MAX_QUOTED_SOURCE ? `${source.slice(0, MAX_QUOTED_SOURCE)}…` : source;
+  const quoted = JSON.stringify(shown);
+  const where = path && path.length > 0 ? ` at ${formatValuePath(path)}` : '';
+  const at = position === undefined ? '' : ` (position ${position})`;
+  return `${kind === 'syntax' ? 'Invalid' : 'Failed to evaluate'} expression ${quoted}${where}: ${detail}${at}`;
+}
+
+/** `["body", "items", 0, "id"]` → `body.items[0].id`. */
+export function formatValuePath(path: ValuePath): string {
+  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : i === 0 ? key : `.${key}`)).join('');
+}
+
+/** JSONata throws plain objects carrying `message`, `position` and `code`; keep whatever it gave. */
+function toExpressionError(kind: ExpressionErrorDetails['kind'], source: string, error: unknown): ExpressionError {
+  if (error instanceof ExpressionError) return error;
+  const thrown = typeof error === 'object' && error !== null ? (error as Record<string, unknown>) : {};
+  return new ExpressionError({
+    kind,
+    source,
+    detail: typeof thrown.message === 'string' ? thrown.message : String(error),
+    position: typeof thrown.position === 'number' ? thrown.position : undefined,
+    code: typeof thrown.code === 'string' ? thrown.code : undefined,
+    cause: error,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Guards against runaway expressions. A wall-clock timeout would be useless in the sandbox (time stands
+// still within a workflow activation) and nondeterministic anywhere else, so evaluation is bounded by
+// work instead: nesting depth and sequence length through JSONata's own options, and the number of
+// evaluation steps through JSONata's evaluate-entry hook, which also stops tail-recursive loops that
+// never grow the stack. A step costs a few microseconds in a VM context like the sandbox's, so the budget
+// keeps a runaway expression well inside Temporal's 2 s deadlock timeout for a workflow activation,
+// while leaving room for, say, a filter over a few ten thousand items.
+
+const JSONATA_OPTIONS: jsonata.JsonataOptions = { stack: 2000, sequence: 1_000_000 };
+export const MAX_EVALUATION_STEPS = 100_000;
+
+/**
+ * The hook JSONata calls before evaluating each node, looked up by this symbol. It is internal (JSONata's
+ * own tests use it), so the endless-loop test in test/unit/spec fails if an upgrade drops it.
+ */
+const EVALUATE_ENTRY = Symbol.for('jsonata.__evaluate_entry');
+
+/** Steps taken per evaluation, keyed by the evaluation's root frame, which JSONata creates afresh each time. */
+const stepsTaken = new WeakMap<object, number>();
+
+function countEvaluationStep(_node: unknown, _input: unknown, environment: { base: object }): void {
+  const taken = (stepsTaken.get(environment.base) ?? 0) + 1;
+  if (taken > MAX_EVALUATION_STEPS) {
+    throw new Error(`gave up after ${MAX_EVALUATION_STEPS} evaluation steps; is there an endless loop?`);
+  }
+  stepsTaken.set(environment.base, taken);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Compilation, cached because the workflow evaluates the same expressions again and again.
+
+export interface CompiledExpression {
+  readonly source: string;
+  /** Ids of the steps the expression reads through `steps.<id>`; see `referencedSteps`. */
+  readonly referencedSteps: readonly string[];
+  evaluate(context: ExpressionContext): Promise<unknown>;
+}
+
+const MAX_CACHED_EXPRESSIONS = 1000;
+/** Least recently used first: a hit moves its entry to the end. */
+const compiled = new Map<string, CompiledExpression>();
+
+/** Parses `source`, or throws an `ExpressionError` of kind "syntax" with JSONata's position and message. */
+export function compileExpression(source: string): CompiledExpression {
+  const cached = compiled.get(source);
+  if (cached) {
+    compiled.delete(source);
+    compiled.set(source, cached);
+    return cached;
+  }
+  const expression = compile(source);
+  if (compiled.size >= MAX_CACHED_EXPRESSIONS) {
+    const leastRecentlyUsed = compiled.keys().next();
+    if (!leastRecentlyUsed.done) compiled.delete(leastRecentlyUsed.value);
+  }
+  compiled.set(source, expression);
+  return expression;
+}
+
+function compile(source: string): CompiledExpression {
+  let expression: jsonata.Expression;
+  try {
+    expression = jsonata(source, JSONATA_OPTIONS);
+  } catch (error) {
+    throw toExpressionError('syntax', source, error);
+  }
+  // `assign` is typed for names only, but binds symbols just as well, and the hook is looked up by symbol.
+  expression.assign(EVALUATE_ENTRY as unknown as string, countEvaluationStep);
+  return {
+    source,
+    referencedSteps: findStepReferences(expression.ast()),
+    async evaluate(context) {
+      try {
+        return await expression.evaluate(context);
+      } catch (error) {
+        throw toExpressionError('evaluation', source, error);
+      }
+    },
+  };
+}
+
+/** The step ids `source` reads through `steps.<id>`; throws an `ExpressionError` on a syntax error. */
+export function referencedSteps(source: string): readonly string[] {
+  return compileExpression(source).referencedSteps;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Step references. Only `steps` read from the root document is the run's step map; inside a later path
+// step, a filter, a group-by or a sort, `steps` is a field of whatever value is in focus. Reads through
+// `$$` or `$` (at the root) count too. Dynamic reads (`steps.*`, `$lookup(steps, $id)`, a variable
+// holding `steps`) are not recognised: references found are certain, but not necessarily complete.
+
+type AstNode = Record<string, unknown>;
+
+/** Children JSONata evaluates against the same input as their parent. */
+const SAME_INPUT_CHILDREN = new Set([
+  'lhs', 'rhs', 'expression', 'expressions', 'arguments', 'procedure', 'body', 'condition', 'then', 'else',
+]);
+
+function findStepReferences(ast: unknown): string[] {
+  const found = new Set<string>();
+  collectStepReferences(ast, true, found);
+  return [...found];
+}
+
+function collectStepReferences(node: unknown, atRoot: boolean, found: Set<string>): void {
+  if (Array.isArray(node)) {
+    for (const child of node) collectStepReferences(child, atRoot, found);
+    return;
+  }
+  if (!isAstNode(node)) return;
+  if (node.type === 'path' && Array.isArray(node.steps)) {
+    collectFromPath(node, node.steps as unknown[], atRoot, found);
+    return;
+  }
+  for (const [key, child] of Object.entries(node)) {
+    collectStepReferences(child, atRoot && SAME_INPUT_CHILDREN.has(key), found);
+  }
+}
+
+function collectFromPath(path: AstNode, steps: unknown[], atRoot: boolean, found: Set<string>): void {
+  const stepsAt = rootStepsIndex(steps, atRoot);
+  const idStep = stepsAt === -1 ? undefined : steps[stepsAt + 1];
+  if (isAstNode(idStep) && idStep.type === 'name' && typeof idStep.value === 'string') found.add(idStep.value);
+
+  // Only the first step of a path sees the path's own input; each later one sees the previous step's result.
+  steps.forEach((step, i) => collectStepReferences(step, atRoot && i === 0, found));
+  for (const [key, child] of Object.entries(path)) {
+    if (key !== 'steps') collectStepReferences(child, false, found);
+  }
+}
+
+/** Index of the path step naming the run's `steps` map: `steps.…`, `$$.steps.…`, or `$.steps.…` at the root. */
+function rootStepsIndex(steps: unknown[], atRoot: boolean): number {
+  const [first, second] = steps;
+  if (atRoot && isNamed(first, 'name', 'steps')) return 0;
+  const rootVariable = isNamed(first, 'variable', '$') || (atRoot && isNamed(first, 'variable', ''));
+  return rootVariable && isNamed(second, 'name', 'steps') ? 1 : -1;
+}
+
+function isNamed(node: unknown, type: string, value: string): boolean {
+  return isAstNode(node) && node.type === type && node.value === value;
+}
+
+function isAstNode(value: unknown): value is AstNode {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Conditions.
+
+const toBoolean = jsonata('$boolean($value)');
+
+/** Evaluates a `when`; JSONata's truthiness decides (undefined, "", 0, [] and {} are false). */
+export async function evaluateCondition(source: string, context: ExpressionContext): Promise<boolean> {
+  const value = await compileExpression(source).evaluate(context);
+  return (await toBoolean.evaluate(undefined, { value })) === true;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Templates. `}}` closes a template only outside JSONata strings, comments and object braces, so
+// `{{ {"a": {"b": 1}} }}` and `{{ "}}" }}` work. A literal "{{" can be written as `{{ "{{" }}`.
+
+type TemplatePart =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'expression'; readonly source: string }
+  /** A `{{` never closed; `source` is everything after it. */
+  | { readonly kind: 'unclosed'; readonly source: string };
+
+const OPEN = '{{';
+const CLOSE = '}}';
+
+function parseTemplate(template: string): TemplatePart[] {
+  const parts: TemplatePart[] = [];
+  let textStart = 0;
+  for (let open = template.indexOf(OPEN); open !== -1; open = template.indexOf(OPEN, textStart)) {
+    if (open > textStart) parts.push({ kind: 'text', text: template.slice(textStart, open) });
+    const sourceStart = open + OPEN.length;
+    const close = findClose(template, sourceStart);
+    if (close === -1) {
+      parts.push({ kind: 'unclosed', source: template.slice(sourceStart) });
+      return parts;
+    }
+    parts.push({ kind: 'expression', source: template.slice(sourceStart, close) });
+    textStart = close + CLOSE.length;
+  }
+  if (textStart < template.length) parts.push({ kind: 'text', text: template.slice(textStart) });
+  return parts;
+}
+
+/** Index of the `}}` ending the expression that starts at `from`, or -1. */
+function findClose(template: string, from: number): number {
+  let depth = 0;
+  for (let i = from; i < template.length; i++) {
+    const char = template[i];
+    if (char === '"' || char === "'" || char === '`') {
+      i = endOfQuoted(template, i);
+    } else if (char === '/' && template[i + 1] === '*') {
+      const end = template.indexOf('*/', i + 2);
+      if (end === -1) return -1;
+      i = end + 1;
+    } else if (char === '{') {
+      depth++;
+    } else if (char === '}') {
+      if (depth === 0 && template[i + 1] === '}') return i;
+      depth = Math.max(0, depth - 1);
+    }
+  }
+  return -1;
+}
+
+/** Index of the quote closing the string or backtick name opened at `start` (the end of `text` if none). */
+function endOfQuoted(text: string, start: number): number {
+  const quote = text[start];
+  for (let i = start + 1; i < text.length; i++) {
+    if (text[i] === '\\' && quote !== '`') i++;
+    else if (text[i] === quote) return i;
+  }
+  return text.length;
+}
+
+/** The source of a template that is exactly one `{{ expr }}`, give or take surrounding whitespace. */
+function wholeExpressionSource(parts: readonly TemplatePart[]): string | undefined {
+  const expressions = parts.filter((part) => part.kind !== 'text');
+  const onlyBlankText = parts.every((part) => part.kind !== 'text' || part.text.trim() === '');
+  const [only] = expressions;
+  return expressions.length === 1 && only?.kind === 'expression' && onlyBlankText ? only.source : undefined;
+}
+
+export function isWholeExpression(value: string): boolean {
+  return value.includes(OPEN) && wholeExpressionSource(parseTemplate(value)) !== undefined;
+}
+
+export interface FoundExpression {
+  /** Where the string holding the template sits in the searched value. */
+  readonly path: ValuePath;
+  readonly source: string;
+  /** Set when the template is malformed (a `{{` never closed), before any parsing of the expression. */
+  readonly error?: ExpressionError;
+}
+
+/** Every `{{ }}` expression in the strings of `value`, walking objects and arrays. */
+export function findExpressions(value: unknown): FoundExpression[] {
+  const found: FoundExpression[] = [];
+  visitStrings(value, [], (text, path) => {
+    if (!text.includes(OPEN)) return;
+    for (const part of parseTemplate(text)) {
+      if (part.kind === 'expression') found.push({ path, source: part.source });
+      if (part.kind === 'unclosed') found.push({ path, source: part.source, error: unclosedError(part.source) });
+    }
+  });
+  return found;
+}
+
+function visitStrings(value: unknown, path: ValuePath, visit: (text: string, path: ValuePath) => void): void {
+  if (typeof value === 'string') visit(value, path);
+  else if (Array.isArray(value)) value.forEach((item, i) => visitStrings(item, [...path, i], visit));
+  else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) visitStrings(item, [...path, key], visit);
+  }
+}
+
+function unclosedError(source: string, path?: ValuePath): ExpressionError {
+  return new ExpressionError({ kind: 'syntax', source, detail: `"${OPEN}" is never closed by "${CLOSE}"`, path });
+}
+
+/**
+ * Renders every string in `value`, walking objects and arrays. A string that is one whole `{{ expr }}`
+ * becomes the expression's value; a string mixing text and templates becomes a string, with objects
+ * JSON-encoded and undefined as "". Values come back as plain JSON (what an activity will receive), so
+ * they never share objects with step outputs held in the context.
+ */
+export async function renderTemplate(value: unknown, context: ExpressionContext): Promise<unknown> {
+  return render(value, context, []);
+}
+
+async function render(value: unknown, context: ExpressionContext, path: ValuePath): Promise<unknown> {
+  if (typeof value === 'string') return renderString(value, context, path);
+  if (Array.isArray(value)) {
+    const items: unknown[] = [];
+    for (const [i, item] of value.entries()) items.push(await render(item, context, [...path, i]));
+    return items;
+  }
+  if (typeof value === 'object' && value !== null) {
+    const entries: [string, unknown][] = [];
+    for (const [key, item] of Object.entries(value)) entries.push([key, await render(item, context, [...path, key])]);
+    // fromEntries defines own properties, so a "__proto__" key stays a plain key.
+    return Object.fromEntries(entries);
+  }
+  return value;
+}
+
+async function renderString(template: string, context: ExpressionContext, path: ValuePath): Promise<unknown> {
+  if (!template.includes(OPEN)) return template;
+  const parts = parseTemplate(template);
+  const whole = wholeExpressionSource(parts);
+  if (whole !== undefined) return toPlainJson(await evaluateAt(whole, context, path));
+
+  let text = '';
+  for (const part of parts) {
+    if (part.kind === 'unclosed') throw unclosedError(part.source, path);
+    text += part.kind === 'text' ? part.text : interpolated(await evaluateAt(part.source, context, path));
+  }
+  return text;
+}
+
+async function evaluateAt(source: string, context: ExpressionContext, path: ValuePath): Promise<unknown> {
+  try {
+    return await compileExpression(source).evaluate(context);
+  } catch (error) {
+    throw error instanceof ExpressionError ? error.withPath(path) : error;
+  }
+}
+
+function interpolated(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
+}
+
+function toPlainJson(value: unknown): unknown {
+  const json = JSON.stringify(value);
+  return json === undefined ? undefined : JSON.parse(json);
+}
