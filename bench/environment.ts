@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { PrismaClient } from '@prisma/client';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createApp } from '../apps/api/src/app';
 import { createPrismaClient } from '../apps/common/database';
@@ -40,22 +41,21 @@ export class BenchEnvironment {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     const cleanups: (() => Promise<void>)[] = [];
 
+    const dir = mkdtempSync(join(tmpdir(), 'flowpilot-bench-'));
+    chmodSync(dir, 0o755); // the database server may run as another user (see startEmbeddedPostgres)
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+
     let databaseUrl = process.env.DATABASE_URL;
     if (!databaseUrl) {
-      const dir = mkdtempSync(join(tmpdir(), 'flowpilot-bench-'));
-      chmodSync(dir, 0o755);
       const database: EmbeddedDatabase = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: await freePort(), database: 'bench' });
-      cleanups.push(async () => {
-        await database.stop();
-        rmSync(dir, { recursive: true, force: true });
-      });
+      cleanups.push(() => database.stop());
       databaseUrl = database.url;
     }
     await migrateDatabase(databaseUrl);
 
     let temporalAddress = process.env.TEMPORAL_ADDRESS;
     if (!temporalAddress) {
-      const server: DevServer = await startTemporalDevServer({ port: await freePort(), uiPort: await freePort() });
+      const server: DevServer = await startTemporalDevServer({ port: await freePort(), uiPort: await freePort(), logFile: join(dir, 'temporal.log') });
       cleanups.push(() => server.stop());
       temporalAddress = server.address;
     }
@@ -100,7 +100,7 @@ export class BenchEnvironment {
   async startWorkerProcess(taskQueue: string): Promise<ChildProcess> {
     const child = spawn(resolve(root, 'node_modules/.bin/tsx'), [resolve(root, 'apps/worker/src/main.ts')], {
       cwd: root,
-      env: { ...process.env, TEMPORAL_ADDRESS: this.temporalAddress, TEMPORAL_NAMESPACE: this.namespace, TASK_QUEUE: taskQueue, DATABASE_URL: this.databaseUrl, LOG_LEVEL: 'warn' },
+      env: { ...process.env, TEMPORAL_ADDRESS: this.temporalAddress, TEMPORAL_NAMESPACE: this.namespace, TASK_QUEUE: taskQueue, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     this.cleanups.unshift(() => stopChild(child));
@@ -112,7 +112,7 @@ export class BenchEnvironment {
     const answer = await this.client.workflowService.describeTaskQueue({
       namespace: this.namespace,
       taskQueue: { name: taskQueue },
-      taskQueueType: 1, // workflow
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
     });
     return answer.pollers?.length ?? 0;
   }

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { ensureSearchAttributes } from '../apps/common/temporal';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './lib/embedded-postgres';
 import { migrateDatabase } from './lib/migrate';
@@ -54,14 +55,16 @@ async function main(): Promise<void> {
     temporalUi = running.temporal.uiUrl;
   }
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const taskQueue = process.env.TASK_QUEUE ?? 'flowpilot';
   const connection = await Connection.connect({ address: temporalAddress });
-  await ensureSearchAttributes(connection, namespace).finally(() => connection.close());
+  await ensureSearchAttributes(connection, namespace);
 
   const env = {
     ...process.env,
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: temporalAddress,
     TEMPORAL_NAMESPACE: namespace,
+    TASK_QUEUE: taskQueue,
     API_PORT: String(ports.api),
   };
   startApp('worker', 'apps/worker/src/main.ts', env);
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
 
   const api = `http://127.0.0.1:${ports.api}`;
   await waitForHttp(`${api}/healthz`);
+  await waitForWorker(connection, namespace, taskQueue).finally(() => connection.close());
   log('ready');
   log(`  API            ${api}/api/v1`);
   log(`  API docs       ${api}/docs  (OpenAPI: ${api}/openapi.json)`);
@@ -104,6 +108,21 @@ async function waitForHttp(url: string, timeoutMs = 120_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 300));
   }
   throw new Error(`${url} did not answer within ${timeoutMs / 1000}s`);
+}
+
+/** The worker bundles the workflow code before it polls; runs started before then would only wait. */
+async function waitForWorker(connection: Connection, namespace: string, taskQueue: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { pollers } = await connection.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    if (pollers.length > 0) return;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`no worker polled task queue ${taskQueue} within ${timeoutMs / 1000}s`);
 }
 
 async function shutdown(exitCode: number): Promise<void> {

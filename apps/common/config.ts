@@ -1,18 +1,26 @@
 import { z } from 'zod';
 
-const ConfigSchema = z.object({
-  DATABASE_URL: z.string().min(1, 'DATABASE_URL must be set'),
+const TemporalConfigSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TASK_QUEUE: z.string().default('flowpilot'),
-  API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type Config = z.infer<typeof ConfigSchema>;
+const ApiConfigSchema = TemporalConfigSchema.extend({
+  DATABASE_URL: z.string().min(1, 'DATABASE_URL must be set'),
+  API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+});
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = ConfigSchema.safeParse(env);
+/** What a worker needs: it talks to Temporal only. */
+export type WorkerConfig = z.infer<typeof TemporalConfigSchema>;
+export type ApiConfig = z.infer<typeof ApiConfigSchema>;
+
+export const loadWorkerConfig = (env: NodeJS.ProcessEnv = process.env): WorkerConfig => parse(TemporalConfigSchema, env);
+export const loadApiConfig = (env: NodeJS.ProcessEnv = process.env): ApiConfig => parse(ApiConfigSchema, env);
+
+function parse<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
+  const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${problems}`);

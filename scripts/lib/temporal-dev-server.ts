@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 
@@ -15,6 +15,8 @@ export interface DevServerOptions {
   /** SQLite file that keeps the server's state across restarts; in memory when omitted. */
   dbFilename?: string;
   namespace?: string;
+  /** Where the server's own log goes; the terminal when omitted. */
+  logFile?: string;
 }
 
 const toolsBin = resolve(__dirname, '..', '..', '.tools', 'venv', 'bin');
@@ -43,7 +45,9 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   ];
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
   // Its own process group, so Ctrl-C in a terminal reaches it through its owner, in order.
-  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  const log = options.logFile ? openSync(options.logFile, 'a') : 'inherit';
+  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', log], detached: true });
+  if (typeof log === 'number') closeSync(log);
   const address = `127.0.0.1:${options.port}`;
   await waitUntilServing(address, child);
   return {

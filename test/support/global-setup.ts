@@ -17,10 +17,11 @@ export default async function globalSetup(): Promise<void> {
   const started: { database?: EmbeddedDatabase; temporal?: DevServer; runDir?: string } = {};
   (globalThis as Record<string, unknown>).__realParts = started;
 
+  const runDir = mkdtempSync(join(tmpdir(), 'flowpilot-test-'));
+  started.runDir = runDir;
+  chmodSync(runDir, 0o755); // the database server may run as another user (see startEmbeddedPostgres)
+
   if (!process.env.DATABASE_URL) {
-    const runDir = mkdtempSync(join(tmpdir(), 'flowpilot-test-'));
-    started.runDir = runDir;
-    chmodSync(runDir, 0o755); // the server may run as another user (see startEmbeddedPostgres)
     const dataDir = join(runDir, 'postgres');
     started.database = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'flowpilot_test' });
     process.env.DATABASE_URL = started.database.url;
@@ -28,7 +29,11 @@ export default async function globalSetup(): Promise<void> {
   await migrateDatabase(process.env.DATABASE_URL);
 
   if (!process.env.TEMPORAL_ADDRESS) {
-    started.temporal = await startTemporalDevServer({ port: await freePort(), uiPort: await freePort() });
+    started.temporal = await startTemporalDevServer({
+      port: await freePort(),
+      uiPort: await freePort(),
+      logFile: join(runDir, 'temporal.log'),
+    });
     process.env.TEMPORAL_ADDRESS = started.temporal.address;
   }
   process.env.TEMPORAL_NAMESPACE ??= 'default';

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { loadConfig } from '../../common/config';
+import { loadApiConfig } from '../../common/config';
 import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
 import { connectClient } from '../../common/temporal';
@@ -9,7 +9,7 @@ import { createApp } from './app';
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadApiConfig();
   const logger = createLogger('flowpilot-api', config.LOG_LEVEL);
   const prisma = createPrismaClient(config.DATABASE_URL);
   const temporal = await connectClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });

@@ -1,8 +1,9 @@
 import { Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from '../../common/config';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { loadWorkerConfig } from '../../common/config';
 import { createLogger } from '../../common/logger';
 import { ensureSearchAttributes } from '../../common/temporal';
+import { sdkLoggerFor } from './sdk-logger';
 import { createRunWorker } from './worker';
 
 /**
@@ -10,8 +11,9 @@ import { createRunWorker } from './worker';
  * starts a graceful shutdown: polling stops and in-flight activities get the grace time to finish.
  */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadWorkerConfig();
   const logger = createLogger('worker', config.LOG_LEVEL);
+  Runtime.install({ logger: sdkLoggerFor(logger) });
 
   const adminConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
