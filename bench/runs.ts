@@ -3,7 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { RunInput } from '../workflows/contract';
 import { parseSpecOrThrow } from '../workflows/spec/validate';
 import type { SpecInput } from '../workflows/spec/schema';
-import { runStartOptions } from '../workflows/start-options';
+import { runStartOptions } from '../apps/common/run-start-options';
 import type { BenchEnvironment } from './environment';
 
 export function runInput(spec: SpecInput, startedBy = 'bench'): RunInput {

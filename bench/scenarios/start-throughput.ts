@@ -3,7 +3,7 @@ import type { BenchEnvironment } from '../environment';
 import { runInput } from '../runs';
 import { linearNoopSpec } from '../specs';
 import { mapConcurrently, percentile, round } from '../stats';
-import { runStartOptions } from '../../workflows/start-options';
+import { runStartOptions } from '../../apps/common/run-start-options';
 
 export interface StartSide {
   startsPerSecond: number;

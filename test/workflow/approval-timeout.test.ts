@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { RunResult, RunState } from '../../workflows/contract';
-import { runStartOptions } from '../../workflows/start-options';
+import { runStartOptions } from '../../apps/common/run-start-options';
 import { temporalTestServerPath } from '../../scripts/lib/temporal-dev-server';
 import { createRunWorker } from '../../apps/worker/src/worker';
 import { createLogger } from '../../apps/common/logger';

@@ -4,7 +4,7 @@ import { activityIdFor, stepActivityOptions } from '../../workflows/engine/activ
 import { stepIdOfActivity } from '../../workflows/engine/step-activity';
 import { dependenciesVerdict, groupOutcome, RunGraph } from '../../workflows/engine/graph';
 import { SpecSchema, type SpecInput } from '../../workflows/spec/schema';
-import { runStartOptions } from '../../workflows/start-options';
+import { runStartOptions } from '../../apps/common/run-start-options';
 import { ApprovalWithSchema } from '../../workflows/spec/step-types';
 
 /** The engine's pure parts, without a server. */

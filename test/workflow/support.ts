@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { WorkflowFailedError, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { stateQuery, type RunInput, type RunState } from '../../workflows/contract';
 import { SpecSchema, type SpecInput } from '../../workflows/spec/schema';
-import { runStartOptions } from '../../workflows/start-options';
+import { runStartOptions } from '../../apps/common/run-start-options';
 import type { runTemplate } from '../../workflows/run-template';
 
 export type RunHandle = WorkflowHandleWithFirstExecutionRunId<typeof runTemplate>;

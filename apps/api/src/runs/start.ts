@@ -3,7 +3,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import stableStringify from 'safe-stable-stringify';
 import { RUN_WORKFLOW_TYPE, type RunInput } from '../../../../workflows/contract';
 import { SpecSchema, type Spec } from '../../../../workflows/spec/schema';
-import { runStartOptions } from '../../../../workflows/start-options';
+import { runStartOptions } from '../../../common/run-start-options';
 import type { ApiDependencies } from '../dependencies';
 import { problems } from '../http/problem';
 import type { Principal } from '../http/principal';

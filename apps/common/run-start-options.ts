@@ -1,6 +1,6 @@
 import type { WorkflowStartOptions } from '@temporalio/client';
-import { RUN_WORKFLOW_TYPE, type RunInput } from './contract';
-import { RunStatusKey, StartedByKey, TemplateIdKey, TemplateVersionKey } from './search-attributes';
+import { RUN_WORKFLOW_TYPE, type RunInput } from '../../workflows/contract';
+import { RunStatusKey, StartedByKey, TemplateIdKey, TemplateVersionKey } from '../../workflows/search-attributes';
 
 /** Temporal caps a static summary at 200 bytes. */
 const MAX_SUMMARY_BYTES = 200;
