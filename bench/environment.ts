@@ -12,7 +12,7 @@ import { createApp } from '../apps/api/src/app';
 import { createPrismaClient } from '../apps/common/database';
 import { createLogger } from '../apps/common/logger';
 import { ensureSearchAttributes } from '../apps/common/temporal';
-import { createRunWorker } from '../apps/worker/src/worker';
+import { createRunWorker, runWorkflowBundlerOptions } from '../apps/worker/src/worker';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../scripts/lib/embedded-postgres';
 import { freePort } from '../scripts/lib/free-port';
 import { migrateDatabase } from '../scripts/lib/migrate';
@@ -72,7 +72,7 @@ export class BenchEnvironment {
 
   /** The engine's workflow and the hand-written ones, bundled once. */
   workflowBundle(): Promise<{ code: string }> {
-    this.bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: new DefaultLogger('ERROR') });
+    this.bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), ...runWorkflowBundlerOptions, logger: new DefaultLogger('ERROR') });
     return this.bundle;
   }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createRunWorker } from '../../apps/worker/src/worker';
+import { NativeConnection, Runtime, DefaultLogger, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleRunWorkflows, createRunWorker } from '../../apps/worker/src/worker';
 import { createLogger } from '../../apps/common/logger';
 
 /**
@@ -25,7 +25,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** The run workflows bundled once per test file. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger() });
+  bundle ??= bundleRunWorkflows({ logger: quietLogger() });
   return bundle;
 }
 
