@@ -20,6 +20,20 @@ afterAll(async () => {
   await http?.close();
 });
 
+/** A run whose first step fails once with 4xx and, with onError pause, holds the run. */
+function startHeldRun() {
+  return startRun(
+    env.client,
+    env.taskQueue,
+    runInput({
+      steps: [
+        { id: 'call', type: 'http', with: { url: http.url('/once') }, onError: 'pause' },
+        { id: 'after', type: 'noop', dependsOn: ['call'], with: { output: 'ran' } },
+      ],
+    }),
+  );
+}
+
 async function refusalType(promise: Promise<unknown>): Promise<string | undefined> {
   const error = await promise.catch((e: unknown) => e);
   expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
@@ -56,16 +70,7 @@ test('while paused no new step starts; running ones finish; resume goes on', asy
 });
 
 test('a step failing with onError pause is held until an operator retries it', async () => {
-  const handle = await startRun(
-    env.client,
-    env.taskQueue,
-    runInput({
-      steps: [
-        { id: 'call', type: 'http', with: { url: http.url('/once') }, onError: 'pause' },
-        { id: 'after', type: 'noop', dependsOn: ['call'] },
-      ],
-    }),
-  );
+  const handle = await startHeldRun();
   const held = await waitForState(handle, (state) => state.status === 'held');
   expect(held.held).toEqual(['call']);
   expect(held.steps.call).toMatchObject({ status: 'failed', error: { type: 'HttpClientError' } });
@@ -86,16 +91,7 @@ test('a step failing with onError pause is held until an operator retries it', a
 });
 
 test('a held step skipped by an operator lets its dependants run', async () => {
-  const handle = await startRun(
-    env.client,
-    env.taskQueue,
-    runInput({
-      steps: [
-        { id: 'call', type: 'http', with: { url: http.url('/once') }, onError: 'pause' },
-        { id: 'after', type: 'noop', dependsOn: ['call'], with: { output: 'ran' } },
-      ],
-    }),
-  );
+  const handle = await startHeldRun();
   await waitForState(handle, (state) => state.status === 'held');
   const skipped = await handle.executeUpdate(skipStepUpdate, { args: [{ stepId: 'call', actor: operator }] });
   expect(skipped).toMatchObject({ status: 'skipped', skipReason: 'operator' });
@@ -105,16 +101,7 @@ test('a held step skipped by an operator lets its dependants run', async () => {
 });
 
 test('a held run shows as held in visibility and can be cancelled by an operator', async () => {
-  const handle = await startRun(
-    env.client,
-    env.taskQueue,
-    runInput({
-      steps: [
-        { id: 'call', type: 'http', with: { url: http.url('/once') }, onError: 'pause' },
-        { id: 'after', type: 'noop', dependsOn: ['call'] },
-      ],
-    }),
-  );
+  const handle = await startHeldRun();
   await waitForState(handle, (state) => state.status === 'held');
   await waitForCount(`WorkflowId = '${handle.workflowId}' AND RunStatus = 'held'`);
   await handle.cancel();
