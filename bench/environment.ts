@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createApp } from '../apps/api/src/app';
+import { TemplateChangeFeed } from '../apps/api/src/templates/template-changes';
 import { createPrismaClient } from '../apps/common/database';
 import { createLogger } from '../apps/common/logger';
 import { ensureSearchAttributes } from '../apps/common/temporal';
@@ -128,7 +129,10 @@ export class BenchEnvironment {
 
   /** The API in this process, starting runs on `taskQueue`. */
   async startApi(taskQueue: string): Promise<string> {
-    const app = createApp({ prisma: this.prisma, temporal: this.client, taskQueue, logger: createLogger('bench-api', 'silent') });
+    const logger = createLogger('bench-api', 'silent');
+    const templateChanges = await TemplateChangeFeed.start(this.databaseUrl, logger);
+    this.cleanups.unshift(() => templateChanges.close());
+    const app = createApp({ prisma: this.prisma, temporal: this.client, taskQueue, logger, templateChanges });
     const server = await new Promise<Server>((done) => {
       const listening = app.listen(0, '127.0.0.1', () => done(listening));
     });

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { BenchEnvironment } from './environment';
+import { closeConnections } from './http';
 import { measureApprovalLatency } from './scenarios/approval-latency';
 import { measureOverhead } from './scenarios/overhead';
 import { measurePool } from './scenarios/pool';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     step('6. pool scaling');
     results.pool = [await measurePool(env, 1, size.poolRuns, 10), await measurePool(env, 2, size.poolRuns, 10)];
   } finally {
+    closeConnections();
     await env.stop();
   }
   results.finishedAt = new Date().toISOString();

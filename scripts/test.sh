@@ -15,7 +15,8 @@ npx jest --json --outputFile="$results" "$@" || status=$?
 # A plain closing line that any CI can read, whatever it knows of Jest.
 node -e '
   const r = require(process.argv[1]);
-  console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  const broken = r.numRuntimeErrorTestSuites ? `, ${r.numRuntimeErrorTestSuites} suite(s) failed to run` : "";
+  console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped${broken}`);
   if (r.numTotalTests === 0) { console.error("test: no test ran"); process.exit(1); }
 ' "$PWD/$results"
 exit "$status"

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { stateQuery } from '../../workflows/contract';
 import type { BenchEnvironment } from '../environment';
+import { postJson } from '../http';
 import { runInput, startEngineRun } from '../runs';
 import { approvalThenNoopSpec } from '../specs';
 import { percentile, round } from '../stats';
@@ -27,13 +28,12 @@ export async function measureApprovalLatency(env: BenchEnvironment, taskQueue: s
     const handle = await startEngineRun(env, input, taskQueue);
     await waitForApproval(handle);
     const sent = Date.now();
-    const response = await fetch(`${apiUrl}/api/v1/runs/${handle.workflowId}/steps/approve/approve`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-user': 'approver', 'idempotency-key': randomUUID() },
-      body: '{}',
+    const answer = await postJson(`${apiUrl}/api/v1/runs/${handle.workflowId}/steps/approve/approve`, {}, {
+      'x-user': 'approver',
+      'idempotency-key': randomUUID(),
     });
     const answered = Date.now();
-    if (!response.ok) throw new Error(`approve answered ${response.status}: ${await response.text()}`);
+    if (answer.status !== 200) throw new Error(`approve answered ${answer.status}: ${JSON.stringify(answer.body)}`);
     await handle.result();
     const scheduledAt = await nextStepScheduledAt(handle);
     if (i < 2) continue; // warm-up

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { PrismaClient } from '@prisma/client';
 import pino from 'pino';
 import { createApp } from '../../apps/api/src/app';
+import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
 import { call, createTemplate, expectProblem, sampleSpec, startApi, uniqueName, type Api } from './harness';
 
 let api: Api;
@@ -122,7 +123,8 @@ describe('unexpected failures', () => {
         },
       },
     } as unknown as PrismaClient;
-    const app = createApp({ prisma: failingPrisma, temporal: api.temporal, taskQueue: 'unused', logger });
+    const templateChanges = await TemplateChangeFeed.start(process.env.DATABASE_URL!, logger);
+    const app = createApp({ prisma: failingPrisma, temporal: api.temporal, taskQueue: 'unused', logger, templateChanges });
     const server = await new Promise<Server>((resolve) => {
       const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
     });
@@ -138,6 +140,7 @@ describe('unexpected failures', () => {
       expect(logged).toMatchObject({ method: 'GET', url: path, err: { message: expect.stringContaining('password') } });
     } finally {
       await new Promise((resolve) => server.close(resolve));
+      await templateChanges.close();
     }
   });
 });

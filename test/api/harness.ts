@@ -4,8 +4,9 @@ import type { Server } from 'node:http';
 import type { PrismaClient } from '@prisma/client';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../apps/api/src/app';
+import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
 import { createPrismaClient } from '../../apps/common/database';
-import { createLogger } from '../../apps/common/logger';
+import { createLogger, type Logger } from '../../apps/common/logger';
 import { connectClient } from '../../apps/common/temporal';
 
 /**
@@ -19,14 +20,23 @@ export interface Api {
   close(): Promise<void>;
 }
 
-export async function startApi(): Promise<Api> {
+export interface ApiOptions {
+  /** Where runs start; by default a queue no worker polls. */
+  taskQueue?: string;
+  logger?: Logger;
+  /** Where the template change feed listens; an unreachable address is a feed that lost its connection. */
+  templateChangesUrl?: string;
+}
+
+export async function startApi(options: ApiOptions = {}): Promise<Api> {
   const prisma = createPrismaClient(requiredEnv('DATABASE_URL'));
   const temporal = await connectClient({
     address: requiredEnv('TEMPORAL_ADDRESS'),
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
   });
-  const logger = createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
-  const app = createApp({ prisma, temporal, taskQueue: `test-${randomUUID()}`, logger });
+  const logger = options.logger ?? createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
+  const templateChanges = await TemplateChangeFeed.start(options.templateChangesUrl ?? requiredEnv('DATABASE_URL'), logger);
+  const app = createApp({ prisma, temporal, taskQueue: options.taskQueue ?? `test-${randomUUID()}`, logger, templateChanges });
   const server = await new Promise<Server>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -36,9 +46,11 @@ export async function startApi(): Promise<Api> {
     prisma,
     temporal,
     async close() {
+      server.closeAllConnections(); // event streams stay open otherwise
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await prisma.$disconnect();
       await temporal.connection.close();
+      await templateChanges.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../apps/api/src/app';
+import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
 import { createPrismaClient } from '../../apps/common/database';
 import { createLogger } from '../../apps/common/logger';
 import { call, startApi, type Api } from './harness';
@@ -64,8 +65,10 @@ test('a caller-chosen request id is echoed and put on problems', async () => {
 test('GET /readyz is a 503 problem naming the dependency that is down', async () => {
   const logger = createLogger('flowpilot-api-test', 'silent');
   // Port 1 on loopback refuses connections: a database that is down.
-  const prisma = createPrismaClient('postgresql://nobody:nothing@127.0.0.1:1/none');
-  const app = createApp({ prisma, temporal: api.temporal, taskQueue: 'unused', logger });
+  const databaseUrl = 'postgresql://nobody:nothing@127.0.0.1:1/none';
+  const prisma = createPrismaClient(databaseUrl);
+  const templateChanges = await TemplateChangeFeed.start(databaseUrl, logger);
+  const app = createApp({ prisma, temporal: api.temporal, taskQueue: 'unused', logger, templateChanges });
   const server = await new Promise<Server>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -78,5 +81,6 @@ test('GET /readyz is a 503 problem naming the dependency that is down', async ()
   } finally {
     await new Promise((resolve) => server.close(resolve));
     await prisma.$disconnect();
+    await templateChanges.close();
   }
 });

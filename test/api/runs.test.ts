@@ -1,16 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import type { PrismaClient } from '@prisma/client';
-import type { Client } from '@temporalio/client';
-import { createApp } from '../../apps/api/src/app';
 import type { RunEvent } from '../../apps/api/src/runs/history-events';
-import { createPrismaClient } from '../../apps/common/database';
 import pino from 'pino';
-import { connectClient } from '../../apps/common/temporal';
 import { startTestWorker, type TestWorker } from '../support/worker';
 import { json, runInput, startHttpServer, startRun as startRunDirectly } from '../workflow/support';
-import { call, expectProblem, uniqueName, type Answer, type Api } from './harness';
+import { call, expectProblem, startApi, uniqueName, type Answer, type Api } from './harness';
 
 /**
  * The runs API over real HTTP, with a real worker running the real workflow on the task queue the
@@ -24,28 +17,8 @@ const logLines: Array<Record<string, unknown>> = [];
 
 beforeAll(async () => {
   worker = await startTestWorker();
-  const prisma: PrismaClient = createPrismaClient(process.env.DATABASE_URL!);
-  const temporal: Client = await connectClient({
-    address: process.env.TEMPORAL_ADDRESS!,
-    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
-  });
   const logger = pino({ level: 'debug' }, { write: (line: string) => logLines.push(JSON.parse(line)) });
-  const app = createApp({ prisma, temporal, taskQueue: worker.taskQueue, logger });
-  const server = await new Promise<Server>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
-  const { port } = server.address() as AddressInfo;
-  api = {
-    baseUrl: `http://127.0.0.1:${port}`,
-    prisma,
-    temporal,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await prisma.$disconnect();
-      await temporal.connection.close();
-    },
-  };
+  api = await startApi({ taskQueue: worker.taskQueue, logger });
 }, 120_000);
 
 afterAll(async () => {

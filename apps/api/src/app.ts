@@ -8,6 +8,7 @@ import { renderProblems, unknownRoute } from './http/errors';
 import { createOpenApiRouter } from './openapi/document';
 import { createRunsRouter } from './runs/router';
 import { createTemplatesRouter } from './templates/router';
+import { TemplateHeads } from './templates/template-heads';
 
 /** Bodies above this are refused before parsing; a spec alone may hold MAX_SPEC_BYTES (checked later). */
 const BODY_LIMIT = '2mb';
@@ -42,9 +43,10 @@ export function createApp(deps: ApiDependencies): express.Express {
   app.use(createHealthRouter(deps));
   app.use(createOpenApiRouter());
 
+  const templateHeads = new TemplateHeads(deps.prisma, deps.templateChanges);
   app.use(parseBodies({ limit: BODY_LIMIT }));
-  app.use('/api/v1/templates', createTemplatesRouter(deps));
-  app.use('/api/v1/runs', createRunsRouter(deps));
+  app.use('/api/v1/templates', createTemplatesRouter(deps, templateHeads));
+  app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
 
   app.use(unknownRoute);
   app.use(renderProblems(deps.logger));

@@ -1,6 +1,7 @@
 import type { PrismaClient } from '@prisma/client';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../../common/logger';
+import type { TemplateChanges } from './templates/template-changes';
 
 /** What the API's handlers need; built once in main.ts (or by a test) and passed down. */
 export interface ApiDependencies {
@@ -8,4 +9,6 @@ export interface ApiDependencies {
   temporal: Client;
   taskQueue: string;
   logger: Logger;
+  /** Template changes made through any API instance, for what the API caches of templates. */
+  templateChanges: TemplateChanges;
 }

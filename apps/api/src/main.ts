@@ -4,6 +4,7 @@ import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
 import { connectClient } from '../../common/temporal';
 import { createApp } from './app';
+import { TemplateChangeFeed } from './templates/template-changes';
 
 /** Shutting down waits this long for in-flight requests before closing connections anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -14,7 +15,9 @@ async function main(): Promise<void> {
   const prisma = createPrismaClient(config.DATABASE_URL);
   const temporal = await connectClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
 
-  const app = createApp({ prisma, temporal, taskQueue: config.TASK_QUEUE, logger });
+  const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
+
+  const app = createApp({ prisma, temporal, taskQueue: config.TASK_QUEUE, logger, templateChanges });
   const server = app.listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ url: `http://localhost:${port}`, docs: `http://localhost:${port}/docs` }, 'API listening');
@@ -32,7 +35,7 @@ async function main(): Promise<void> {
     const closeIdle = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     closeIdle.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await Promise.allSettled([prisma.$disconnect(), temporal.connection.close()]);
+    await Promise.allSettled([prisma.$disconnect(), temporal.connection.close(), templateChanges.close()]);
     logger.info('stopped');
     process.exit(0);
   };

@@ -1,4 +1,5 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
+import { LRUCache } from 'lru-cache';
 import type { InvalidParam } from '../http/problem';
 import { compileInputsSchema } from '../templates/inputs-schema';
 
@@ -22,7 +23,7 @@ export class InputSchemaCompileError extends Error {
 }
 
 export class InputValidators {
-  private readonly validators = new Map<string, ValidateFunction>();
+  private readonly validators = new LRUCache<string, ValidateFunction>({ max: MAX_CACHED_VALIDATORS });
 
   /** The problems with `input`, empty when it is valid. */
   check(versionId: string, inputSchema: Record<string, unknown>, input: unknown): InvalidParam[] {
@@ -37,13 +38,8 @@ export class InputValidators {
     // Stored versions passed this check when they were created; failing now means the data drifted.
     const compiled = compileInputsSchema(inputSchema, ['spec', 'inputs']);
     if (!compiled.ok) throw new InputSchemaCompileError(versionId, compiled.issues);
-    const validate = compiled.validate;
-    if (this.validators.size >= MAX_CACHED_VALIDATORS) {
-      const oldest = this.validators.keys().next().value;
-      if (oldest !== undefined) this.validators.delete(oldest);
-    }
-    this.validators.set(versionId, validate);
-    return validate;
+    this.validators.set(versionId, compiled.validate);
+    return compiled.validate;
   }
 }
 

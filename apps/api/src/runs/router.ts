@@ -20,12 +20,13 @@ import {
 } from './schemas';
 import { readRunEventsPage, streamRunEvents } from './sse';
 import { RunStarter } from './start';
+import type { TemplateHeads } from '../templates/template-heads';
 import './openapi';
 
 /** Runs of template versions, mounted at /api/v1/runs. Errors are thrown as problems. */
-export function createRunsRouter(deps: ApiDependencies): Router {
+export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateHeads): Router {
   const router = Router();
-  const starter = new RunStarter(deps);
+  const starter = new RunStarter(deps, templateHeads);
 
   router.post('/', async (req, res) => {
     const body = parseRequestPart(StartRunBodySchema, req.body ?? {}, 'body');

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { LRUCache } from 'lru-cache';
 import stableStringify from 'safe-stable-stringify';
 import { RUN_WORKFLOW_TYPE, type RunInput } from '../../../../workflows/contract';
 import { SpecSchema, type Spec } from '../../../../workflows/spec/schema';
@@ -7,6 +8,7 @@ import { runStartOptions } from '../../../common/run-start-options';
 import type { ApiDependencies } from '../dependencies';
 import { problems } from '../http/problem';
 import type { Principal } from '../http/principal';
+import type { TemplateHeads } from '../templates/template-heads';
 import { InputValidators } from './input-validation';
 import { describeRun } from './run-handle';
 import { runSummaryOf } from './list';
@@ -37,9 +39,12 @@ const MAX_CACHED_VERSIONS = 500;
 
 export class RunStarter {
   private readonly inputValidators = new InputValidators();
-  private readonly versions = new Map<string, { versionId: string; spec: Spec }>();
+  private readonly versions = new LRUCache<string, { versionId: string; spec: Spec }>({ max: MAX_CACHED_VERSIONS });
 
-  constructor(private readonly deps: ApiDependencies) {}
+  constructor(
+    private readonly deps: ApiDependencies,
+    private readonly templateHeads: TemplateHeads,
+  ) {}
 
   async start(principal: Principal, body: StartRunBody, idempotencyKey: string | undefined): Promise<StartedRun> {
     const version = await this.pinVersion(body.templateId, body.version);
@@ -85,10 +90,7 @@ export class RunStarter {
   }
 
   private async pinVersion(templateId: string, requested: number | undefined): Promise<PinnedVersion> {
-    const template = await this.deps.prisma.template.findUnique({
-      where: { id: templateId },
-      select: { id: true, name: true, archived: true, latestVersion: true },
-    });
+    const template = await this.templateHeads.get(templateId);
     if (!template) throw problems.notFound(`template ${templateId} does not exist`);
     if (template.archived) throw problems.conflict(`template ${template.name} is archived and cannot be run`);
     const number = requested ?? template.latestVersion;
@@ -97,7 +99,7 @@ export class RunStarter {
     return { ...version, templateId, templateName: template.name, number };
   }
 
-  /** The version's parsed spec, read once per process: starting a run costs one small query. */
+  /** The version's parsed spec, read once per process. */
   private async loadVersion(templateId: string, number: number): Promise<{ versionId: string; spec: Spec } | undefined> {
     const key = `${templateId}:${number}`;
     const cached = this.versions.get(key);
@@ -109,10 +111,6 @@ export class RunStarter {
     if (!row) return undefined;
     // Stored specs were parsed on the way in; parsing again restores the types and guards against drift.
     const version = { versionId: row.id, spec: SpecSchema.parse(row.spec) };
-    if (this.versions.size >= MAX_CACHED_VERSIONS) {
-      const oldest = this.versions.keys().next().value;
-      if (oldest !== undefined) this.versions.delete(oldest);
-    }
     this.versions.set(key, version);
     return version;
   }

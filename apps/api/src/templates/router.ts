@@ -15,12 +15,13 @@ import {
 } from './schemas';
 import { TemplateService } from './service';
 import { checkSpec } from './spec-check';
+import type { TemplateHeads } from './template-heads';
 import { specStats } from './stats';
 import './openapi';
 
 /** HTTP face of TemplateService: parse and check the request, call the service, shape the answer. */
-export function createTemplatesRouter(deps: ApiDependencies): Router {
-  const templates = new TemplateService(deps);
+export function createTemplatesRouter(deps: ApiDependencies, templateHeads: TemplateHeads): Router {
+  const templates = new TemplateService({ ...deps, templateHeads });
   const router = Router();
 
   router

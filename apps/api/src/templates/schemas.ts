@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { registry } from '../openapi/registry';
+import { registerShared, registry } from '../openapi/registry';
 import { QueryBoolean, queryText } from '../http/validation';
 import { SpecSchema } from '../../../../workflows/spec/schema';
 
@@ -9,7 +9,7 @@ import { SpecSchema } from '../../../../workflows/spec/schema';
  * (and reports issues per step); the documented bodies show the spec's real shape.
  */
 
-export const SpecDocument = registry.register('Spec', SpecSchema);
+export const SpecDocument = registerShared('Spec', SpecSchema);
 
 const MAX_INT4 = 2_147_483_647;
 

@@ -9,17 +9,21 @@ import { diffSpecs, type SpecDiff } from './diff';
 import { templateView, versionView, type TemplateView, type VersionView } from './resources';
 import type { TemplateListQuery, TemplatePatch, VersionListQuery } from './schemas';
 import { hashSpec } from './spec-check';
+import { announceTemplateChange } from './template-changes';
+import type { TemplateHeads } from './template-heads';
 
 /**
- * Templates and their immutable versions. Every change writes its AuditEvent in the same
- * transaction; changes to one template serialise on a row lock of that template, which is what
- * makes version numbers gapless and unique under concurrent writers.
+ * Templates and their immutable versions. Every change writes its AuditEvent and announces itself
+ * to the other API instances in the same transaction; changes to one template serialise on a row
+ * lock of that template, which is what makes version numbers gapless and unique under concurrent
+ * writers.
  */
 
 export interface TemplateServiceDependencies {
   prisma: PrismaClient;
   temporal: Client;
   logger: Logger;
+  templateHeads: TemplateHeads;
 }
 
 export interface NewTemplate {
@@ -116,8 +120,10 @@ export class TemplateService {
         refuseArchived(template, 'changed');
         const row = await tx.template.update({ where: { id }, data: patch });
         await auditEvent(tx, actor, 'template.updated', id, { changes: patch });
+        await announceTemplateChange(tx, id);
         return row;
       }, TRANSACTION_OPTIONS);
+      this.deps.templateHeads.forget(id);
       return templateView(updated);
     } catch (error) {
       throw patch.name === undefined ? error : duplicateNameOr(error, patch.name);
@@ -139,8 +145,10 @@ export class TemplateService {
       if (locked.archived) return locked;
       const row = await tx.template.update({ where: { id }, data: { archived: true } });
       await auditEvent(tx, actor, 'template.archived', id, {});
+      await announceTemplateChange(tx, id);
       return row;
     }, TRANSACTION_OPTIONS);
+    this.deps.templateHeads.forget(id);
     return templateView(archived);
   }
 
@@ -189,7 +197,7 @@ export class TemplateService {
     details: Record<string, unknown>,
   ): Promise<AppendedVersion> {
     const specHash = hashSpec(spec);
-    return this.deps.prisma.$transaction(async (tx) => {
+    const appended = await this.deps.prisma.$transaction(async (tx) => {
       const template = await lockTemplate(tx, id);
       refuseArchived(template, 'given new versions');
       const latest = await tx.templateVersion.findUniqueOrThrow({
@@ -202,8 +210,11 @@ export class TemplateService {
       });
       await tx.template.update({ where: { id }, data: { latestVersion: number } });
       await auditEvent(tx, actor, action, id, { ...details, version: number, specHash });
+      await announceTemplateChange(tx, id);
       return { version: versionView(version), created: true };
     }, TRANSACTION_OPTIONS);
+    if (appended.created) this.deps.templateHeads.forget(id);
+    return appended;
   }
 
   private async findTemplate(db: Transaction | PrismaClient, id: string): Promise<Template> {
