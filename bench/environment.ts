@@ -97,11 +97,15 @@ export class BenchEnvironment {
     return worker;
   }
 
-  /** A worker as deployed: its own process running apps/worker. Resolves once it polls. */
-  async startWorkerProcess(taskQueue: string): Promise<ChildProcess> {
-    const child = spawn(resolve(root, 'node_modules/.bin/tsx'), [resolve(root, 'apps/worker/src/main.ts')], {
+  /**
+   * A worker in its own process, resolving once it polls: as deployed (apps/worker), or with the
+   * benchmark's bundle, which adds the hand-written workflows (bench/worker-process.ts).
+   */
+  async startWorkerProcess(taskQueue: string, options: { bundle?: 'deployed' | 'bench'; config?: Record<string, string> } = {}): Promise<ChildProcess> {
+    const entry = options.bundle === 'bench' ? 'bench/worker-process.ts' : 'apps/worker/src/main.ts';
+    const child = spawn(resolve(root, 'node_modules/.bin/tsx'), [resolve(root, entry)], {
       cwd: root,
-      env: { ...process.env, TEMPORAL_ADDRESS: this.temporalAddress, TEMPORAL_NAMESPACE: this.namespace, TASK_QUEUE: taskQueue, LOG_LEVEL: 'warn' },
+      env: { ...process.env, TEMPORAL_ADDRESS: this.temporalAddress, TEMPORAL_NAMESPACE: this.namespace, TASK_QUEUE: taskQueue, LOG_LEVEL: 'warn', ...options.config },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     this.cleanups.unshift(() => stopChild(child));

@@ -1,7 +1,11 @@
 /**
  * `npm run bench`: the engine against hand-written Temporal workflows on the same server and
  * worker, plus start throughput, approval latency, scale and pool scaling. Prints a table and
- * writes the figures to bench/results/<time>.json. `npm run bench -- --quick` runs fewer samples.
+ * writes the figures to bench/results/<time>.json.
+ *
+ *   npm run bench                          # everything, full size
+ *   npm run bench -- --quick               # fewer samples
+ *   npm run bench -- --only=starts,pool    # some measures (names below)
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,11 +22,44 @@ import { fanOutSpec, linearNoopSpec } from './specs';
 
 const TARGETS = { overheadRatio: 1.15, startThroughputRatio: 0.8 };
 
+interface Context {
+  env: BenchEnvironment;
+  /** A task queue one in-process worker with the production settings polls. */
+  taskQueue: string;
+  size: typeof FULL;
+}
+
+const FULL = { reps: 25, warmups: 5, startRounds: 6, startsPerRound: 200, approvals: 40, longRunSteps: 2000, waitingRuns: 5000, poolRuns: 200 };
+const QUICK: typeof FULL = { reps: 8, warmups: 2, startRounds: 3, startsPerRound: 100, approvals: 10, longRunSteps: 2000, waitingRuns: 1000, poolRuns: 60 };
+
+const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unknown> }> = {
+  linear: {
+    title: '1. overhead: 20 linear noop steps',
+    run: ({ env, taskQueue, size }) =>
+      measureOverhead(env, taskQueue, { spec: linearNoopSpec(20), handWrittenType: 'handWrittenLinear', handWrittenArg: 20, warmups: size.warmups, repetitions: size.reps }),
+  },
+  fanOut: {
+    title: '2. overhead: a 50-wide parallel group',
+    run: ({ env, taskQueue, size }) =>
+      measureOverhead(env, taskQueue, { spec: fanOutSpec(50), handWrittenType: 'handWrittenFanOut', handWrittenArg: 50, warmups: size.warmups, repetitions: size.reps }),
+  },
+  starts: {
+    title: '3. start throughput: API against the raw client',
+    run: ({ env, size }) => measureStartThroughput(env, { rounds: size.startRounds, startsPerRound: size.startsPerRound, concurrency: 16 }),
+  },
+  approval: { title: '4. approval latency', run: ({ env, taskQueue, size }) => measureApprovalLatency(env, taskQueue, size.approvals) },
+  validation: { title: '5. scale: validating a 1,000-step spec', run: () => measureValidation(1000, 5) },
+  longRun: { title: '5. scale: a 2,000-step run', run: ({ env, taskQueue, size }) => measureLongRun(env, taskQueue, size.longRunSteps) },
+  waitingMemory: { title: '5. scale: one worker holding waiting runs', run: ({ env, size }) => measureWaitingMemory(env, size.waitingRuns) },
+  pool: {
+    title: '6. pool scaling',
+    run: async ({ env, size }) => [await measurePool(env, 1, size.poolRuns, 10), await measurePool(env, 2, size.poolRuns, 10)],
+  },
+};
+
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const size = quick
-    ? { reps: 8, warmups: 2, startRounds: 2, startsPerRound: 100, approvals: 10, longRunSteps: 2000, waitingRuns: 1000, poolRuns: 60 }
-    : { reps: 25, warmups: 5, startRounds: 4, startsPerRound: 200, approvals: 40, longRunSteps: 2000, waitingRuns: 5000, poolRuns: 200 };
+  const chosen = chosenMeasures();
   const env = await BenchEnvironment.start();
   const results: Record<string, unknown> = {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
@@ -32,25 +69,10 @@ async function main(): Promise<void> {
   try {
     const taskQueue = `bench-${randomUUID()}`;
     await env.startWorker(taskQueue);
-
-    step('1. overhead: 20 linear noop steps');
-    results.linear = await measureOverhead(env, taskQueue, {
-      spec: linearNoopSpec(20), handWrittenType: 'handWrittenLinear', handWrittenArg: 20, warmups: size.warmups, repetitions: size.reps,
-    });
-    step('2. overhead: a 50-wide parallel group');
-    results.fanOut = await measureOverhead(env, taskQueue, {
-      spec: fanOutSpec(50), handWrittenType: 'handWrittenFanOut', handWrittenArg: 50, warmups: size.warmups, repetitions: size.reps,
-    });
-    step('3. start throughput: API against the raw client');
-    results.starts = await measureStartThroughput(env, { rounds: size.startRounds, startsPerRound: size.startsPerRound, concurrency: 16 });
-    step('4. approval latency');
-    results.approval = await measureApprovalLatency(env, taskQueue, size.approvals);
-    step('5. scale');
-    results.validation = await measureValidation(1000, 5);
-    results.longRun = await measureLongRun(env, taskQueue, size.longRunSteps);
-    results.waitingMemory = await measureWaitingMemory(env, size.waitingRuns);
-    step('6. pool scaling');
-    results.pool = [await measurePool(env, 1, size.poolRuns, 10), await measurePool(env, 2, size.poolRuns, 10)];
+    for (const name of chosen) {
+      console.log(`[bench] ${MEASURES[name]!.title}`);
+      results[name] = await MEASURES[name]!.run({ env, taskQueue, size: quick ? QUICK : FULL });
+    }
   } finally {
     closeConnections();
     await env.stop();
@@ -64,30 +86,57 @@ async function main(): Promise<void> {
   console.log(`\nfigures written to ${file}`);
 }
 
-function step(title: string): void {
-  console.log(`[bench] ${title}`);
+function chosenMeasures(): string[] {
+  const option = process.argv.find((arg) => arg.startsWith('--only='));
+  if (!option) return Object.keys(MEASURES);
+  const names = option.slice('--only='.length).split(',').filter(Boolean);
+  const unknown = names.filter((name) => !(name in MEASURES));
+  if (unknown.length > 0) throw new Error(`unknown measure ${unknown.join(', ')}; the measures are ${Object.keys(MEASURES).join(', ')}`);
+  return names;
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 function printTable(r: Record<string, any>): void {
   const verdict = (ok: boolean) => (ok ? 'meets target' : 'MISSES target');
-  const rows: [string, string, string][] = [
-    ['linear 20 noop: engine / hand-written median (p95) ms', `${r.linear.engine.medianMs} (${r.linear.engine.p95Ms}) / ${r.linear.handWritten.medianMs} (${r.linear.handWritten.p95Ms})`, ''],
-    ['linear 20 noop: ratio median (p95)', `${r.linear.ratio.median} (${r.linear.ratio.p95})`, verdict(r.linear.ratio.median <= TARGETS.overheadRatio)],
-    ['linear 20 noop: history events engine / hand-written', `${r.linear.engine.historyEvents} / ${r.linear.handWritten.historyEvents}`, ''],
-    ['fan-out 50: engine / hand-written median (p95) ms', `${r.fanOut.engine.medianMs} (${r.fanOut.engine.p95Ms}) / ${r.fanOut.handWritten.medianMs} (${r.fanOut.handWritten.p95Ms})`, ''],
-    ['fan-out 50: ratio median (p95)', `${r.fanOut.ratio.median} (${r.fanOut.ratio.p95})`, verdict(r.fanOut.ratio.median <= TARGETS.overheadRatio)],
-    ['fan-out 50: history events engine / hand-written', `${r.fanOut.engine.historyEvents} / ${r.fanOut.handWritten.historyEvents}`, ''],
-    ['starts/s API / raw client', `${r.starts.api.startsPerSecond} / ${r.starts.rawClient.startsPerSecond} (ratio ${r.starts.ratio})`, verdict(r.starts.ratio >= TARGETS.startThroughputRatio)],
-    ['start latency p50 / p99 ms: API', `${r.starts.api.p50Ms} / ${r.starts.api.p99Ms}`, ''],
-    ['start latency p50 / p99 ms: raw client', `${r.starts.rawClient.p50Ms} / ${r.starts.rawClient.p99Ms}`, ''],
-    ['approval: answer → next step scheduled p50 / p99 ms', `${r.approval.fromAnswer.p50Ms} / ${r.approval.fromAnswer.p99Ms}`, ''],
-    ['approval: request → next step scheduled p50 / p99 ms', `${r.approval.fromRequest.p50Ms} / ${r.approval.fromRequest.p99Ms}`, ''],
-    ['validation of a 1,000-step spec, median ms', `${r.validation.medianMs}`, ''],
-    [`run of ${r.longRun.steps} steps`, `${r.longRun.completed ? 'completed' : 'FAILED'} in ${r.longRun.wallSeconds}s, ${r.longRun.runsInChain} runs in chain, max ${r.longRun.maxEventsPerRun} events per run`, ''],
-    [`worker RSS holding ${r.waitingMemory.runs} waiting runs`, `${r.waitingMemory.workerRssMbBefore} → ${r.waitingMemory.workerRssMbAfter} MB (${r.waitingMemory.perRunKb} KB per run)`, ''],
-    ...r.pool.map((p: any): [string, string, string] => [`pool of ${p.workers}: ${p.runs} runs × ${p.stepsPerRun} steps`, `${p.runsPerSecond} runs/s, ${p.stepsPerSecond} steps/s`, '']),
-  ];
+  const rows: [string, string, string][] = [];
+  for (const [name, label] of [['linear', 'linear 20 noop'], ['fanOut', 'fan-out 50']] as const) {
+    const o = r[name];
+    if (!o) continue;
+    rows.push(
+      [`${label}: engine / hand-written median (p95) ms`, `${o.engine.medianMs} (${o.engine.p95Ms}) / ${o.handWritten.medianMs} (${o.handWritten.p95Ms})`, ''],
+      [`${label}: ratio median (p95)`, `${o.ratio.median} (${o.ratio.p95})`, verdict(o.ratio.median <= TARGETS.overheadRatio)],
+      [`${label}: history events engine / hand-written`, `${o.engine.historyEvents} / ${o.handWritten.historyEvents}`, ''],
+    );
+  }
+  if (r.starts) {
+    const s = r.starts;
+    rows.push(
+      ['starts/s API / raw client, median of rounds', `${s.api.startsPerSecond} / ${s.rawClient.startsPerSecond}`, ''],
+      ['starts: ratio, median of rounds (rounds)', `${s.ratio} (${s.roundRatios.join(', ')})`, verdict(s.ratio >= TARGETS.startThroughputRatio)],
+      ['starts: bench process CPU per start, API / raw client', `${s.api.cpuMsPerStart} / ${s.rawClient.cpuMsPerStart} ms`, ''],
+      ['start latency p50 / p99 ms: API', `${s.api.p50Ms} / ${s.api.p99Ms}`, ''],
+      ['start latency p50 / p99 ms: raw client', `${s.rawClient.p50Ms} / ${s.rawClient.p99Ms}`, ''],
+    );
+  }
+  if (r.approval) {
+    rows.push(
+      ['approval: answer → next step scheduled p50 / p99 ms', `${r.approval.fromAnswer.p50Ms} / ${r.approval.fromAnswer.p99Ms}`, ''],
+      ['approval: request → next step scheduled p50 / p99 ms', `${r.approval.fromRequest.p50Ms} / ${r.approval.fromRequest.p99Ms}`, ''],
+    );
+  }
+  if (r.validation) rows.push(['validation of a 1,000-step spec, median ms', `${r.validation.medianMs}`, '']);
+  if (r.longRun) {
+    const l = r.longRun;
+    rows.push([`run of ${l.steps} steps`, `${l.completed ? 'completed' : 'FAILED'} in ${l.wallSeconds}s, ${l.runsInChain} runs in chain, max ${l.maxEventsPerRun} events per run`, '']);
+  }
+  if (r.waitingMemory) {
+    const m = r.waitingMemory;
+    for (const [side, label] of [['engine', 'engine runs'], ['handWritten', 'hand-written workflows']] as const) {
+      const x = m[side];
+      rows.push([`worker RSS holding ${m.runs} waiting ${label}`, `${x.workerRssMbBefore} → ${x.workerRssMbAfter} MB (${x.perRunKb} KB per run)`, '']);
+    }
+  }
+  for (const p of r.pool ?? []) rows.push([`pool of ${p.workers}: ${p.runs} runs × ${p.stepsPerRun} steps`, `${p.runsPerSecond} runs/s, ${p.stepsPerSecond} steps/s`, '']);
   const width = Math.max(...rows.map(([label]) => label.length));
   console.log('');
   for (const [label, value, note] of rows) console.log(`${label.padEnd(width)}  ${value}${note ? `   ${note}` : ''}`);

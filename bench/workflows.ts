@@ -2,7 +2,8 @@
  * The bundle the benchmark's worker runs: the engine's workflow beside hand-written workflows that
  * call the same activities with the same options, so the two can be compared run for run.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { condition, defineUpdate, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { RunStatusKey } from '../workflows/search-attributes';
 import type { NoopWith } from '../workflows/spec/step-types';
 
 export { runTemplate } from '../workflows';
@@ -19,4 +20,16 @@ export async function handWrittenLinear(steps: number): Promise<void> {
 
 export async function handWrittenFanOut(width: number): Promise<void> {
   await Promise.all(Array.from({ length: width }, () => noop({})));
+}
+
+export const approveHandWritten = defineUpdate<void>('approve');
+
+/** Waits for one approval, and says so in visibility the way the engine does. */
+export async function handWrittenApproval(): Promise<void> {
+  let approved = false;
+  setHandler(approveHandWritten, () => {
+    approved = true;
+  });
+  upsertSearchAttributes([{ key: RunStatusKey, value: 'waiting_approval' }]);
+  await condition(() => approved);
 }

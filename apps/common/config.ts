@@ -7,16 +7,24 @@ const TemporalConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+const WorkerConfigSchema = TemporalConfigSchema.extend({
+  /**
+   * Runs kept in memory between their workflow tasks; one waiting on an approval costs a few
+   * hundred KB. Unset, the SDK sizes the cache from the heap limit.
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
+});
+
 const ApiConfigSchema = TemporalConfigSchema.extend({
   DATABASE_URL: z.string().min(1, 'DATABASE_URL must be set'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
 });
 
 /** What a worker needs: it talks to Temporal only. */
-export type WorkerConfig = z.infer<typeof TemporalConfigSchema>;
+export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 export type ApiConfig = z.infer<typeof ApiConfigSchema>;
 
-export const loadWorkerConfig = (env: NodeJS.ProcessEnv = process.env): WorkerConfig => parse(TemporalConfigSchema, env);
+export const loadWorkerConfig = (env: NodeJS.ProcessEnv = process.env): WorkerConfig => parse(WorkerConfigSchema, env);
 export const loadApiConfig = (env: NodeJS.ProcessEnv = process.env): ApiConfig => parse(ApiConfigSchema, env);
 
 function parse<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { WorkflowHandle } from '@temporalio/client';
+import { stopChild } from '../../scripts/lib/temporal-dev-server';
 import { validateSpec } from '../../workflows/spec/validate';
 import type { BenchEnvironment } from '../environment';
 import { historyEventCounts, runInput, startEngineRun } from '../runs';
@@ -44,31 +46,60 @@ export async function measureLongRun(env: BenchEnvironment, taskQueue: string, s
   };
 }
 
-export interface WaitingMemoryResult {
-  runs: number;
+export interface WaitingMemorySide {
   workerRssMbBefore: number;
   workerRssMbAfter: number;
   perRunKb: number;
 }
 
-/** One worker process holding `runs` runs, each waiting on an approval. */
+export interface WaitingMemoryResult {
+  runs: number;
+  /** Each worker's cache, sized to hold every run: an evicted run would cost no memory. */
+  maxCachedWorkflows: number;
+  engine: WaitingMemorySide;
+  /** The same number of hand-written workflows waiting on an update: Temporal's own cost per run. */
+  handWritten: WaitingMemorySide;
+}
+
+/**
+ * One worker process holding `runs` runs, each waiting on an approval, then a fresh one holding as
+ * many hand-written workflows waiting on an update.
+ */
 export async function measureWaitingMemory(env: BenchEnvironment, runs: number): Promise<WaitingMemoryResult> {
-  const taskQueue = `bench-memory-${randomUUID()}`;
-  const worker = await env.startWorkerProcess(taskQueue);
-  await new Promise((r) => setTimeout(r, 2000));
-  const before = rssMb(worker.pid!);
+  const maxCachedWorkflows = runs + 100;
   const input = runInput(approvalOnlySpec('nobody'));
-  const handles = await mapConcurrently(Array.from({ length: runs }), 32, () => startEngineRun(env, input, taskQueue));
-  // Every run has reached its approval once visibility says so (the engine marks it waiting_approval).
-  const query = `RunStatus = 'waiting_approval' AND TaskQueue = '${taskQueue}'`;
-  const deadline = Date.now() + 600_000;
-  while ((await env.client.workflow.count(query)).count < runs) {
-    if (Date.now() > deadline) throw new Error('runs did not all reach their approval within 10 minutes');
-    await new Promise((r) => setTimeout(r, 1000));
+  const engine = await measureWaitingSide(env, runs, maxCachedWorkflows, (taskQueue) => startEngineRun(env, input, taskQueue));
+  const handWritten = await measureWaitingSide(env, runs, maxCachedWorkflows, (taskQueue) =>
+    env.client.workflow.start('handWrittenApproval', { taskQueue, workflowId: `wait-${randomUUID()}` }),
+  );
+  return { runs, maxCachedWorkflows, engine, handWritten };
+}
+
+async function measureWaitingSide(
+  env: BenchEnvironment,
+  runs: number,
+  maxCachedWorkflows: number,
+  start: (taskQueue: string) => Promise<WorkflowHandle>,
+): Promise<WaitingMemorySide> {
+  const taskQueue = `bench-memory-${randomUUID()}`;
+  const worker = await env.startWorkerProcess(taskQueue, { bundle: 'bench', config: { WORKER_MAX_CACHED_WORKFLOWS: String(maxCachedWorkflows) } });
+  try {
+    await new Promise((r) => setTimeout(r, 2000));
+    const before = rssMb(worker.pid!);
+    const handles = await mapConcurrently(Array.from({ length: runs }), 32, () => start(taskQueue));
+    // Both kinds mark themselves waiting_approval in visibility once they wait.
+    const query = `RunStatus = 'waiting_approval' AND TaskQueue = '${taskQueue}'`;
+    const deadline = Date.now() + 600_000;
+    while ((await env.client.workflow.count(query)).count < runs) {
+      if (Date.now() > deadline) throw new Error('runs did not all reach their approval within 10 minutes');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const after = rssMb(worker.pid!);
+    await mapConcurrently(handles, 32, (handle) => handle.terminate('benchmark done').catch(() => undefined));
+    return { workerRssMbBefore: before, workerRssMbAfter: after, perRunKb: round(((after - before) * 1024) / runs, 1) };
+  } finally {
+    await stopChild(worker);
   }
-  const after = rssMb(worker.pid!);
-  await mapConcurrently(handles, 32, (handle) => handle.terminate('benchmark done').catch(() => undefined));
-  return { runs, workerRssMbBefore: before, workerRssMbAfter: after, perRunKb: round(((after - before) * 1024) / runs, 1) };
 }
 
 function rssMb(pid: number): number {

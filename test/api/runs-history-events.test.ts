@@ -96,7 +96,7 @@ describe('HistoryEventMapper', () => {
     expect(events).toEqual([{ id: `${RUN}:5`, type: 'approval.waiting', at: expect.any(String), stepId: 'gate' }]);
   });
 
-  it('reports accepted-and-completed updates with their actor and comment, and ignores failed ones', async () => {
+  it('reports accepted updates where they were accepted, with their actor and comment', async () => {
     const events = await mapAll([
       {
         eventId: 10,
@@ -128,9 +128,10 @@ describe('HistoryEventMapper', () => {
       { eventId: 17, workflowExecutionUpdateCompletedEventAttributes: { acceptedEventId: 16, outcome: { success: payloads({}) } } },
     ]);
     expect(events.map(({ id, type, stepId, actor: by, comment }) => ({ id, type, stepId, by, comment }))).toEqual([
-      { id: `${RUN}:11`, type: 'approval.approved', stepId: 'gate', by: 'alice', comment: 'ship it' },
-      { id: `${RUN}:13`, type: 'run.paused', stepId: undefined, by: 'alice', comment: 'maintenance' },
-      { id: `${RUN}:17`, type: 'step.skipped', stepId: 'fetch', by: 'alice', comment: undefined },
+      { id: `${RUN}:10`, type: 'approval.approved', stepId: 'gate', by: 'alice', comment: 'ship it' },
+      { id: `${RUN}:12`, type: 'run.paused', stepId: undefined, by: 'alice', comment: 'maintenance' },
+      { id: `${RUN}:14`, type: 'approval.rejected', stepId: 'gate', by: 'alice', comment: undefined },
+      { id: `${RUN}:16`, type: 'step.skipped', stepId: 'fetch', by: 'alice', comment: undefined },
     ]);
   });
 

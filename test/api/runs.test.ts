@@ -377,7 +377,11 @@ describe('control', () => {
     const approver = { 'x-user': 'dave', 'x-roles': 'approvers', 'idempotency-key': randomUUID() };
     const first = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { json: { comment: 'ok' }, headers: approver });
     expect(first.status).toBe(200);
-    expect(first.body.step).toMatchObject({ id: 'gate', approvals: [expect.objectContaining({ decision: 'approved', by: 'dave', comment: 'ok' })] });
+    expect(first.body.step).toMatchObject({
+      id: 'gate',
+      status: 'succeeded',
+      approvals: [expect.objectContaining({ decision: 'approved', by: 'dave', comment: 'ok' })],
+    });
 
     const repeated = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { json: { comment: 'ok' }, headers: approver });
     expect(repeated.status).toBe(200);

@@ -4,8 +4,13 @@
  * commit the JSON: replay.test.ts keeps replaying the recorded ones, so a change that would break
  * runs already in flight fails the build (guard such changes with `patched()`, then re-record).
  *
- *   npx tsx test/replay/record.ts            # starts its own Temporal dev server
+ *   npx tsx test/replay/record.ts                 # all recordings; starts its own Temporal dev server
+ *   npx tsx test/replay/record.ts approval retry  # only these
  *   TEMPORAL_ADDRESS=… npx tsx test/replay/record.ts
+ *
+ * Histories of older workflow code that no recording makes any more stay in histories/ under a
+ * name saying what they keep (approvalAnsweredAtOnce.json: before decisions answered with the
+ * settled step), and are replayed like the others.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +18,7 @@ import { Connection, type Client } from '@temporalio/client';
 import { ensureSearchAttributes } from '../../apps/common/temporal';
 import { freePort } from '../../scripts/lib/free-port';
 import { startTemporalDevServer } from '../../scripts/lib/temporal-dev-server';
-import { approveUpdate, pauseUpdate, resumeUpdate, retryStepUpdate } from '../../workflows/contract';
+import { approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate, retryStepUpdate } from '../../workflows/contract';
 import { startTestWorker } from '../support/worker';
 import { toHistoryFile } from './history-file';
 import { hang, json, runInput, startHttpServer, startRun, waitForState, type RunHandle } from '../workflow/support';
@@ -38,6 +43,23 @@ const recordings: Record<string, Recording> = {
     await waitForState(handle, (state) => state.status === 'waiting_approval');
     await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'approve', actor: { subject: 'bob', roles: [] } }] });
     await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'approve', actor: { subject: 'carol', roles: [] } }] });
+    await handle.result();
+    return handle;
+  },
+
+  async rejection(client, taskQueue) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput({
+        steps: [
+          { id: 'approve', type: 'approval', with: { approvers: { users: ['bob'] } }, onError: 'continue' },
+          { id: 'tidy', type: 'noop' },
+        ],
+      }),
+    );
+    await waitForState(handle, (state) => state.status === 'waiting_approval');
+    await handle.executeUpdate(rejectUpdate, { args: [{ stepId: 'approve', actor: { subject: 'bob', roles: [] }, comment: 'not now' }] });
     await handle.result();
     return handle;
   },
@@ -158,7 +180,10 @@ async function main(): Promise<void> {
   const env = await startTestWorker('replay-recording');
   try {
     mkdirSync(historiesDir, { recursive: true });
-    for (const [name, record] of Object.entries(recordings)) {
+    const chosen = process.argv.slice(2);
+    const unknown = chosen.filter((name) => !(name in recordings));
+    if (unknown.length > 0) throw new Error(`no recording named ${unknown.join(', ')}; there are ${Object.keys(recordings).join(', ')}`);
+    for (const [name, record] of Object.entries(recordings).filter(([name]) => chosen.length === 0 || chosen.includes(name))) {
       const handle = await record(env.client, env.taskQueue, http.url);
       const histories = await chainHistories(env.client, handle);
       histories.forEach((history, i) => {

@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { approveUpdate, rejectUpdate, stateQuery, type RunState } from '../../workflows/contract';
 import { startTestWorker, type TestWorker } from '../support/worker';
 import { failedRunState, runInput, starter, startRun, waitForState, type RunHandle } from './support';
@@ -48,7 +48,9 @@ test('a quorum of two distinct approvers approves; the same approver twice count
   expect(again.approvals).toHaveLength(1);
   expect(again.status).toBe('waiting_approval');
 
-  await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'approve', actor: carol, comment: 'ship it' }] });
+  // The approval that completes the quorum is answered with the step as it leaves the approval.
+  const settling = await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'approve', actor: carol, comment: 'ship it' }] });
+  expect(settling).toMatchObject({ status: 'succeeded', output: { approved: true, approvedBy: ['bob', 'carol'] } });
   const { status, steps } = await handle.result();
   expect(status).toBe('succeeded');
   expect(steps.approve).toMatchObject({ status: 'succeeded', output: { approved: true, approvedBy: ['bob', 'carol'] } });
@@ -64,7 +66,8 @@ test('a rejection needs a reason when required, then fails the step as Rejected'
   const handle = await startRun(env.client, env.taskQueue, approvalRun({ approvers: { users: ['bob'] }, requireRejectReason: true }));
   await waiting(handle);
   expect(await refusalType(handle.executeUpdate(rejectUpdate, { args: [{ stepId: 'approve', actor: bob }] }))).toBe('Invalid');
-  await handle.executeUpdate(rejectUpdate, { args: [{ stepId: 'approve', actor: bob, comment: 'not today' }] });
+  const rejected = await handle.executeUpdate(rejectUpdate, { args: [{ stepId: 'approve', actor: bob, comment: 'not today' }] });
+  expect(rejected).toMatchObject({ status: 'failed', error: { type: 'Rejected' } });
   const state = failedRunState(await handle.result().catch((e: unknown) => e));
   expect(state.steps.approve).toMatchObject({ status: 'failed', error: { type: 'Rejected' } });
   expect(state.steps.approve!.error!.message).toContain('not today');
@@ -88,4 +91,17 @@ test('validators refuse unknown steps, outsiders, self-approval and steps not wa
   expect(state.steps.approve!.approvals).toEqual([]);
   await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'approve', actor: bob }] });
   expect((await handle.result()).status).toBe('succeeded');
+});
+
+test('cancelling a run that waits for approval ends the wait; later decisions find the run finished', async () => {
+  const handle = await startRun(env.client, env.taskQueue, approvalRun({ approvers: { roles: ['ops'] } }));
+  await waiting(handle);
+  await handle.cancel();
+  const error = await handle.result().catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  expect((error as WorkflowFailedError).cause?.name).toBe('CancelledFailure');
+  const state = await handle.query(stateQuery);
+  expect(state).toMatchObject({ status: 'cancelled', steps: { approve: { status: 'cancelled', approvals: [] }, deploy: { status: 'cancelled' } } });
+  const late = await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'approve', actor: bob }] }).catch((e: unknown) => e);
+  expect(late).toBeInstanceOf(WorkflowNotFoundError);
 });

@@ -7,6 +7,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -57,6 +58,9 @@ interface Ending {
 }
 
 type Outcome = 'finished' | 'continue-as-new';
+
+/** Patch id: approve and reject answer once the step they settle has left waiting_approval. */
+const ANSWER_WITH_SETTLED_STEP = 'answer-with-settled-step';
 
 const now = (): string => new Date().toISOString();
 const afterMs = (duration: string): string => new Date(Date.now() + (parseDuration(duration) ?? 0)).toISOString();
@@ -694,11 +698,17 @@ export class RunEngine {
     if (refused) throw refused;
   }
 
-  private decide(decision: ApprovalDecision['decision'], command: ApprovalCommand): StepState {
+  private async decide(decision: ApprovalDecision['decision'], command: ApprovalCommand): Promise<StepState> {
     const step = this.step(command.stepId);
+    const { required } = this.approvals.get(step.id)!;
     recordDecision(step, { decision, by: command.actor.subject, at: now(), comment: command.comment });
     log.info('approval decision', { stepId: step.id, decision, by: command.actor.subject });
     this.changed = true;
+    // The decision that settles the approval is answered with the step as the run leaves it
+    // (succeeded, failed, held), not as it was while waiting. Runs recorded before answered at once.
+    if (approvalOutcome(step.approvals ?? [], required) !== undefined && patched(ANSWER_WITH_SETTLED_STEP)) {
+      await condition(() => step.status !== 'waiting_approval');
+    }
     return step;
   }
 

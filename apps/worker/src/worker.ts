@@ -2,6 +2,7 @@ import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../../../activities';
+import type { WorkerConfig } from '../../common/config';
 import { createLogger } from '../../common/logger';
 
 export interface RunWorkerOptions {
@@ -16,6 +17,8 @@ export interface RunWorkerOptions {
   logger?: Logger;
   /** How long in-flight activities may finish after shutdown starts. */
   shutdownGraceTime?: Duration;
+  /** Runs kept in memory between tasks; the SDK's default (sized from the heap) when absent. */
+  maxCachedWorkflows?: number;
 }
 
 const workflowsPath = require.resolve('../../../workflows');
@@ -56,5 +59,34 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
     activities: createActivities({ logger }),
     maxHeartbeatThrottleInterval: '1s',
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+    ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
   });
+}
+
+/**
+ * Connects as `config` says and runs a worker until SIGINT or SIGTERM: the Temporal runtime catches
+ * those itself and shuts the worker down gracefully (polling stops, activities get the grace time).
+ */
+export async function runWorkerUntilShutdown(
+  config: WorkerConfig,
+  options: Pick<RunWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> & { logger: Logger },
+): Promise<void> {
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  try {
+    const worker = await createRunWorker({
+      ...options,
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TASK_QUEUE,
+      maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    });
+    options.logger.info(
+      { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TASK_QUEUE, maxCachedWorkflows: worker.options.maxCachedWorkflows },
+      'worker started',
+    );
+    await worker.run();
+    options.logger.info('worker stopped');
+  } finally {
+    await connection.close();
+  }
 }

@@ -71,15 +71,9 @@ interface ScheduledActivity {
   stepType: string;
 }
 
-interface AcceptedUpdate {
-  name: string;
-  args: unknown[];
-}
-
 export class HistoryEventMapper {
   private readonly activities = new Map<number, ScheduledActivity | 'notification'>();
   private readonly timers = new Map<string, string>();
-  private readonly updates = new Map<number, AcceptedUpdate>();
 
   constructor(
     private readonly temporalRunId: string,
@@ -157,20 +151,14 @@ export class HistoryEventMapper {
       return stepId ? { ...base, type: 'step.cancelled', stepId, stepType: 'delay' } : undefined;
     }
 
+    // Refused requests are never accepted. An accepted one took effect then: every handler applies
+    // its change at once, and a decision's answer may wait for the step it settles (later events).
     const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
     if (accepted) {
       const input = accepted.acceptedRequest?.input;
-      this.updates.set(eventId, { name: input?.name ?? '', args: await this.decode(input?.args?.payloads) });
-      return undefined;
-    }
-
-    const updateCompleted = event.workflowExecutionUpdateCompletedEventAttributes;
-    if (updateCompleted) {
-      const update = this.updates.get(toNumber(updateCompleted.acceptedEventId));
-      const kind = update && updateEventTypes[update.name];
-      // A refused update is never accepted; one that failed inside its handler changed nothing.
-      if (!update || !kind || !updateCompleted.outcome?.success) return undefined;
-      const [command] = update.args;
+      const kind = updateEventTypes[input?.name ?? ''];
+      if (!kind) return undefined;
+      const [command] = await this.decode(input?.args?.payloads);
       const stepId = kind.withStep ? stringField(command, 'stepId') : undefined;
       const actor = stringField(objectField(command, 'actor'), 'subject');
       const comment = stringField(command, 'comment') ?? stringField(command, 'reason');
