@@ -11,6 +11,7 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Work
 import { createApp } from '../apps/api/src/app';
 import { TemplateChangeFeed } from '../apps/api/src/templates/template-changes';
 import { createPrismaClient } from '../apps/common/database';
+import pino from 'pino';
 import { createLogger } from '../apps/common/logger';
 import { ensureSearchAttributes } from '../apps/common/temporal';
 import { createRunWorker, runWorkflowBundlerOptions } from '../apps/worker/src/worker';
@@ -131,9 +132,12 @@ export class BenchEnvironment {
     throw new Error(`no worker polled ${taskQueue} within 120s`);
   }
 
-  /** The API in this process, starting runs on `taskQueue`. */
+  /**
+   * The API in this process, starting runs on `taskQueue`. It logs as deployed (level info, every
+   * line serialised and written) but to /dev/null, so the cost of logging is measured too.
+   */
   async startApi(taskQueue: string): Promise<string> {
-    const logger = createLogger('bench-api', 'silent');
+    const logger = pino({ name: 'bench-api', level: 'info', base: { service: 'bench-api' } }, pino.destination({ dest: '/dev/null', sync: true }));
     const templateChanges = await TemplateChangeFeed.start(this.databaseUrl, logger);
     this.cleanups.unshift(() => templateChanges.close());
     const app = createApp({ prisma: this.prisma, temporal: this.client, taskQueue, logger, templateChanges });

@@ -29,7 +29,7 @@ interface Context {
   size: typeof FULL;
 }
 
-const FULL = { reps: 25, warmups: 5, startRounds: 6, startsPerRound: 200, approvals: 40, longRunSteps: 2000, waitingRuns: 5000, poolRuns: 200 };
+const FULL = { reps: 25, warmups: 5, startRounds: 10, startsPerRound: 200, approvals: 40, longRunSteps: 2000, waitingRuns: 5000, poolRuns: 200 };
 const QUICK: typeof FULL = { reps: 8, warmups: 2, startRounds: 3, startsPerRound: 100, approvals: 10, longRunSteps: 2000, waitingRuns: 1000, poolRuns: 60 };
 
 const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unknown> }> = {
