@@ -29,8 +29,8 @@ interface Context {
   size: typeof FULL;
 }
 
-const FULL = { reps: 25, warmups: 5, startRounds: 10, startsPerRound: 200, approvals: 40, longRunSteps: 2000, waitingRuns: 5000, poolRuns: 200 };
-const QUICK: typeof FULL = { reps: 8, warmups: 2, startRounds: 3, startsPerRound: 100, approvals: 10, longRunSteps: 2000, waitingRuns: 1000, poolRuns: 60 };
+const FULL = { reps: 30, fanOutReps: 80, warmups: 5, startRounds: 10, startsPerRound: 200, approvals: 40, longRunSteps: 2000, waitingRuns: 5000, poolRuns: 200 };
+const QUICK: typeof FULL = { reps: 8, fanOutReps: 16, warmups: 2, startRounds: 3, startsPerRound: 100, approvals: 10, longRunSteps: 2000, waitingRuns: 1000, poolRuns: 60 };
 
 const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unknown> }> = {
   linear: {
@@ -41,7 +41,7 @@ const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unk
   fanOut: {
     title: '2. overhead: a 50-wide parallel group',
     run: ({ env, taskQueue, size }) =>
-      measureOverhead(env, taskQueue, { spec: fanOutSpec(50), handWrittenType: 'handWrittenFanOut', handWrittenArg: 50, warmups: size.warmups, repetitions: size.reps }),
+      measureOverhead(env, taskQueue, { spec: fanOutSpec(50), handWrittenType: 'handWrittenFanOut', handWrittenArg: 50, warmups: size.warmups, repetitions: size.fanOutReps }),
   },
   starts: {
     title: '3. start throughput: API against the raw client',
@@ -104,7 +104,7 @@ function printTable(r: Record<string, any>): void {
     if (!o) continue;
     rows.push(
       [`${label}: engine / hand-written median (p95) ms`, `${o.engine.medianMs} (${o.engine.p95Ms}) / ${o.handWritten.medianMs} (${o.handWritten.p95Ms})`, ''],
-      [`${label}: ratio median (p95)`, `${o.ratio.median} (${o.ratio.p95})`, verdict(o.ratio.median <= TARGETS.overheadRatio)],
+      [`${label}: ratio, median of pairs (of medians, of p95s)`, `${o.ratio.median} (${o.ratio.ofMedians}, ${o.ratio.p95})`, verdict(o.ratio.median <= TARGETS.overheadRatio)],
       [`${label}: history events engine / hand-written`, `${o.engine.historyEvents} / ${o.handWritten.historyEvents}`, ''],
     );
   }

@@ -17,6 +17,7 @@ export interface Api {
   baseUrl: string;
   prisma: PrismaClient;
   temporal: Client;
+  templateChanges: TemplateChangeFeed;
   close(): Promise<void>;
 }
 
@@ -45,6 +46,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     baseUrl: `http://127.0.0.1:${port}`,
     prisma,
     temporal,
+    templateChanges,
     async close() {
       server.closeAllConnections(); // event streams stay open otherwise
       await new Promise<void>((resolve) => server.close(() => resolve()));

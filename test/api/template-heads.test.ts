@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { LISTENER_APPLICATION_NAME } from '../../apps/api/src/templates/template-changes';
 import { call, createTemplate, expectProblem, sampleSpec, startApi, type Api, type Answer } from './harness';
 
 /**
@@ -73,6 +74,22 @@ test('a template archived through one instance cannot be started through another
 
   expectProblem(await startRun(first, template.id), 409);
   await eventually(async () => (await startRun(second, template.id)).status === 409, 'the second instance refuses the archived template');
+});
+
+test('a change nobody announced is served from the cache until the instance reconnects, then read afresh', async () => {
+  const template = await createTemplate(first);
+  expect((await startRun(second, template.id)).status).toBe(201);
+
+  // Archived behind the API's back: no notification, so the cached head stays.
+  await first.prisma.$executeRaw`UPDATE "Template" SET archived = true WHERE id = ${template.id}::uuid`;
+  expect((await startRun(second, template.id)).status).toBe(201);
+
+  // Every instance's listening connection drops (other test files' too: they read through meanwhile).
+  // Changes may have been missed while it was down, so a reconnected instance starts afresh.
+  const sessions = second.templateChanges.sessions;
+  await first.prisma.$executeRaw`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${LISTENER_APPLICATION_NAME}`;
+  await eventually(async () => second.templateChanges.live && second.templateChanges.sessions > sessions, 'the second instance listens again');
+  expectProblem(await startRun(second, template.id), 409);
 });
 
 test('an instance that cannot listen for changes reads every head from the database', async () => {

@@ -8,6 +8,9 @@ import type { Logger } from '../../../common/logger';
  */
 const CHANNEL = 'template_changed';
 
+/** How the listening connection shows in pg_stat_activity. */
+export const LISTENER_APPLICATION_NAME = 'flowpilot-template-changes';
+
 /**
  * Announces that the template changes in `tx`. PostgreSQL sends the notification when `tx`
  * commits, and never if it rolls back. Every transaction that updates a template row calls this.
@@ -32,6 +35,7 @@ export interface TemplateChanges {
 export class TemplateChangeFeed implements TemplateChanges {
   private subscriber?: Subscriber;
   private listening = false;
+  private listeningSessions = 0;
   private closed = false;
   private retry?: NodeJS.Timeout;
   private readonly changeListeners: ((templateId: string) => void)[] = [];
@@ -56,6 +60,11 @@ export class TemplateChangeFeed implements TemplateChanges {
     return this.listening;
   }
 
+  /** How many times the feed started listening, the first time included; each started afresh. */
+  get sessions(): number {
+    return this.listeningSessions;
+  }
+
   onChange(listener: (templateId: string) => void): void {
     this.changeListeners.push(listener);
   }
@@ -73,7 +82,7 @@ export class TemplateChangeFeed implements TemplateChanges {
 
   private async connect(attempt: number): Promise<void> {
     const subscriber = createPostgresSubscriber(
-      { connectionString: this.databaseUrl },
+      { connectionString: this.databaseUrl, application_name: LISTENER_APPLICATION_NAME },
       {
         paranoidChecking: CONNECTION_CHECK_MS,
         retryInterval: (n) => backoff(n + 1),
@@ -126,6 +135,7 @@ export class TemplateChangeFeed implements TemplateChanges {
   private goLive(): void {
     this.resyncListeners.forEach((listener) => listener());
     this.listening = true;
+    this.listeningSessions++;
     this.logger.debug({ channel: CHANNEL }, 'template change feed listening');
   }
 }
