@@ -98,6 +98,7 @@ function chosenMeasures(): string[] {
 /* eslint-disable @typescript-eslint/no-explicit-any */
 function printTable(r: Record<string, any>): void {
   const verdict = (ok: boolean) => (ok ? 'meets target' : 'MISSES target');
+  const kinds = (k: { activity: number; workflowTask: number; other: number }) => `${k.activity}·${k.workflowTask}·${k.other}`;
   const rows: [string, string, string][] = [];
   for (const [name, label] of [['linear', 'linear 20 noop'], ['fanOut', 'fan-out 50']] as const) {
     const o = r[name];
@@ -106,6 +107,7 @@ function printTable(r: Record<string, any>): void {
       [`${label}: engine / hand-written median (p95) ms`, `${o.engine.medianMs} (${o.engine.p95Ms}) / ${o.handWritten.medianMs} (${o.handWritten.p95Ms})`, ''],
       [`${label}: ratio, median of pairs (of medians, of p95s)`, `${o.ratio.median} (${o.ratio.ofMedians}, ${o.ratio.p95})`, verdict(o.ratio.median <= TARGETS.overheadRatio)],
       [`${label}: history events engine / hand-written`, `${o.engine.historyEvents} / ${o.handWritten.historyEvents}`, ''],
+      [`${label}: events by kind (activity·workflow task·other), engine / hand-written`, `${kinds(o.engine.eventKinds)} / ${kinds(o.handWritten.eventKinds)}`, ''],
     );
   }
   if (r.starts) {

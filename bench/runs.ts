@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type { RunInput } from '../workflows/contract';
 import { parseSpecOrThrow } from '../workflows/spec/validate';
 import type { SpecInput } from '../workflows/spec/schema';
@@ -45,4 +46,25 @@ export async function historyEventCounts(env: BenchEnvironment, workflowId: stri
     runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
   return counts;
+}
+
+export interface EventKinds {
+  /** Scheduled, started, completed (or failed…) events of activities: what each step costs. */
+  activity: number;
+  /** Scheduled, started, completed of workflow tasks: how completions happened to be batched. */
+  workflowTask: number;
+  other: number;
+}
+
+/** A run's history events by kind, over its continue-as-new chain. */
+export async function historyEventKinds(env: BenchEnvironment, workflowId: string): Promise<EventKinds> {
+  const kinds: EventKinds = { activity: 0, workflowTask: 0, other: 0 };
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  for (const event of history.events ?? []) {
+    const type = temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? '';
+    if (type.startsWith('EVENT_TYPE_ACTIVITY_TASK_')) kinds.activity++;
+    else if (type.startsWith('EVENT_TYPE_WORKFLOW_TASK_')) kinds.workflowTask++;
+    else kinds.other++;
+  }
+  return kinds;
 }

@@ -2,12 +2,12 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { SpecInput } from '../../workflows/spec/schema';
 import type { BenchEnvironment } from '../environment';
-import { historyEventCounts, runInput, timeEngineRun, timeHandWrittenRun } from '../runs';
+import { historyEventCounts, historyEventKinds, runInput, timeEngineRun, timeHandWrittenRun, type EventKinds } from '../runs';
 import { median, percentile, round } from '../stats';
 
 export interface OverheadResult {
-  engine: { medianMs: number; p95Ms: number; historyEvents: number };
-  handWritten: { medianMs: number; p95Ms: number; historyEvents: number };
+  engine: { medianMs: number; p95Ms: number; historyEvents: number; eventKinds: EventKinds };
+  handWritten: { medianMs: number; p95Ms: number; historyEvents: number; eventKinds: EventKinds };
   /**
    * `median`: the median of the pairs' ratios (each engine run against the hand-written run beside
    * it), robust to the machine's drift; `ofMedians` and `p95`: engine's median or p95 over
@@ -63,8 +63,8 @@ export async function measureOverhead(env: BenchEnvironment, taskQueue: string, 
   const engineEvents = (await historyEventCounts(env, lastEngine)).reduce((a, b) => a + b, 0);
   const handEvents = (await historyEventCounts(env, lastHand)).reduce((a, b) => a + b, 0);
   return {
-    engine: { medianMs: round(median(engineMs)), p95Ms: round(percentile(engineMs, 95)), historyEvents: engineEvents },
-    handWritten: { medianMs: round(median(handMs)), p95Ms: round(percentile(handMs, 95)), historyEvents: handEvents },
+    engine: { medianMs: round(median(engineMs)), p95Ms: round(percentile(engineMs, 95)), historyEvents: engineEvents, eventKinds: await historyEventKinds(env, lastEngine) },
+    handWritten: { medianMs: round(median(handMs)), p95Ms: round(percentile(handMs, 95)), historyEvents: handEvents, eventKinds: await historyEventKinds(env, lastHand) },
     ratio: {
       median: round(median(engineMs.map((ms, i) => ms / handMs[i]!)), 3),
       ofMedians: round(median(engineMs) / median(handMs), 3),
