@@ -31,21 +31,25 @@ export async function timeHandWrittenRun(env: BenchEnvironment, workflowType: st
   return { ms: performance.now() - begin, handle };
 }
 
-/** Events in a run's history, summed over its continue-as-new chain. */
-export async function historyEventCounts(env: BenchEnvironment, workflowId: string): Promise<number[]> {
-  const counts: number[] = [];
-  let runId: string | undefined;
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** The events of each run in a workflow's continue-as-new chain, oldest run first. */
+async function chainEvents(env: BenchEnvironment, workflowId: string): Promise<HistoryEvent[][]> {
+  const runs: HistoryEvent[][] = [];
   // The first run of the chain; each run's last event names the next.
   const first = await env.client.workflow.getHandle(workflowId).describe();
-  runId = first.raw.workflowExecutionInfo?.firstRunId ?? undefined;
+  let runId = first.raw.workflowExecutionInfo?.firstRunId ?? undefined;
   while (runId) {
-    const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
-    const events = history.events ?? [];
-    counts.push(events.length);
-    const last = events[events.length - 1];
-    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+    const events = (await env.client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+    runs.push(events);
+    runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
-  return counts;
+  return runs;
+}
+
+/** How many events each run of the chain has. */
+export async function historyEventCounts(env: BenchEnvironment, workflowId: string): Promise<number[]> {
+  return (await chainEvents(env, workflowId)).map((events) => events.length);
 }
 
 export interface EventKinds {
@@ -56,15 +60,15 @@ export interface EventKinds {
   other: number;
 }
 
-/** A run's history events by kind, over its continue-as-new chain. */
-export async function historyEventKinds(env: BenchEnvironment, workflowId: string): Promise<EventKinds> {
+/** All events of the chain, and the same by kind. */
+export async function historyEventSummary(env: BenchEnvironment, workflowId: string): Promise<{ total: number; kinds: EventKinds }> {
+  const events = (await chainEvents(env, workflowId)).flat();
   const kinds: EventKinds = { activity: 0, workflowTask: 0, other: 0 };
-  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-  for (const event of history.events ?? []) {
+  for (const event of events) {
     const type = temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? '';
     if (type.startsWith('EVENT_TYPE_ACTIVITY_TASK_')) kinds.activity++;
     else if (type.startsWith('EVENT_TYPE_WORKFLOW_TASK_')) kinds.workflowTask++;
     else kinds.other++;
   }
-  return kinds;
+  return { total: events.length, kinds };
 }

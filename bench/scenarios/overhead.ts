@@ -2,7 +2,7 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { SpecInput } from '../../workflows/spec/schema';
 import type { BenchEnvironment } from '../environment';
-import { historyEventCounts, historyEventKinds, runInput, timeEngineRun, timeHandWrittenRun, type EventKinds } from '../runs';
+import { historyEventSummary, runInput, timeEngineRun, timeHandWrittenRun, type EventKinds } from '../runs';
 import { median, percentile, round } from '../stats';
 
 export interface OverheadResult {
@@ -60,11 +60,11 @@ export async function measureOverhead(env: BenchEnvironment, taskQueue: string, 
       }
     }
   }
-  const engineEvents = (await historyEventCounts(env, lastEngine)).reduce((a, b) => a + b, 0);
-  const handEvents = (await historyEventCounts(env, lastHand)).reduce((a, b) => a + b, 0);
+  const engineEvents = await historyEventSummary(env, lastEngine);
+  const handEvents = await historyEventSummary(env, lastHand);
   return {
-    engine: { medianMs: round(median(engineMs)), p95Ms: round(percentile(engineMs, 95)), historyEvents: engineEvents, eventKinds: await historyEventKinds(env, lastEngine) },
-    handWritten: { medianMs: round(median(handMs)), p95Ms: round(percentile(handMs, 95)), historyEvents: handEvents, eventKinds: await historyEventKinds(env, lastHand) },
+    engine: { medianMs: round(median(engineMs)), p95Ms: round(percentile(engineMs, 95)), historyEvents: engineEvents.total, eventKinds: engineEvents.kinds },
+    handWritten: { medianMs: round(median(handMs)), p95Ms: round(percentile(handMs, 95)), historyEvents: handEvents.total, eventKinds: handEvents.kinds },
     ratio: {
       median: round(median(engineMs.map((ms, i) => ms / handMs[i]!)), 3),
       ofMedians: round(median(engineMs) / median(handMs), 3),

@@ -36,6 +36,11 @@ function startRun(api: Api, templateId: string): Promise<Answer> {
   });
 }
 
+/** A new latest version that differs from the sample spec in its wait. */
+function addVersion(api: Api, templateId: string, wait: string): Promise<Answer> {
+  return call(api, 'POST', `/api/v1/templates/${templateId}/versions`, { json: { spec: sampleSpec({ duration: wait }), message: `wait ${wait}` } });
+}
+
 /** Notifications take a moment to cross from one instance to the other. */
 async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -50,10 +55,7 @@ test('a version added through one instance is what another instance starts next'
   const template = await createTemplate(first);
   expect((await startRun(second, template.id)).body.version).toBe(1);
 
-  const added = await call(first, 'POST', `/api/v1/templates/${template.id}/versions`, {
-    json: { spec: sampleSpec({ duration: '7m' }), message: 'longer wait' },
-  });
-  expect(added.status).toBe(201);
+  expect((await addVersion(first, template.id, '7m')).status).toBe(201);
 
   // The instance that made the change never serves its old head.
   expect((await startRun(first, template.id)).body.version).toBe(2);
@@ -95,10 +97,7 @@ test('a change nobody announced is served from the cache until the instance reco
 test('an instance that cannot listen for changes reads every head from the database', async () => {
   const template = await createTemplate(first);
   expect((await startRun(deaf, template.id)).body.version).toBe(1);
-  const added = await call(first, 'POST', `/api/v1/templates/${template.id}/versions`, {
-    json: { spec: sampleSpec({ duration: '9m' }), message: 'even longer' },
-  });
-  expect(added.status).toBe(201);
+  expect((await addVersion(first, template.id, '9m')).status).toBe(201);
   // No waiting: without a live feed nothing was cached.
   expect((await startRun(deaf, template.id)).body.version).toBe(2);
 });

@@ -18,7 +18,8 @@ import { Connection, type Client } from '@temporalio/client';
 import { ensureSearchAttributes } from '../../apps/common/temporal';
 import { freePort } from '../../scripts/lib/free-port';
 import { startTemporalDevServer } from '../../scripts/lib/temporal-dev-server';
-import { approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate, retryStepUpdate } from '../../workflows/contract';
+import { approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate, retryStepUpdate, type ApprovalCommand } from '../../workflows/contract';
+import type { SpecInput } from '../../workflows/spec/schema';
 import { startTestWorker } from '../support/worker';
 import { toHistoryFile } from './history-file';
 import { hang, json, runInput, startHttpServer, startRun, waitForState, type RunHandle } from '../workflow/support';
@@ -29,40 +30,30 @@ const operator = { subject: 'olga', roles: ['ops'] };
 type Recording = (client: Client, taskQueue: string, url: (path: string) => string) => Promise<RunHandle>;
 
 const recordings: Record<string, Recording> = {
-  async approval(client, taskQueue) {
-    const handle = await startRun(
+  approval: (client, taskQueue) =>
+    decidedApproval(
       client,
       taskQueue,
-      runInput({
-        steps: [
-          { id: 'approve', type: 'approval', with: { approvers: { users: ['bob', 'carol'] }, required: 2, timeout: '1h' } },
-          { id: 'deploy', type: 'noop', dependsOn: ['approve'], with: { output: '{{ steps.approve.output.approvedBy }}' } },
-        ],
-      }),
-    );
-    await waitForState(handle, (state) => state.status === 'waiting_approval');
-    await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'approve', actor: { subject: 'bob', roles: [] } }] });
-    await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'approve', actor: { subject: 'carol', roles: [] } }] });
-    await handle.result();
-    return handle;
-  },
+      [
+        { id: 'approve', type: 'approval', with: { approvers: { users: ['bob', 'carol'] }, required: 2, timeout: '1h' } },
+        { id: 'deploy', type: 'noop', dependsOn: ['approve'], with: { output: '{{ steps.approve.output.approvedBy }}' } },
+      ],
+      [
+        [approveUpdate, { stepId: 'approve', actor: { subject: 'bob', roles: [] } }],
+        [approveUpdate, { stepId: 'approve', actor: { subject: 'carol', roles: [] } }],
+      ],
+    ),
 
-  async rejection(client, taskQueue) {
-    const handle = await startRun(
+  rejection: (client, taskQueue) =>
+    decidedApproval(
       client,
       taskQueue,
-      runInput({
-        steps: [
-          { id: 'approve', type: 'approval', with: { approvers: { users: ['bob'] } }, onError: 'continue' },
-          { id: 'tidy', type: 'noop' },
-        ],
-      }),
-    );
-    await waitForState(handle, (state) => state.status === 'waiting_approval');
-    await handle.executeUpdate(rejectUpdate, { args: [{ stepId: 'approve', actor: { subject: 'bob', roles: [] }, comment: 'not now' }] });
-    await handle.result();
-    return handle;
-  },
+      [
+        { id: 'approve', type: 'approval', with: { approvers: { users: ['bob'] } }, onError: 'continue' },
+        { id: 'tidy', type: 'noop' },
+      ],
+      [[rejectUpdate, { stepId: 'approve', actor: { subject: 'bob', roles: [] }, comment: 'not now' }]],
+    ),
 
   async retry(client, taskQueue, url) {
     const handle = await startRun(
@@ -150,6 +141,20 @@ const recordings: Record<string, Recording> = {
     return handle;
   },
 };
+
+/** A run that waits for an approval, gets `decisions` one after the other, and finishes. */
+async function decidedApproval(
+  client: Client,
+  taskQueue: string,
+  steps: SpecInput['steps'],
+  decisions: [typeof approveUpdate, ApprovalCommand][],
+): Promise<RunHandle> {
+  const handle = await startRun(client, taskQueue, runInput({ steps }));
+  await waitForState(handle, (state) => state.status === 'waiting_approval');
+  for (const [update, command] of decisions) await handle.executeUpdate(update, { args: [command] });
+  await handle.result();
+  return handle;
+}
 
 /** Every run of a workflow id's chain (continue-as-new makes several), oldest first. */
 async function chainHistories(client: Client, handle: RunHandle): Promise<string[]> {

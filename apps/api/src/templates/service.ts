@@ -115,15 +115,12 @@ export class TemplateService {
 
   async update(id: string, patch: TemplatePatch, actor: string): Promise<TemplateView> {
     try {
-      const updated = await this.deps.prisma.$transaction(async (tx) => {
-        const template = await lockTemplate(tx, id);
+      const updated = await this.changeTemplate(id, async (tx, template) => {
         refuseArchived(template, 'changed');
         const row = await tx.template.update({ where: { id }, data: patch });
-        await auditEvent(tx, actor, 'template.updated', id, { changes: patch });
-        await announceTemplateChange(tx, id);
+        await recordChange(tx, actor, 'template.updated', id, { changes: patch });
         return row;
-      }, TRANSACTION_OPTIONS);
-      this.deps.templateHeads.forget(id);
+      });
       return templateView(updated);
     } catch (error) {
       throw patch.name === undefined ? error : duplicateNameOr(error, patch.name);
@@ -140,15 +137,12 @@ export class TemplateService {
         activeRuns,
       });
     }
-    const archived = await this.deps.prisma.$transaction(async (tx) => {
-      const locked = await lockTemplate(tx, id);
+    const archived = await this.changeTemplate(id, async (tx, locked) => {
       if (locked.archived) return locked;
       const row = await tx.template.update({ where: { id }, data: { archived: true } });
-      await auditEvent(tx, actor, 'template.archived', id, {});
-      await announceTemplateChange(tx, id);
+      await recordChange(tx, actor, 'template.archived', id, {});
       return row;
-    }, TRANSACTION_OPTIONS);
-    this.deps.templateHeads.forget(id);
+    });
     return templateView(archived);
   }
 
@@ -197,8 +191,7 @@ export class TemplateService {
     details: Record<string, unknown>,
   ): Promise<AppendedVersion> {
     const specHash = hashSpec(spec);
-    const appended = await this.deps.prisma.$transaction(async (tx) => {
-      const template = await lockTemplate(tx, id);
+    return this.changeTemplate(id, async (tx, template) => {
       refuseArchived(template, 'given new versions');
       const latest = await tx.templateVersion.findUniqueOrThrow({
         where: { templateId_number: { templateId: id, number: template.latestVersion } },
@@ -209,12 +202,19 @@ export class TemplateService {
         data: { templateId: id, number, spec: spec as Prisma.InputJsonObject, specHash, author: actor, message },
       });
       await tx.template.update({ where: { id }, data: { latestVersion: number } });
-      await auditEvent(tx, actor, action, id, { ...details, version: number, specHash });
-      await announceTemplateChange(tx, id);
+      await recordChange(tx, actor, action, id, { ...details, version: number, specHash });
       return { version: versionView(version), created: true };
-    }, TRANSACTION_OPTIONS);
-    if (appended.created) this.deps.templateHeads.forget(id);
-    return appended;
+    });
+  }
+
+  /**
+   * Runs `change` in one transaction with the template's row locked. Once it has committed, this
+   * instance forgets the template's cached head at once; the others hear of it by notification.
+   */
+  private async changeTemplate<T>(id: string, change: (tx: Transaction, locked: Template) => Promise<T>): Promise<T> {
+    const result = await this.deps.prisma.$transaction(async (tx) => change(tx, await lockTemplate(tx, id)), TRANSACTION_OPTIONS);
+    this.deps.templateHeads.forget(id);
+    return result;
   }
 
   private async findTemplate(db: Transaction | PrismaClient, id: string): Promise<Template> {
@@ -268,6 +268,12 @@ function duplicateNameOr(error: unknown, name: string): unknown {
     return problems.conflict(`a template named ${JSON.stringify(name)} already exists`);
   }
   return error;
+}
+
+/** A change to an existing template: its audit event, and the notice to every API instance. */
+async function recordChange(tx: Transaction, actor: string, action: string, templateId: string, details: object): Promise<void> {
+  await auditEvent(tx, actor, action, templateId, details);
+  await announceTemplateChange(tx, templateId);
 }
 
 function auditEvent(db: Transaction | PrismaClient, actor: string, action: string, templateId: string, details: object) {

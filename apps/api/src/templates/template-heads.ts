@@ -29,10 +29,7 @@ export class TemplateHeads {
     private readonly changes: TemplateChanges,
   ) {
     changes.onChange((templateId) => this.forget(templateId));
-    changes.onResync(() => {
-      this.invalidations++;
-      this.cache.clear();
-    });
+    changes.onResync(() => this.forgetAll());
   }
 
   async get(templateId: string): Promise<TemplateHead | null> {
@@ -53,5 +50,10 @@ export class TemplateHeads {
   forget(templateId: string): void {
     this.invalidations++;
     this.cache.delete(templateId);
+  }
+
+  private forgetAll(): void {
+    this.invalidations++;
+    this.cache.clear();
   }
 }
