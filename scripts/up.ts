@@ -4,7 +4,6 @@
  * set, point at existing services instead. Ctrl-C stops everything this started; the next start
  * finds the data of the previous one in `.data/`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -12,7 +11,8 @@ import { temporal } from '@temporalio/proto';
 import { ensureSearchAttributes } from '../apps/common/temporal';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './lib/embedded-postgres';
 import { migrateDatabase } from './lib/migrate';
-import { startTemporalDevServer, stopChild, type DevServer } from './lib/temporal-dev-server';
+import { Supervisor, type SupervisorEvent } from './lib/supervisor';
+import { startTemporalDevServer, type DevServer } from './lib/temporal-dev-server';
 
 const root = resolve(__dirname, '..');
 const dataDir = resolve(root, process.env.DATA_DIR ?? '.data');
@@ -23,7 +23,7 @@ const ports = {
   api: Number(process.env.API_PORT ?? 3000),
 };
 
-const running: { database?: EmbeddedDatabase; temporal?: DevServer; apps: ChildProcess[] } = { apps: [] };
+const running: { database?: EmbeddedDatabase; temporal?: DevServer; apps: Supervisor[] } = { apps: [] };
 let stopping = false;
 
 async function main(): Promise<void> {
@@ -81,20 +81,23 @@ async function main(): Promise<void> {
   log('press Ctrl-C to stop');
 }
 
+/** The worker and the API are supervised: one that exits is restarted with backoff, and the rest keep running. */
 function startApp(name: string, entry: string, env: NodeJS.ProcessEnv): void {
-  // Its own process group, so Ctrl-C reaches it through us, in order, rather than all at once.
-  const child = spawn(resolve(root, 'node_modules/.bin/tsx'), [resolve(root, entry)], {
-    cwd: root,
-    env,
-    stdio: 'inherit',
-    detached: true,
-  });
-  child.once('exit', (code, signal) => {
-    if (stopping) return;
-    log(`${name} exited unexpectedly (code ${code}, signal ${signal}); stopping everything`);
-    void shutdown(1);
-  });
-  running.apps.push(child);
+  const app = new Supervisor(
+    { name, command: resolve(root, 'node_modules/.bin/tsx'), args: [resolve(root, entry)], cwd: root, env },
+    reportApp,
+  );
+  app.start();
+  running.apps.push(app);
+}
+
+function reportApp(event: SupervisorEvent): void {
+  if (stopping) return;
+  if (event.kind === 'started' && event.restarts > 0) log(`${event.name} restarted (pid ${event.pid}, restart ${event.restarts})`);
+  if (event.kind === 'exited') {
+    const how = event.signal ? `signal ${event.signal}` : `code ${event.code}`;
+    log(`${event.name} exited unexpectedly (${how}); restarting in ${event.restartInMs / 1000}s`);
+  }
 }
 
 async function waitForHttp(url: string, timeoutMs = 120_000): Promise<void> {
@@ -129,7 +132,7 @@ async function shutdown(exitCode: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   log('stopping');
-  await Promise.all(running.apps.map((child) => stopChild(child, 15_000)));
+  await Promise.all(running.apps.map((app) => app.stop(15_000)));
   await running.temporal?.stop().catch((error) => log(`Temporal stop: ${String(error)}`));
   await running.database?.stop().catch((error) => log(`PostgreSQL stop: ${String(error)}`));
   log('stopped');
