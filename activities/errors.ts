@@ -7,6 +7,10 @@ export const StepErrorType = {
   HttpNetworkError: 'HttpNetworkError',
   HttpTimeout: 'HttpTimeout',
   HttpUnexpectedStatus: 'HttpUnexpectedStatus',
+  /** More redirects than the egress policy's cap (EGRESS_MAX_REDIRECTS). Not retried. */
+  HttpTooManyRedirects: 'HttpTooManyRedirects',
+  /** The URL, a redirect, or what its host resolved to is refused by the egress policy. Not retried. */
+  EgressDenied: 'EgressDenied',
 } as const;
 
 export interface HttpFailureContext {

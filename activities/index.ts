@@ -1,12 +1,15 @@
 import type { Logger } from 'pino';
 import { stepActivity } from './step-activity';
-import { httpStep } from './steps/http';
+import { GuardedFetch, type EgressPolicy } from './egress';
+import { createHttpStep } from './steps/http';
 import { noopStep } from './steps/noop';
 import { createNotifyApprovers } from './notify-approvers';
 import type { StepType } from '../workflows/spec/step-types';
 
 export interface ActivityDependencies {
   logger: Logger;
+  /** Where HTTP steps may connect; the worker builds it from its configuration (EGRESS_*). */
+  egressPolicy: EgressPolicy;
 }
 
 /**
@@ -16,7 +19,8 @@ export interface ActivityDependencies {
 export function createActivities(deps: ActivityDependencies) {
   const logger = deps.logger.child({ component: 'activities' });
   const steps = {
-    http: stepActivity(logger, httpStep),
+    // One guarded fetch, hence one connection pool, for every HTTP step this worker runs.
+    http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy))),
     noop: stepActivity(logger, noopStep),
   } satisfies Partial<Record<StepType, unknown>>;
   return { ...steps, notifyApprovers: createNotifyApprovers(logger) };

@@ -1,9 +1,11 @@
 import { Context } from '@temporalio/activity';
+import type { Headers, Response } from 'undici';
 import type { HttpWith } from '../../workflows/spec/step-types';
 import { parseDuration } from '../../workflows/spec/duration';
 import { MAX_STEP_OUTPUT_BYTES } from '../../workflows/engine/limits';
+import { EgressRefusal, TooManyRedirects, type GuardedFetch } from '../egress';
 import { httpFailure, StepErrorType } from '../errors';
-import type { StepContext } from '../step-activity';
+import type { StepContext, StepImplementation } from '../step-activity';
 
 export interface HttpStepOutput {
   status: number;
@@ -30,8 +32,16 @@ const EXCERPT_CHARS = 500;
  *
  * Size: a body larger than MAX_STEP_OUTPUT_BYTES is not read further and is returned as
  * `{ truncated: true, bytes }`, so large answers never reach the workflow history.
+ *
+ * Egress: calls go through `guardedFetch`, which refuses destinations outside the worker's egress
+ * policy (also after a redirect, and on what a name resolves to) and caps redirects. Both fail
+ * the step at once, typed EgressDenied and HttpTooManyRedirects: a retry would be refused again.
  */
-export async function httpStep(params: HttpWith, context: StepContext): Promise<HttpStepOutput> {
+export function createHttpStep(guardedFetch: GuardedFetch): StepImplementation<HttpWith> {
+  return (params, context) => httpStep(guardedFetch, params, context);
+}
+
+async function httpStep(guardedFetch: GuardedFetch, params: HttpWith, context: StepContext): Promise<HttpStepOutput> {
   const activity = Context.current();
   const timeoutMs = parseDuration(params.timeout)!;
   const signal = AbortSignal.any([activity.cancellationSignal, AbortSignal.timeout(timeoutMs)]);
@@ -41,7 +51,7 @@ export async function httpStep(params: HttpWith, context: StepContext): Promise<
   try {
     let response: Response;
     try {
-      response = await fetch(params.url, {
+      response = await guardedFetch.fetch(params.url, {
         method: params.method,
         headers: requestHeaders(params, context),
         body: params.body === undefined || params.method === 'GET' || params.method === 'HEAD' ? undefined : JSON.stringify(params.body),
@@ -118,6 +128,19 @@ async function readBody(response: Response, signal: AbortSignal): Promise<unknow
 function callFailure(error: Error, cancelled: boolean, timeoutMs: number, context: Parameters<typeof httpFailure>[2]): Error {
   // A cancelled activity is reported as cancelled by the worker whatever it throws; keep the reason.
   if (cancelled) return error;
+  if (error instanceof EgressRefusal) {
+    const where = error.url === undefined || error.url === context.url ? '' : ` redirected to ${error.url}`;
+    return httpFailure(StepErrorType.EgressDenied, `${context.method} ${context.url}${where}: ${error.message}`, context, {
+      retryable: false,
+      cause: error,
+    });
+  }
+  if (error instanceof TooManyRedirects) {
+    return httpFailure(StepErrorType.HttpTooManyRedirects, `${context.method} ${context.url}: ${error.message}`, context, {
+      retryable: false,
+      cause: error,
+    });
+  }
   if (error.name === 'TimeoutError') {
     return httpFailure(StepErrorType.HttpTimeout, `${context.method} ${context.url} did not answer within ${timeoutMs}ms`, context, {
       retryable: true,

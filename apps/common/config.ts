@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InvalidEgressRule, parseEgressRule } from '../../activities/egress/rules';
 
 const TemporalConfigSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
@@ -7,12 +8,34 @@ const TemporalConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** A comma-separated list of egress rules (host, `*.domain`, IP, CIDR), each checked here so a typo stops the worker at start-up. */
+const EgressRuleList = z
+  .string()
+  .default('')
+  .transform((text) => text.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0))
+  .superRefine((entries, context) => {
+    for (const entry of entries) {
+      try {
+        parseEgressRule(entry);
+      } catch (error) {
+        if (!(error instanceof InvalidEgressRule)) throw error;
+        context.addIssue({ code: 'custom', message: error.message });
+      }
+    }
+  });
+
 const WorkerConfigSchema = TemporalConfigSchema.extend({
   /**
    * Runs kept in memory between their workflow tasks; one waiting on an approval costs a few
    * hundred KB. Unset, the SDK sizes the cache from the heap limit.
    */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
+  /** Where HTTP steps may connect: only these hosts and ranges when set, everything not denied otherwise. */
+  EGRESS_ALLOW: EgressRuleList,
+  /** Hosts and ranges HTTP steps may not reach, on top of the defaults (link-local, cloud metadata, unspecified). */
+  EGRESS_DENY: EgressRuleList,
+  /** Redirects an HTTP step follows; one more fails the step. */
+  EGRESS_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
 });
 
 const ApiConfigSchema = TemporalConfigSchema.extend({

@@ -3,13 +3,14 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import pino from 'pino';
 import { createActivities } from '../../activities';
+import { EgressPolicy } from '../../activities/egress';
 import { freePort } from '../../scripts/lib/free-port';
 import { HttpWithSchema } from '../../workflows/spec/step-types';
 import { hang, json, startHttpServer } from './support';
 
 /** The http step activity on its own: statuses, bodies and failure types, without a workflow. */
 let http: Awaited<ReturnType<typeof startHttpServer>>;
-const activities = createActivities({ logger: pino({ level: 'silent' }) });
+const activities = createActivities({ logger: pino({ level: 'silent' }), egressPolicy: new EgressPolicy() });
 
 beforeAll(async () => {
   http = await startHttpServer({

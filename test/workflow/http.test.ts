@@ -13,6 +13,7 @@ beforeAll(async () => {
     '/bad': (_request, response) => json(response, 400, { error: 'bad request' }),
     '/slow': hang,
     '/large': (_request, response) => json(response, 200, { blob: 'x'.repeat(100_000) }),
+    '/ok': (_request, response) => json(response, 200, { ok: true }),
   });
 });
 afterAll(async () => {
@@ -48,6 +49,39 @@ test('an HTTP 400 fails the step at once, without retries, and fails the run', a
   expect(state.steps.call).toMatchObject({ status: 'failed', attempts: 1, error: { type: 'HttpClientError' } });
   expect(state.error?.message).toContain('answered 400');
   expect(http.requests.filter((r) => r.path === '/bad')).toHaveLength(1);
+});
+
+test('a call the egress policy refuses fails its step at once with EgressDenied, and onError continue goes on', async () => {
+  const handle = await startRun(
+    env.client,
+    env.taskQueue,
+    runInput({
+      steps: [
+        {
+          id: 'metadata',
+          type: 'http',
+          with: { url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' },
+          retry: { maxAttempts: 5, initialInterval: '100ms' },
+          onError: 'continue',
+        },
+        { id: 'after', type: 'noop', dependsOn: ['metadata'], with: { output: 'ran' } },
+        { id: 'sibling', type: 'http', with: { url: http.url('/ok') } },
+      ],
+    }),
+  );
+  const { status, steps } = await handle.result();
+  expect(status).toBe('succeeded');
+  expect(steps.metadata).toMatchObject({
+    status: 'failed',
+    attempts: 1,
+    error: {
+      type: 'EgressDenied',
+      message: expect.stringContaining('refused by egress policy: 169.254.169.254 is link-local (deny 169.254.0.0/16)'),
+    },
+  });
+  // A failed dependency skips its dependants even under `continue`; the rest of the run goes on.
+  expect(steps.after!.status).toBe('skipped');
+  expect(steps.sibling).toMatchObject({ status: 'succeeded', output: { status: 200 } });
 });
 
 test('a step timeout ends an attempt that takes too long', async () => {

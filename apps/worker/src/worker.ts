@@ -2,6 +2,7 @@ import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../../../activities';
+import { EgressPolicy } from '../../../activities/egress';
 import type { WorkerConfig } from '../../common/config';
 import { createLogger } from '../../common/logger';
 
@@ -19,6 +20,8 @@ export interface RunWorkerOptions {
   shutdownGraceTime?: Duration;
   /** Runs kept in memory between tasks; the SDK's default (sized from the heap) when absent. */
   maxCachedWorkflows?: number;
+  /** Where HTTP steps may connect; the default policy (link-local and cloud metadata refused) when absent. */
+  egressPolicy?: EgressPolicy;
 }
 
 const workflowsPath = require.resolve('../../../workflows');
@@ -56,7 +59,7 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...workflows,
-    activities: createActivities({ logger }),
+    activities: createActivities({ logger, egressPolicy: options.egressPolicy ?? new EgressPolicy() }),
     maxHeartbeatThrottleInterval: '1s',
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
@@ -71,6 +74,7 @@ export async function runWorkerUntilShutdown(
   config: WorkerConfig,
   options: Pick<RunWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> & { logger: Logger },
 ): Promise<void> {
+  const egressPolicy = egressPolicyOf(config);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const worker = await createRunWorker({
@@ -79,9 +83,16 @@ export async function runWorkerUntilShutdown(
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TASK_QUEUE,
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+      egressPolicy,
     });
     options.logger.info(
-      { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TASK_QUEUE, maxCachedWorkflows: worker.options.maxCachedWorkflows },
+      {
+        address: config.TEMPORAL_ADDRESS,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TASK_QUEUE,
+        maxCachedWorkflows: worker.options.maxCachedWorkflows,
+        egress: egressPolicy.describe(),
+      },
       'worker started',
     );
     await worker.run();
@@ -89,4 +100,9 @@ export async function runWorkerUntilShutdown(
   } finally {
     await connection.close();
   }
+}
+
+/** The worker's egress policy, from EGRESS_ALLOW, EGRESS_DENY and EGRESS_MAX_REDIRECTS (already validated). */
+export function egressPolicyOf(config: WorkerConfig): EgressPolicy {
+  return new EgressPolicy({ allow: config.EGRESS_ALLOW, deny: config.EGRESS_DENY, maxRedirects: config.EGRESS_MAX_REDIRECTS });
 }
