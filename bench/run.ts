@@ -6,6 +6,7 @@
  *   npm run bench                          # everything, full size
  *   npm run bench -- --quick               # fewer samples
  *   npm run bench -- --only=starts,pool    # some measures (names below)
+ *   npx tsx bench/run.ts --only=wide       # the same, without the bootstrap
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { closeConnections } from './http';
 import { measureApprovalLatency } from './scenarios/approval-latency';
 import { measureOverhead } from './scenarios/overhead';
 import { measurePool } from './scenarios/pool';
-import { measureLongRun, measureValidation, measureWaitingMemory } from './scenarios/scale';
+import { measureLongRun, measureValidation, measureWaitingMemory, measureWideRun } from './scenarios/scale';
 import { measureStartThroughput } from './scenarios/start-throughput';
 import { fanOutSpec, linearNoopSpec } from './specs';
 
@@ -29,8 +30,8 @@ interface Context {
   size: typeof FULL;
 }
 
-const FULL = { reps: 30, fanOutReps: 80, warmups: 5, startRounds: 10, startsPerRound: 200, approvals: 40, longRunSteps: 2000, waitingRuns: 5000, poolRuns: 200 };
-const QUICK: typeof FULL = { reps: 8, fanOutReps: 16, warmups: 2, startRounds: 3, startsPerRound: 100, approvals: 10, longRunSteps: 2000, waitingRuns: 1000, poolRuns: 60 };
+const FULL = { reps: 30, fanOutReps: 80, warmups: 5, startRounds: 10, startsPerRound: 200, approvals: 40, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 5000, poolRuns: 200 };
+const QUICK: typeof FULL = { reps: 8, fanOutReps: 16, warmups: 2, startRounds: 3, startsPerRound: 100, approvals: 10, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 1000, poolRuns: 60 };
 
 const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unknown> }> = {
   linear: {
@@ -50,6 +51,7 @@ const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unk
   approval: { title: '4. approval latency', run: ({ env, taskQueue, size }) => measureApprovalLatency(env, taskQueue, size.approvals) },
   validation: { title: '5. scale: validating a 1,000-step spec', run: () => measureValidation(1000, 5) },
   longRun: { title: '5. scale: a 2,000-step run', run: ({ env, taskQueue, size }) => measureLongRun(env, taskQueue, size.longRunSteps) },
+  wide: { title: '5. scale: a 5,000-wide run', run: ({ env, taskQueue, size }) => measureWideRun(env, taskQueue, size.wideSteps) },
   waitingMemory: { title: '5. scale: one worker holding waiting runs', run: ({ env, size }) => measureWaitingMemory(env, size.waitingRuns) },
   pool: {
     title: '6. pool scaling',
@@ -130,6 +132,14 @@ function printTable(r: Record<string, any>): void {
   if (r.longRun) {
     const l = r.longRun;
     rows.push([`run of ${l.steps} steps`, `${l.completed ? 'completed' : 'FAILED'} in ${l.wallSeconds}s, ${l.runsInChain} runs in chain, max ${l.maxEventsPerRun} events per run`, '']);
+  }
+  if (r.wide) {
+    const w = r.wide;
+    rows.push([
+      `run ${w.width} steps wide`,
+      `${w.completed ? 'completed' : 'FAILED'} in ${w.wallSeconds}s, ${w.runsInChain} runs in chain, max ${w.maxEventsPerRun} events per run, at most ${w.peakPendingActivities} activities pending`,
+      '',
+    ]);
   }
   if (r.waitingMemory) {
     const m = r.waitingMemory;

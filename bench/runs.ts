@@ -52,6 +52,26 @@ export async function historyEventCounts(env: BenchEnvironment, workflowId: stri
   return (await chainEvents(env, workflowId)).map((events) => events.length);
 }
 
+/** The most activities one run of the chain had scheduled and not yet closed at any point of its history. */
+export async function peakPendingActivities(env: BenchEnvironment, workflowId: string): Promise<number> {
+  const { EventType } = temporal.api.enums.v1;
+  const closing = new Set([
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+  ]);
+  let peak = 0;
+  for (const events of await chainEvents(env, workflowId)) {
+    let pending = 0;
+    for (const { eventType } of events) {
+      if (eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) peak = Math.max(peak, ++pending);
+      else if (eventType != null && closing.has(eventType)) pending--;
+    }
+  }
+  return peak;
+}
+
 export interface EventKinds {
   /** Scheduled, started, completed (or failed…) events of activities: what each step costs. */
   activity: number;

@@ -11,6 +11,11 @@ export function linearNoopSpec(steps: number): SpecInput {
   };
 }
 
+/** `width` independent noop steps, in no group: as wide as a run gets, held to the engine's cap on steps in flight. */
+export function wideNoopSpec(width: number): SpecInput {
+  return { steps: Array.from({ length: width }, (_, i) => ({ id: `w${i}`, type: 'noop' as const })) };
+}
+
 export function fanOutSpec(width: number): SpecInput {
   const steps = Array.from({ length: width }, (_, i) => ({ id: `b${i}`, type: 'noop' as const }));
   return { steps, groups: [{ id: 'fan', steps: steps.map((s) => s.id), join: 'all' as const }] };

@@ -31,6 +31,11 @@ export interface RunInput {
 export interface RunLimits {
   /** Continue-as-new once the history holds this many events (Temporal may suggest it sooner). */
   continueAsNewAfterEvents?: number;
+  /**
+   * Steps holding Temporal resources (a pending activity or timer) at once; ready steps beyond it
+   * wait their turn in dependency order. Default and bounds in workflows/engine/limits.ts.
+   */
+  maxStepsInFlight?: number;
 }
 
 export type StepStatus =

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { InvalidEgressRule, parseEgressRule } from '../../activities/egress/rules';
+import type { RunLimits } from '../../workflows/contract';
+import { MAX_STEPS_IN_FLIGHT } from '../../workflows/engine/limits';
 
 const TemporalConfigSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
@@ -41,11 +43,21 @@ const WorkerConfigSchema = TemporalConfigSchema.extend({
 const ApiConfigSchema = TemporalConfigSchema.extend({
   DATABASE_URL: z.string().min(1, 'DATABASE_URL must be set'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /**
+   * Steps one run keeps in flight at once (pending activities and timers), given to every run it
+   * starts; unset, runs use the engine's default (workflows/engine/limits.ts).
+   */
+  RUN_MAX_STEPS_IN_FLIGHT: z.coerce.number().int().min(1).max(MAX_STEPS_IN_FLIGHT).optional(),
 });
 
 /** What a worker needs: it talks to Temporal only. */
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 export type ApiConfig = z.infer<typeof ApiConfigSchema>;
+
+/** The engine limits runs are started with; what the configuration leaves unset keeps the engine's default. */
+export function runLimitsOf(config: ApiConfig): RunLimits | undefined {
+  return config.RUN_MAX_STEPS_IN_FLIGHT === undefined ? undefined : { maxStepsInFlight: config.RUN_MAX_STEPS_IN_FLIGHT };
+}
 
 export const loadWorkerConfig = (env: NodeJS.ProcessEnv = process.env): WorkerConfig => parse(WorkerConfigSchema, env);
 export const loadApiConfig = (env: NodeJS.ProcessEnv = process.env): ApiConfig => parse(ApiConfigSchema, env);

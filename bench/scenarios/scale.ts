@@ -4,8 +4,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { stopChild } from '../../scripts/lib/temporal-dev-server';
 import { validateSpec } from '../../workflows/spec/validate';
 import type { BenchEnvironment } from '../environment';
-import { historyEventCounts, runInput, startEngineRun } from '../runs';
-import { approvalOnlySpec, linearNoopSpec } from '../specs';
+import { historyEventCounts, peakPendingActivities, runInput, startEngineRun } from '../runs';
+import { approvalOnlySpec, linearNoopSpec, wideNoopSpec } from '../specs';
 import { mapConcurrently, median, round } from '../stats';
 
 export async function measureValidation(steps: number, repetitions: number): Promise<{ steps: number; medianMs: number }> {
@@ -43,6 +43,36 @@ export async function measureLongRun(env: BenchEnvironment, taskQueue: string, s
     runsInChain: counts.length,
     maxEventsPerRun: Math.max(...counts),
     totalEvents: counts.reduce((a, b) => a + b, 0),
+  };
+}
+
+export interface WideRunResult {
+  width: number;
+  completed: boolean;
+  wallSeconds: number;
+  runsInChain: number;
+  maxEventsPerRun: number;
+  /** The most activities pending at once in any run of the chain: the engine's cap on steps in flight. */
+  peakPendingActivities: number;
+}
+
+/**
+ * A run wider than Temporal allows pending activities (2,000): every step is ready at once, the
+ * engine keeps its default cap in flight and starts the rest as slots free, continuing as new on the way.
+ */
+export async function measureWideRun(env: BenchEnvironment, taskQueue: string, width: number): Promise<WideRunResult> {
+  const begin = performance.now();
+  const handle = await startEngineRun(env, runInput(wideNoopSpec(width)), taskQueue);
+  const result = (await handle.result()) as { status: string };
+  const wallSeconds = round((performance.now() - begin) / 1000, 1);
+  const counts = await historyEventCounts(env, handle.workflowId);
+  return {
+    width,
+    completed: result.status === 'succeeded',
+    wallSeconds,
+    runsInChain: counts.length,
+    maxEventsPerRun: Math.max(...counts),
+    peakPendingActivities: await peakPendingActivities(env, handle.workflowId),
   };
 }
 

@@ -392,6 +392,28 @@ describe('control', () => {
     expectProblem(await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { headers: { 'x-user': 'dave', 'x-roles': 'approvers' } }), 409);
   });
 
+  test('approve: the starter is refused 403 unless the template allows self-approval', async () => {
+    // The harness names the caller alice unless a test says otherwise: she starts the run, and is an approver by role.
+    const starterApproves = { 'x-user': 'alice', 'x-roles': 'approvers' };
+    const { runId } = await startRun(template.id);
+    await untilGateWaits(runId);
+    const refused = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { json: {}, headers: starterApproves });
+    expectProblem(refused, 403);
+    expect(refused.body.detail).toContain('started this run');
+    expect(stepOf(await getRun(runId), 'gate')).toMatchObject({ status: 'waiting_approval', approvals: [] });
+    // Rejecting one's own run stays allowed: it can only stop it.
+    const rejected = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/reject`, { json: {}, headers: starterApproves });
+    expect(rejected.status).toBe(200);
+
+    const selfApproving = await createTemplate(approvalSpec({ allowSelfApproval: true }));
+    const allowed = await startRun(selfApproving.id);
+    await untilGateWaits(allowed.runId);
+    const approved = await call(api, 'POST', `/api/v1/runs/${allowed.runId}/steps/gate/approve`, { json: {}, headers: starterApproves });
+    expect(approved.status).toBe(200);
+    expect(approved.body.step).toMatchObject({ status: 'succeeded', approvals: [expect.objectContaining({ decision: 'approved', by: 'alice' })] });
+    await untilStatus(allowed.runId, 'succeeded');
+  });
+
   test('reject fails the run with the rejection', async () => {
     const { runId } = await startRun(template.id);
     await untilGateWaits(runId);

@@ -18,7 +18,7 @@ import { Connection, type Client } from '@temporalio/client';
 import { ensureSearchAttributes } from '../../apps/common/temporal';
 import { freePort } from '../../scripts/lib/free-port';
 import { startTemporalDevServer } from '../../scripts/lib/temporal-dev-server';
-import { approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate, retryStepUpdate, type ApprovalCommand } from '../../workflows/contract';
+import { approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate, retryStepUpdate, type ApprovalCommand, type ControlCommand } from '../../workflows/contract';
 import type { SpecInput } from '../../workflows/spec/schema';
 import { startTestWorker } from '../support/worker';
 import { toHistoryFile } from './history-file';
@@ -138,6 +138,27 @@ const recordings: Record<string, Recording> = {
     await waitForState(handle, (state) => state.steps.s5!.status === 'succeeded');
     await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'gate', actor: { subject: 'bob', roles: [] } }] });
     await handle.result();
+    return handle;
+  },
+
+  /** Six parallel steps with two slots: four wait for the cap (the `cap-steps-in-flight` patch). */
+  async queuedByCap(client, taskQueue) {
+    const wide = Array.from({ length: 6 }, (_, i) => ({ id: `w${i}`, type: 'noop' as const, with: { output: i } }));
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput({ steps: [...wide, { id: 'after', type: 'noop', dependsOn: wide.map((step) => step.id) }] }, { limits: { maxStepsInFlight: 2 } }),
+    );
+    await handle.result();
+    return handle;
+  },
+
+  /** A pause without its actor makes the update handler throw: the crash guard ends the run RunCrashed. */
+  async crashed(client, taskQueue) {
+    const handle = await startRun(client, taskQueue, runInput({ steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] } } }] }));
+    await waitForState(handle, (state) => state.status === 'waiting_approval');
+    await handle.executeUpdate(pauseUpdate, { args: [{} as ControlCommand] }).catch(() => undefined);
+    await handle.result().catch(() => undefined);
     return handle;
   },
 };

@@ -79,7 +79,7 @@ test('validators refuse unknown steps, outsiders, self-approval and steps not wa
   const handle = await startRun(
     env.client,
     env.taskQueue,
-    approvalRun({ approvers: { users: [starter.subject], roles: ['ops'] }, allowSelfApproval: false }),
+    approvalRun({ approvers: { users: [starter.subject], roles: ['ops'] } }),
   );
   await waiting(handle);
   expect(await refusalType(handle.executeUpdate(approveUpdate, { args: [{ stepId: 'nope', actor: bob }] }))).toBe('NotFound');

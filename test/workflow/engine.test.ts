@@ -1,6 +1,7 @@
 import type { RunState, StepState } from '../../workflows/contract';
 import { approvalOutcome, decisionRefusal, recordDecision } from '../../workflows/engine/approvals';
 import { activityIdFor, stepActivityOptions } from '../../workflows/engine/activity-options';
+import { maxStepsInFlight } from '../../workflows/engine/admission';
 import { stepIdOfActivity } from '../../workflows/engine/step-activity';
 import { dependenciesVerdict, groupOutcome, RunGraph } from '../../workflows/engine/graph';
 import { SpecSchema, type SpecInput } from '../../workflows/spec/schema';
@@ -78,6 +79,13 @@ describe('approval decisions', () => {
     expect(decisionRefusal('rejected', command('bob'), approval, 'alice')?.type).toBe('Invalid');
     expect(decisionRefusal('rejected', command('bob', [], 'broken'), approval, 'alice')).toBeUndefined();
   });
+  test('self-approval is off unless the step allows it', () => {
+    const byDefault = ApprovalWithSchema.parse({ approvers: { users: ['bob'] } });
+    expect(byDefault.allowSelfApproval).toBe(false);
+    expect(decisionRefusal('approved', command('bob'), byDefault, 'bob')?.type).toBe('Forbidden');
+    const allowed = ApprovalWithSchema.parse({ approvers: { users: ['bob'] }, allowSelfApproval: true });
+    expect(decisionRefusal('approved', command('bob'), allowed, 'bob')).toBeUndefined();
+  });
   test('a quorum of distinct approvers approves, one rejection rejects, repeats count once', () => {
     const step: StepState = { id: 's', type: 'approval', status: 'waiting_approval', attempts: 1 };
     recordDecision(step, { decision: 'approved', by: 'bob', at: 't1' });
@@ -87,6 +95,15 @@ describe('approval decisions', () => {
     recordDecision(step, { decision: 'approved', by: 'carol', at: 't3' });
     expect(approvalOutcome(step.approvals!, 2)).toBe('approved');
     expect(approvalOutcome([{ decision: 'rejected', by: 'x', at: 't' }], 1)).toBe('rejected');
+  });
+});
+
+describe('steps in flight', () => {
+  test('the cap is what the input says, within the 2,000 pending activities Temporal allows, else the default', () => {
+    expect(maxStepsInFlight(undefined)).toBe(500);
+    expect(maxStepsInFlight({ maxStepsInFlight: 200 })).toBe(200);
+    expect(maxStepsInFlight({ maxStepsInFlight: 5000 })).toBe(2000);
+    for (const nonsense of [0, -3, 1.5, Number.NaN]) expect(maxStepsInFlight({ maxStepsInFlight: nonsense })).toBe(500);
   });
 });
 

@@ -14,6 +14,8 @@ export const FailureType = {
   RunFailed: 'RunFailed',
   RunTimedOut: 'RunTimedOut',
   RunTimeout: 'RunTimeout',
+  /** The engine threw on this run's own data (see crash-guard.ts): the run ends failed instead of wedging. */
+  RunCrashed: 'RunCrashed',
   Cancelled: 'Cancelled',
 } as const;
 

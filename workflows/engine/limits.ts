@@ -9,6 +9,16 @@ export const MAX_STEP_OUTPUT_BYTES = 64 * 1024;
 /** History length at which a run continues as new unless the input lowers it (Temporal may suggest it sooner). */
 export const DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS = 8_000;
 
+/**
+ * Steps a run keeps in flight at once unless the input says otherwise (see admission.ts). Temporal
+ * allows 2,000 pending activities per workflow and fails every workflow task that schedules more;
+ * its guidance is to stay at or under 500.
+ */
+export const DEFAULT_MAX_STEPS_IN_FLIGHT = 500;
+
+/** The most a run's input may raise the cap to: Temporal's own limit on pending activities. */
+export const MAX_STEPS_IN_FLIGHT = 2_000;
+
 /** Start-to-close timeout of an activity step that names no `timeout`. */
 export const DEFAULT_ACTIVITY_STEP_TIMEOUT = '5m';
 

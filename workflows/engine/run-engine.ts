@@ -39,7 +39,9 @@ import { evaluateCondition, findExpressions, renderTemplate } from '../spec/expr
 import type { Group, Step } from '../spec/schema';
 import { stepTypes, type ApprovalWith, type DelayWith } from '../spec/step-types';
 import { activityIdFor, stepActivityOptions } from './activity-options';
+import { admit, maxStepsInFlight } from './admission';
 import { approvalOutcome, decisionRefusal, recordDecision, refusal } from './approvals';
+import { CrashGuard } from './crash-guard';
 import { failedAttempts, FailureType, stepFailure, toStepError } from './failures';
 import { dependenciesVerdict, groupOutcome, RunGraph } from './graph';
 import { DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS } from './limits';
@@ -51,10 +53,11 @@ const { notifyApprovers } = proxyActivities<ApprovalActivities>({
   retry: { maximumAttempts: 5, initialInterval: '1s', backoffCoefficient: 2 },
 });
 
-/** How a run ends early: a step failed with onError "fail", a deadline passed, or it was cancelled. */
+/** How a run ends early: a step failed with onError "fail", a deadline passed, it was cancelled, or the engine crashed on it. */
 interface Ending {
   status: 'failed' | 'timed_out' | 'cancelled';
   error?: StepError;
+  crashed?: boolean;
 }
 
 type Outcome = 'finished' | 'continue-as-new';
@@ -99,6 +102,8 @@ export class RunEngine {
   private readonly stepsContext: Record<string, { status: string; output: unknown }> = {};
   private readonly runDeadline?: string;
   private readonly runScope = new CancellationScope();
+  private readonly guard = new CrashGuard((error) => this.end({ status: 'failed', error, crashed: true }));
+  private readonly maxStepsInFlight: number;
   private ending?: Ending;
   private draining = false;
   private changed = false;
@@ -118,6 +123,7 @@ export class RunEngine {
       ),
     };
     this.publishedStatus = this.state.status;
+    this.maxStepsInFlight = maxStepsInFlight(input.limits);
     this.runDeadline = carried ? carried.runDeadline : input.spec.timeout && afterMs(input.spec.timeout);
     this.groupDeadlines = new Map(Object.entries(carried?.groupDeadlines ?? {}));
     this.executions = new Map(Object.entries(carried?.executions ?? {}));
@@ -128,16 +134,16 @@ export class RunEngine {
   /** Handlers are installed before the first await so that updates in the first task are not lost. */
   installHandlers(): void {
     setHandler(stateQuery, () => this.state);
-    setHandler(pauseUpdate, (command) => this.setPaused(true, command), {
+    setHandler(pauseUpdate, (command) => this.guard.update('pause', () => this.setPaused(true, command)), {
       validator: (_command: ControlCommand) => this.validateControl(true),
     });
-    setHandler(resumeUpdate, (command) => this.setPaused(false, command), {
+    setHandler(resumeUpdate, (command) => this.guard.update('resume', () => this.setPaused(false, command)), {
       validator: (_command: ControlCommand) => this.validateControl(false),
     });
-    setHandler(retryStepUpdate, (command) => this.retryHeld(command), {
+    setHandler(retryStepUpdate, (command) => this.guard.update('retryStep', () => this.retryHeld(command)), {
       validator: (command) => this.validateHeld(command),
     });
-    setHandler(skipStepUpdate, (command) => this.skipHeld(command), {
+    setHandler(skipStepUpdate, (command) => this.guard.update('skipStep', () => this.skipHeld(command)), {
       validator: (command) => this.validateHeld(command),
     });
   }
@@ -159,16 +165,21 @@ export class RunEngine {
     });
   }
 
+  /** Runs the run to its end; an error of the engine's own on this run's data ends it crashed (crash-guard.ts). */
   async execute(): Promise<RunResult> {
-    await this.installDecisionHandlers();
     let outcome: Outcome = 'finished';
     try {
+      await this.installDecisionHandlers();
       outcome = await this.runScope.run(() => this.schedule());
     } catch (error) {
-      if (!isCancellation(error)) throw error;
-      this.end({ status: 'cancelled', error: { type: FailureType.Cancelled, message: 'run cancelled' } });
+      if (isCancellation(error)) this.end({ status: 'cancelled', error: { type: FailureType.Cancelled, message: 'run cancelled' } });
+      else this.guard.crashed(error, 'while scheduling');
     }
-    return CancellationScope.nonCancellable(() => this.finish(outcome));
+    try {
+      return await CancellationScope.nonCancellable(() => this.finish(outcome));
+    } catch (error) {
+      throw this.guard.finishFailure(error, this.state);
+    }
   }
 
   // ── Scheduling ────────────────────────────────────────────────────────────────────────────────
@@ -203,7 +214,12 @@ export class RunEngine {
       if (verdict === 'blocked') this.skip(id, 'upstream');
       else if (verdict === 'satisfied' && !this.state.paused && !this.draining && !this.ending) ready.push(step);
     }
-    this.startAll(ready, false);
+    this.startAll(admit(ready, this.slotsTaken(), this.maxStepsInFlight), false);
+  }
+
+  /** Steps holding a Temporal activity or timer: those in flight, less approvals waiting for decisions (admission.ts). */
+  private slotsTaken(): number {
+    return this.inFlight.size - this.awaitingDecision.size;
   }
 
   /**
@@ -335,14 +351,17 @@ export class RunEngine {
     return true;
   }
 
+  /** Called from a step's own promise, which nobody awaits: hence the crash guard. */
   private stepThrew(step: Step, state: StepState, error: unknown): void {
-    if (isCancellation(error)) {
-      this.settle(state, 'cancelled', undefined, this.cancelReasons.get(step.id));
-    } else {
-      state.attempts ||= failedAttempts(error) ?? 1;
-      this.settle(state, 'failed', undefined, toStepError(error));
-      this.applyOnError(step);
-    }
+    this.guard.run(`settling step ${step.id}`, () => {
+      if (isCancellation(error)) {
+        this.settle(state, 'cancelled', undefined, this.cancelReasons.get(step.id));
+      } else {
+        state.attempts ||= failedAttempts(error) ?? 1;
+        this.settle(state, 'failed', undefined, toStepError(error));
+        this.applyOnError(step);
+      }
+    });
   }
 
   /** Ends a step that never reached its activity; like an async function, a throw becomes a rejection. */
@@ -548,7 +567,7 @@ export class RunEngine {
     const remaining = Math.max(Date.parse(deadline) - Date.now(), 1);
     timer
       .run(() => sleep(remaining, { summary: `group ${group.id} timeout` }))
-      .then(() => this.groupTimedOut(group), ignoreCancellation);
+      .then(() => this.guard.run(`timing out group ${group.id}`, () => this.groupTimedOut(group)), ignoreCancellation);
   }
 
   private groupTimedOut(group: Group): void {
@@ -640,7 +659,7 @@ export class RunEngine {
         });
       default:
         throw ApplicationFailure.create({
-          type: FailureType.RunFailed,
+          type: this.ending?.crashed ? FailureType.RunCrashed : FailureType.RunFailed,
           message: this.state.error?.message ?? 'run failed',
           nonRetryable: true,
           details: [this.state],
@@ -699,17 +718,21 @@ export class RunEngine {
   }
 
   private async decide(decision: ApprovalDecision['decision'], command: ApprovalCommand): Promise<StepState> {
-    const step = this.step(command.stepId);
-    const { required } = this.approvals.get(step.id)!;
-    recordDecision(step, { decision, by: command.actor.subject, at: now(), comment: command.comment });
-    log.info('approval decision', { stepId: step.id, decision, by: command.actor.subject });
-    this.changed = true;
-    // The decision that settles the approval is answered with the step as the run leaves it
-    // (succeeded, failed, held), not as it was while waiting. Runs recorded before answered at once.
-    if (approvalOutcome(step.approvals ?? [], required) !== undefined && patched(ANSWER_WITH_SETTLED_STEP)) {
-      await condition(() => step.status !== 'waiting_approval');
+    try {
+      const step = this.step(command.stepId);
+      const { required } = this.approvals.get(step.id)!;
+      recordDecision(step, { decision, by: command.actor.subject, at: now(), comment: command.comment });
+      log.info('approval decision', { stepId: step.id, decision, by: command.actor.subject });
+      this.changed = true;
+      // The decision that settles the approval is answered with the step as the run leaves it
+      // (succeeded, failed, held), not as it was while waiting. Runs recorded before answered at once.
+      if (approvalOutcome(step.approvals ?? [], required) !== undefined && patched(ANSWER_WITH_SETTLED_STEP)) {
+        await condition(() => step.status !== 'waiting_approval');
+      }
+      return step;
+    } catch (error) {
+      throw this.guard.updateFailure(error, decision === 'approved' ? 'approve' : 'reject');
     }
-    return step;
   }
 
   private validateControl(pause: boolean): void {

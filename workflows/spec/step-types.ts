@@ -36,7 +36,8 @@ export const ApprovalWithSchema = z
     timeout: DurationSchema.optional(),
     onTimeout: z.enum(['reject', 'approve', 'fail']).default('fail'),
     requireRejectReason: z.boolean().default(false),
-    allowSelfApproval: z.boolean().default(true),
+    /** Whether the run's starter may approve it; off unless the template says so (four eyes). */
+    allowSelfApproval: z.boolean().default(false),
     message: z.string().max(2000).optional(),
   })
   .strict()

@@ -1,5 +1,6 @@
 import type { PrismaClient } from '@prisma/client';
 import type { Client } from '@temporalio/client';
+import type { RunLimits } from '../../../workflows/contract';
 import type { Logger } from '../../common/logger';
 import type { TemplateChanges } from './templates/template-changes';
 
@@ -11,4 +12,6 @@ export interface ApiDependencies {
   logger: Logger;
   /** Template changes made through any API instance, for what the API caches of templates. */
   templateChanges: TemplateChanges;
+  /** Engine limits every run starts with (from the configuration); the engine's defaults when absent. */
+  runLimits?: RunLimits;
 }

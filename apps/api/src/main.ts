@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { loadApiConfig } from '../../common/config';
+import { loadApiConfig, runLimitsOf } from '../../common/config';
 import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
 import { connectClient } from '../../common/temporal';
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
 
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
 
-  const app = createApp({ prisma, temporal, taskQueue: config.TASK_QUEUE, logger, templateChanges });
+  const app = createApp({ prisma, temporal, taskQueue: config.TASK_QUEUE, logger, templateChanges, runLimits: runLimitsOf(config) });
   const server = app.listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ url: `http://localhost:${port}`, docs: `http://localhost:${port}/docs` }, 'API listening');
