@@ -125,6 +125,12 @@ describe('validateSpec: schema issues', () => {
     expect(issue).toMatchObject({ path: ['steps', 0, 'timeout'], message: expect.stringMatching(/^step "wait": timeout: must be a positive duration/) });
   });
 
+  it('refuses durations longer than ten years, whose deadlines no date could hold', () => {
+    const [issue] = issuesOf({ ...spec([step('a')]), timeout: '300000y' });
+    expect(issue).toMatchObject({ path: ['timeout'], message: expect.stringMatching(/^timeout: must be a positive duration of at most ten years/) });
+    expect(validateSpec({ ...spec([step('a')]), timeout: '3650d' }).ok).toBe(true);
+  });
+
   it('reports only schema issues when the shape is wrong, since the other checks need well-formed steps', () => {
     const issues = issuesOf(spec([step('a', { dependsOn: ['nowhere'] }), { id: 'b' } as never]));
     expect(issues.map((issue) => issue.path)).toEqual([['steps', 1, 'type']]);
