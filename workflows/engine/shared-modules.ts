@@ -14,9 +14,12 @@
 import { z } from 'zod';
 import jsonata from 'jsonata';
 import ms from 'ms';
+// Expressions' regular expressions (workflows/spec/regex-engine.ts); its compiled patterns are
+// instances made per run, so freezing the library itself changes nothing.
+import { RE2JS } from 're2js';
 
 // zod sets its default locale and memoizer in a global config on the first schema it builds; build
 // one now, before the SDK freezes that config (a workflow building the first one would then throw).
 z.object({ warmUp: z.string().optional() }).safeParse({});
 
-export { jsonata, ms, z };
+export { jsonata, ms, RE2JS, z };

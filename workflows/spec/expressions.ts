@@ -1,4 +1,14 @@
 import jsonata from 'jsonata';
+import { boundedBuiltIns, boundedConcatenation } from './bounded-functions';
+import {
+  BOUNDED_COMPILE_OPTIONS,
+  ExpressionBoundError,
+  boundExpression,
+  checkJsonSize,
+  tooLongArray,
+  type BoundKind,
+} from './expression-bounds';
+import { LinearTimeRegExp, UnsupportedRegexError, unsupportedRegex } from './regex-engine';
 
 /**
  * The spec's expression language: JSONata. A step's `when` is a bare expression; string values anywhere
@@ -43,8 +53,12 @@ export interface ExpressionErrorDetails {
   readonly code?: string;
   /** Where the template sits in the rendered value, for errors raised while rendering. */
   readonly path?: ValuePath;
+  /** Set when the expression went past one of `EXPRESSION_BOUNDS`, or used a regex RE2 cannot run. */
+  readonly bound?: ExpressionBound;
   readonly cause?: unknown;
 }
+
+export type ExpressionBound = BoundKind | 'regex';
 
 export class ExpressionError extends Error {
   override readonly name = 'ExpressionError';
@@ -54,6 +68,7 @@ export class ExpressionError extends Error {
   readonly position?: number;
   readonly code?: string;
   readonly path?: ValuePath;
+  readonly bound?: ExpressionBound;
 
   constructor(details: ExpressionErrorDetails) {
     super(describeError(details), details.cause === undefined ? undefined : { cause: details.cause });
@@ -63,11 +78,12 @@ export class ExpressionError extends Error {
     this.position = details.position;
     this.code = details.code;
     this.path = details.path;
+    this.bound = details.bound;
   }
 
   withPath(path: ValuePath): ExpressionError {
-    const { kind, source, detail, position, code, cause } = this;
-    return new ExpressionError({ kind, source, detail, position, code, path, cause });
+    const { kind, source, detail, position, code, bound, cause } = this;
+    return new ExpressionError({ kind, source, detail, position, code, path, bound, cause });
   }
 }
 
@@ -86,47 +102,36 @@ export function formatValuePath(path: ValuePath): string {
   return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : i === 0 ? key : `.${key}`)).join('');
 }
 
-/** JSONata throws plain objects carrying `message`, `position` and `code`; keep whatever it gave. */
+/**
+ * JSONata throws plain objects carrying `message`, `position` and `code`; keep whatever it gave. A bound
+ * breach keeps its own message, even from inside `$eval`, which wraps what it caught in `error`.
+ */
 function toExpressionError(kind: ExpressionErrorDetails['kind'], source: string, error: unknown): ExpressionError {
   if (error instanceof ExpressionError) return error;
   const thrown = typeof error === 'object' && error !== null ? (error as Record<string, unknown>) : {};
+  const breach = boundBreach(error) ?? jsonataArrayBreach(thrown);
   return new ExpressionError({
     kind,
     source,
-    detail: typeof thrown.message === 'string' ? thrown.message : String(error),
+    detail: breach?.message ?? (typeof thrown.message === 'string' ? thrown.message : String(error)),
     position: typeof thrown.position === 'number' ? thrown.position : undefined,
-    code: typeof thrown.code === 'string' ? thrown.code : undefined,
+    code: breach || typeof thrown.code !== 'string' ? undefined : thrown.code,
+    bound: breach instanceof ExpressionBoundError ? breach.bound : breach ? 'regex' : undefined,
     cause: error,
   });
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Guards against runaway expressions. A wall-clock timeout would be useless in the sandbox (time stands
-// still within a workflow activation) and nondeterministic anywhere else, so evaluation is bounded by
-// work instead: nesting depth and sequence length through JSONata's own options, and the number of
-// evaluation steps through JSONata's evaluate-entry hook, which also stops tail-recursive loops that
-// never grow the stack. A step costs a few microseconds in a VM context like the sandbox's, so the budget
-// keeps a runaway expression well inside Temporal's 2 s deadlock timeout for a workflow activation,
-// while leaving room for, say, a filter over a few ten thousand items.
+/** JSONata's own array bounds (ranges, `$append`, array constructors), said the way the others are. */
+function jsonataArrayBreach(thrown: Record<string, unknown>): ExpressionBoundError | undefined {
+  const tooLong = (thrown.code === 'D2014' || thrown.code === 'D2015') && typeof thrown.value === 'number';
+  return tooLong ? tooLongArray(thrown.value as number) : undefined;
+}
 
-const JSONATA_OPTIONS: jsonata.JsonataOptions = { stack: 2000, sequence: 1_000_000 };
-export const MAX_EVALUATION_STEPS = 100_000;
-
-/**
- * The hook JSONata calls before evaluating each node, looked up by this symbol. It is internal (JSONata's
- * own tests use it), so the endless-loop test in test/unit/spec fails if an upgrade drops it.
- */
-const EVALUATE_ENTRY = Symbol.for('jsonata.__evaluate_entry');
-
-/** Steps taken per evaluation, keyed by the evaluation's root frame, which JSONata creates afresh each time. */
-const stepsTaken = new WeakMap<object, number>();
-
-function countEvaluationStep(_node: unknown, _input: unknown, environment: { base: object }): void {
-  const taken = (stepsTaken.get(environment.base) ?? 0) + 1;
-  if (taken > MAX_EVALUATION_STEPS) {
-    throw new Error(`gave up after ${MAX_EVALUATION_STEPS} evaluation steps; is there an endless loop?`);
+function boundBreach(error: unknown): ExpressionBoundError | UnsupportedRegexError | undefined {
+  for (let current = error; typeof current === 'object' && current !== null; current = (current as { error?: unknown }).error) {
+    if (current instanceof ExpressionBoundError || current instanceof UnsupportedRegexError) return current;
   }
-  stepsTaken.set(environment.base, taken);
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -160,6 +165,15 @@ export function compileExpression(source: string): CompiledExpression {
   return expression;
 }
 
+/** Expressions run their regular expressions on RE2 and stay within `EXPRESSION_BOUNDS`. */
+const JSONATA_OPTIONS: jsonata.JsonataOptions = {
+  ...BOUNDED_COMPILE_OPTIONS,
+  RegexEngine: LinearTimeRegExp as unknown as RegExpConstructor,
+};
+
+/** The name `&` is rewritten to call; no expression can name it, since names end at a space. */
+const CONCATENATION = 'bounded concatenation';
+
 function compile(source: string): CompiledExpression {
   let expression: jsonata.Expression;
   try {
@@ -167,19 +181,62 @@ function compile(source: string): CompiledExpression {
   } catch (error) {
     throw toExpressionError('syntax', source, error);
   }
-  // `assign` is typed for names only, but binds symbols just as well, and the hook is looked up by symbol.
-  expression.assign(EVALUATE_ENTRY as unknown as string, countEvaluationStep);
+  const ast = expression.ast();
+  const steps = findStepReferences(ast);
+  prepareAst(ast, source);
+  boundExpression(expression);
+  for (const [name, builtIn] of boundedBuiltIns) expression.assign(name, builtIn);
+  expression.assign(CONCATENATION, boundedConcatenation);
   return {
     source,
-    referencedSteps: findStepReferences(expression.ast()),
+    referencedSteps: steps,
     async evaluate(context) {
       try {
-        return await expression.evaluate(context);
+        const value: unknown = await expression.evaluate(context);
+        checkJsonSize(value);
+        return value;
       } catch (error) {
         throw toExpressionError('evaluation', source, error);
       }
     },
   };
+}
+
+/**
+ * Refuses regular expressions RE2 cannot run (so validation reports them, naming the step), and turns
+ * every `a & b` into a call of the bounded concatenation, which measures JSON before building it.
+ */
+function prepareAst(ast: unknown, source: string): void {
+  const seen = new Set<object>();
+  const visit = (node: unknown): void => {
+    if (typeof node !== 'object' || node === null || node instanceof RegExp || seen.has(node)) return;
+    seen.add(node);
+    if (Array.isArray(node)) {
+      for (const child of node) visit(child);
+      return;
+    }
+    const astNode = node as AstNode;
+    if (astNode.type === 'regex' && astNode.value instanceof RegExp) {
+      const refused = unsupportedRegex(astNode.value);
+      if (refused) {
+        const position = typeof astNode.position === 'number' ? astNode.position : undefined;
+        throw new ExpressionError({ kind: 'syntax', source, detail: refused.message, position, bound: 'regex' });
+      }
+    }
+    for (const child of Object.values(astNode)) visit(child);
+    if (astNode.type === 'binary' && astNode.value === '&') {
+      const { lhs, rhs } = astNode;
+      delete astNode.lhs;
+      delete astNode.rhs;
+      Object.assign(astNode, {
+        type: 'function',
+        value: '(',
+        procedure: { type: 'variable', value: CONCATENATION, position: astNode.position },
+        arguments: [lhs, rhs],
+      });
+    }
+  };
+  visit(ast);
 }
 
 /** The step ids `source` reads through `steps.<id>`; throws an `ExpressionError` on a syntax error. */

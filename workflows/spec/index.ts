@@ -5,3 +5,4 @@ export * from './duration';
 export * from './validate';
 export * from './dag';
 export * from './expressions';
+export { EXPRESSION_BOUNDS, ExpressionBoundError, type BoundKind } from './expression-bounds';

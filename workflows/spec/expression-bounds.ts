@@ -1,0 +1,312 @@
+import { inWorkflowContext, workflowInfo } from '@temporalio/workflow';
+import type jsonata from 'jsonata';
+
+/**
+ * Hard bounds on what one expression may do, counted in work, never in time: a wall-clock timeout
+ * would be nondeterministic, and time stands still inside a workflow activation anyway. The same
+ * expression on the same data reaches the same bound at the same point on every replay.
+ *
+ * Why they are needed: the worker runs a workflow activation inside a V8 context with a 5 s execution
+ * timeout, and when it fires it terminates the activation halfway through promise callbacks, which
+ * corrupts Node's async-hook stack and kills the whole worker process ("async hook stack has become
+ * corrupted"); Temporal then hands the task to the next worker, which dies the same way. Evaluation is
+ * also far slower there than in plain Node: the SDK records a stack trace for every promise a workflow
+ * creates (for its stack-trace query), and JSONata's evaluator creates several per node, so an evaluation
+ * step costs 0.3 ms or more in the worker, 50 times what it costs in plain Node. The budgets below keep
+ * every activation well inside the timeout, with room for a loaded machine.
+ */
+export const EXPRESSION_BOUNDS = {
+  /**
+   * Nested evaluations (JSONata's `stack` option): a user function calling itself costs a few levels
+   * per call. Deep recursion holds its frames, so this bounds its memory; tail calls do not nest.
+   */
+  maxCallDepth: 500,
+  /**
+   * How much a pending call of a higher-order built-in (`$map`, `$reduce`, `$filter`…) adds to the call
+   * depth. JSONata runs tail calls in a loop that does not nest, so recursion through such a call
+   * (`$f := function($n){ $map([$n], function($x){ $f($x) }) }`) would not count otherwise, while each
+   * level keeps a chain of promises pending that makes every later step slower in the worker.
+   */
+  higherOrderCallDepth: 10,
+  /**
+   * Scopes nested lexically (blocks, and the frames of functions made by functions). JSONata looks every
+   * name up through this chain at every node; a Y-combinator grows it by one per iteration, which
+   * makes each step slower than the last.
+   */
+  maxScopeDepth: 100,
+  /**
+   * Nodes evaluated by one evaluation. A step costs about 0.25 ms in the worker for a plain loop, and
+   * ever more for recursion that keeps promise chains pending (a Y-combinator: 2,000 steps took 2.8 s),
+   * so this keeps the worst evaluation near 1.5 s; it allows a $map over some 500 items.
+   */
+  maxEvaluationSteps: 1_500,
+  /**
+   * Nodes evaluated by all the expressions of one workflow task (the conditions and `with` templates
+   * of every step that becomes ready in it), so that a wide fan-out of costly expressions cannot add
+   * up past the activation timeout either.
+   */
+  maxWorkflowTaskSteps: 2_500,
+  /** Characters in any string an expression holds or builds (UTF-16 code units: about 1 MB of ASCII). */
+  maxStringLength: 1_000_000,
+  /** Items in any array or sequence an expression holds or builds. */
+  maxArrayLength: 100_000,
+  /**
+   * Array items and characters one evaluation may build or hand to built-in functions, in all; this
+   * bounds the memory an evaluation can take (tens of MB) and the work built-in functions do for it.
+   */
+  maxBuiltSize: 10_000_000,
+  /** Nesting of arrays and objects in a value serialised to JSON (`$string`, `&`, a result). */
+  maxValueDepth: 200,
+} as const;
+
+export type BoundKind = 'callDepth' | 'scopeDepth' | 'steps' | 'workflowTaskSteps' | 'stringLength' | 'arrayLength' | 'builtSize' | 'valueDepth';
+
+/** An expression went past one of `EXPRESSION_BOUNDS`; its message is the detail an ExpressionError shows. */
+export class ExpressionBoundError extends Error {
+  override readonly name = 'ExpressionBoundError';
+
+  constructor(
+    readonly bound: BoundKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const {
+  maxCallDepth,
+  higherOrderCallDepth,
+  maxScopeDepth,
+  maxEvaluationSteps,
+  maxWorkflowTaskSteps,
+  maxStringLength,
+  maxArrayLength,
+  maxBuiltSize,
+  maxValueDepth,
+} = EXPRESSION_BOUNDS;
+
+export const tooLongString = (length: number) =>
+  new ExpressionBoundError('stringLength', `expression built a string of ${length} characters; the limit is ${maxStringLength}`);
+export const tooLongArray = (length: number) =>
+  new ExpressionBoundError('arrayLength', `expression built an array of ${length} items; the limit is ${maxArrayLength}`);
+
+// ---------------------------------------------------------------------------------------------------
+// Budgets. One per evaluation, kept on JSONata's root frame of that evaluation, which it creates afresh
+// each time; and one per workflow task, shared by the evaluations of that task.
+
+interface WorkflowTaskBudget {
+  /** The workflow task, by the history length it started at: the same on replay. */
+  readonly task: number;
+  steps: number;
+}
+
+/** This module is instantiated per run (it is not among the shared modules), so this is per run too. */
+let currentTask: WorkflowTaskBudget | undefined;
+
+function workflowTaskBudget(): WorkflowTaskBudget {
+  // Outside a workflow (unit tests), each evaluation stands alone.
+  if (!inWorkflowContext()) return { task: -1, steps: 0 };
+  const task = workflowInfo().historyLength;
+  if (currentTask?.task !== task) currentTask = { task, steps: 0 };
+  return currentTask;
+}
+
+export class EvaluationBudget {
+  private steps = 0;
+  private built = 0;
+  private readonly task = workflowTaskBudget();
+
+  /** Called before each node JSONata evaluates, with the nesting depth it is at. */
+  step(depth: number): void {
+    if (depth > maxCallDepth) {
+      throw new ExpressionBoundError('callDepth', `expression exceeded the call depth of ${maxCallDepth}; is there a runaway recursion?`);
+    }
+    if (++this.steps > maxEvaluationSteps) {
+      throw new ExpressionBoundError('steps', `expression exceeded ${maxEvaluationSteps} evaluation steps; is there an endless loop?`);
+    }
+    if (++this.task.steps > maxWorkflowTaskSteps) {
+      const message =
+        `expressions exceeded ${maxWorkflowTaskSteps} evaluation steps in all in one workflow task ` +
+        '(the conditions and templates of the steps that became ready together)';
+      throw new ExpressionBoundError('workflowTaskSteps', message);
+    }
+  }
+
+  /** Counts a scope opening, `depth` scopes deep. */
+  scope(depth: number): void {
+    if (depth > maxScopeDepth) {
+      const message = `expression exceeded the scope depth of ${maxScopeDepth} (functions making functions, as in a Y-combinator?)`;
+      throw new ExpressionBoundError('scopeDepth', message);
+    }
+  }
+
+  /** Counts `size` array items or characters built or processed. */
+  charge(size: number): void {
+    this.built += size;
+    if (this.built > maxBuiltSize) {
+      const message = `expression built or processed more than ${maxBuiltSize} array items and characters in all`;
+      throw new ExpressionBoundError('builtSize', message);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Hooks into JSONata's evaluator. Its evaluate-entry and evaluate-exit hooks are internal (JSONata's own
+// tests use them); the tests in test/unit/spec fail if an upgrade drops them.
+
+const EVALUATE_ENTRY = Symbol.for('jsonata.__evaluate_entry');
+const EVALUATE_EXIT = Symbol.for('jsonata.__evaluate_exit');
+const FRAME_CREATED = Symbol.for('jsonata.__createFrame_push');
+const BUDGET = Symbol('expression budget');
+const SCOPE_DEPTH = Symbol('scope depth');
+
+/** The root frame of one evaluation (`environment.base`), with the members JSONata gives it. */
+interface EvaluationFrame {
+  bind(name: string | symbol, value: unknown): void;
+  depth: number;
+  guardrails(): void;
+  createSequence(...items: unknown[]): unknown[];
+  [BUDGET]?: EvaluationBudget;
+}
+
+interface Frame {
+  readonly base: EvaluationFrame;
+  [SCOPE_DEPTH]?: number;
+}
+
+interface AstNode {
+  readonly type: string;
+  readonly value?: unknown;
+}
+
+/**
+ * Runs once per evaluation, at its first node: gives the evaluation its budget, counts steps and depth
+ * in JSONata's synchronous guardrails (called for every node) rather than in an awaited hook, and then
+ * hides the entry hook from the rest of the evaluation, so that a node costs no promise more than bare
+ * JSONata.
+ */
+function startEvaluation(_node: AstNode, _input: unknown, environment: Frame): void {
+  const base = environment.base;
+  const budget = new EvaluationBudget();
+  base[BUDGET] = budget;
+  base.guardrails = () => budget.step(base.depth);
+  base.createSequence = boundedSequenceFactory(budget);
+  base.bind(EVALUATE_ENTRY, false);
+  budget.step(base.depth);
+}
+
+/**
+ * JSONata's sequences (path results, `$map`, filters, groups…) are arrays built by pushing; these count
+ * every item pushed and stop at the array bound before the array grows past it.
+ */
+function boundedSequenceFactory(budget: EvaluationBudget): EvaluationFrame['createSequence'] {
+  return function createSequence(...initial: unknown[]) {
+    const sequence: unknown[] & { sequence?: boolean } = [];
+    sequence.push = function push(...items: unknown[]) {
+      if (sequence.length + items.length > maxArrayLength) throw tooLongArray(sequence.length + items.length);
+      budget.charge(items.length);
+      return Array.prototype.push.apply(sequence, items);
+    };
+    sequence.sequence = true;
+    if (initial.length === 1) sequence.push(initial[0]);
+    return sequence;
+  };
+}
+
+/**
+ * After each node: no string or array past its bound goes further, and arrays built outside sequences
+ * (ranges, array constructors) are counted.
+ */
+function checkResult(node: AstNode, _input: unknown, environment: Frame, result: unknown): void {
+  if (typeof result === 'string') {
+    if (result.length > maxStringLength) throw tooLongString(result.length);
+  } else if (Array.isArray(result)) {
+    if (result.length > maxArrayLength) throw tooLongArray(result.length);
+    if (node.value === '..' || (node.value === '[' && node.type === 'unary')) environment.base[BUDGET]?.charge(result.length);
+  }
+}
+
+/** Gives each new scope its lexical depth (JSONata calls this synchronously as it creates the frame). */
+function countScope(enclosing: Frame, frame: Frame): void {
+  const budget = enclosing.base?.[BUDGET];
+  if (!budget) return; // the expression's own frames, made before any evaluation
+  frame[SCOPE_DEPTH] = (enclosing[SCOPE_DEPTH] ?? 0) + 1;
+  budget.scope(frame[SCOPE_DEPTH]);
+}
+
+/** The budget of the evaluation a built-in function is called from (`this` is JSONata's focus). */
+export function budgetOf(focus: { environment?: Frame }): EvaluationBudget | undefined {
+  return focus.environment?.base[BUDGET];
+}
+
+/**
+ * Counts a pending higher-order call into the call depth (see `higherOrderCallDepth`) until it settles.
+ * JSONata's depth is the number of evaluations in flight, which it checks through the guardrails.
+ */
+export function countPendingCall<T>(focus: { environment?: Frame }, pending: Promise<T>): Promise<T> {
+  const base = focus.environment?.base;
+  if (!base?.[BUDGET]) return pending;
+  base.depth += higherOrderCallDepth;
+  const settle = () => {
+    base.depth -= higherOrderCallDepth;
+  };
+  return pending.then(
+    (value) => {
+      settle();
+      return value;
+    },
+    (error: unknown) => {
+      settle();
+      throw error;
+    },
+  );
+}
+
+/** Options to compile a bounded expression with: the depth guard needs JSONata's guardrails, which it installs only when `stack` is set. */
+export const BOUNDED_COMPILE_OPTIONS: jsonata.JsonataOptions = { stack: maxCallDepth, sequence: maxArrayLength };
+
+/** Puts an expression compiled with `BOUNDED_COMPILE_OPTIONS` under the bounds. */
+export function boundExpression(expression: jsonata.Expression): void {
+  // `assign` is typed for names only, but binds symbols just as well, and the hooks are looked up by symbol.
+  expression.assign(EVALUATE_ENTRY as unknown as string, startEvaluation);
+  expression.assign(EVALUATE_EXIT as unknown as string, checkResult);
+  expression.assign(FRAME_CREATED as unknown as string, countScope);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// JSON size. `$string`, `&` and a template's result serialise values; a value can share one array many
+// times over (`[$a, $a]` doubled in a loop), so its JSON can be exponentially larger than the memory it
+// takes. This measures the JSON before anything builds it, and gives up as soon as it is too large.
+
+/** Throws an ExpressionBoundError unless `value`'s JSON (indented when `indent`) fits the string bound. */
+export function checkJsonSize(value: unknown, indent = 0): void {
+  let size = 0;
+  const add = (n: number) => {
+    size += n;
+    if (size > maxStringLength) {
+      throw new ExpressionBoundError('stringLength', `expression built a value whose JSON exceeds ${maxStringLength} characters`);
+    }
+  };
+  const visit = (item: unknown, depth: number): void => {
+    if (typeof item === 'string') return add(item.length + 2);
+    if (typeof item !== 'object' || item === null) return add(item === undefined ? 0 : 8);
+    if (depth >= maxValueDepth) {
+      throw new ExpressionBoundError('valueDepth', `expression built a value nested more than ${maxValueDepth} levels deep`);
+    }
+    const lineBreak = indent > 0 ? 1 + indent * (depth + 1) : 0;
+    if (Array.isArray(item)) {
+      add(2);
+      for (const element of item) {
+        add(1 + lineBreak);
+        visit(element, depth + 1);
+      }
+      return;
+    }
+    add(2);
+    for (const [key, property] of Object.entries(item)) {
+      add(key.length + 4 + lineBreak);
+      visit(property, depth + 1);
+    }
+  };
+  visit(value, 0);
+}
