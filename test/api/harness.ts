@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { PrismaClient } from '@prisma/client';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../apps/api/src/app';
+import { createApiServer } from '../../apps/api/src/http/server';
 import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
 import { createPrismaClient } from '../../apps/common/database';
 import { createLogger, type Logger } from '../../apps/common/logger';
@@ -27,19 +28,22 @@ export interface ApiOptions {
   logger?: Logger;
   /** Where the template change feed listens; an unreachable address is a feed that lost its connection. */
   templateChangesUrl?: string;
+  /** A database of the test's own instead of the shared DATABASE_URL. */
+  databaseUrl?: string;
 }
 
 export async function startApi(options: ApiOptions = {}): Promise<Api> {
-  const prisma = createPrismaClient(requiredEnv('DATABASE_URL'));
+  const databaseUrl = options.databaseUrl ?? requiredEnv('DATABASE_URL');
+  const prisma = createPrismaClient(databaseUrl);
   const temporal = await connectClient({
     address: requiredEnv('TEMPORAL_ADDRESS'),
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
   });
   const logger = options.logger ?? createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
-  const templateChanges = await TemplateChangeFeed.start(options.templateChangesUrl ?? requiredEnv('DATABASE_URL'), logger);
+  const templateChanges = await TemplateChangeFeed.start(options.templateChangesUrl ?? databaseUrl, logger);
   const app = createApp({ prisma, temporal, taskQueue: options.taskQueue ?? `test-${randomUUID()}`, logger, templateChanges });
   const server = await new Promise<Server>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+    const listening = createApiServer(app).listen(0, '127.0.0.1', () => resolve(listening));
   });
   const { port } = server.address() as AddressInfo;
   return {

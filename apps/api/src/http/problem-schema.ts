@@ -27,25 +27,36 @@ export const ProblemSchema = registry.register(
 );
 
 const statusDescriptions: Record<number, string> = {
-  400: 'Malformed body or invalid parameters',
+  400: 'Malformed request: invalid parameters or headers (a paging cursor this API did not hand out among them), a body that is not JSON or YAML, or text with NUL characters or unpaired surrogates anywhere in the body',
+  403: 'The caller may not do this',
   404: 'Not found',
   405: 'Method not allowed',
   409: 'Conflict with the current state',
   413: 'Body or spec too large',
   415: 'Unsupported content type',
   422: 'Invalid workflow spec',
+  431: 'Request header fields too large',
   503: 'A dependency is unavailable',
 };
 
+/** An OpenAPI response entry for an error status, with the operation's own description if it has one. */
+export function problemResponse(status: number, description = statusDescriptions[status] ?? 'Error') {
+  return { description, content: { 'application/problem+json': { schema: ProblemSchema } } };
+}
+
 /** OpenAPI `responses` entries for the given error statuses. */
 export function problemResponses(...statuses: number[]) {
-  return Object.fromEntries(
-    statuses.map((status) => [
-      status,
-      {
-        description: statusDescriptions[status] ?? 'Error',
-        content: { 'application/problem+json': { schema: ProblemSchema } },
-      },
-    ]),
-  );
+  return Object.fromEntries(statuses.map((status) => [status, problemResponse(status)]));
+}
+
+/**
+ * What any operation may answer whatever it does: a malformed request or header (400), a body
+ * over the limit (413: any method's body is read before routing), header fields over Node's limit
+ * (431, answered by the HTTP server itself, see http/server.ts), a dependency down (503); and for
+ * methods that carry a body, a body in another content type (415). Operations list these first
+ * and their own answers after, which may describe the same statuses more precisely.
+ */
+export function commonProblemResponses(method: string) {
+  const withBody = method === 'post' || method === 'patch' || method === 'put';
+  return problemResponses(400, 413, ...(withBody ? [415] : []), 431, 503);
 }

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { isStorableText } from './body';
 import { problems, type InvalidParam } from './problem';
 
 /** Where a value came from; named in the problem's detail so callers know what to fix. */
@@ -19,12 +18,44 @@ export function toInvalidParams(error: z.ZodError, prefix: (string | number)[] =
   }));
 }
 
+/**
+ * Patterns the OpenAPI document publishes as they are: ECMA-262 regular expressions without flags
+ * that Python's `re` and Rust's `regex` (what contract testers compile them with) read the same
+ * way. So they use no counted repeats of non-ASCII classes (JavaScript counts UTF-16 code units
+ * where the others count code points) and name no surrogates (Rust cannot); lengths are
+ * `maxLength`. Unpaired surrogates can only arrive as JSON escapes, and the body parser refuses
+ * them anywhere in a body (body.ts), which the document's 400 says. Each pattern is a field's
+ * whole rule: zod-to-openapi publishes only the first `.regex()` of a string.
+ */
+
+/** Whitespace as String.prototype.trim sees it. */
+const TRIMMED_SPACE = '\\t-\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
+
+export const textPatterns = {
+  /** Text PostgreSQL can store: no NUL characters. */
+  storable: /^[^\u0000]*$/,
+  /** Storable, with at least one character that is not whitespace (so nothing is left empty by trimming). */
+  notBlank: new RegExp(`^[${TRIMMED_SPACE}]*[^\\u0000${TRIMMED_SPACE}][^\\u0000]*$`),
+};
+
+const STORABLE_MESSAGE = 'must not contain NUL characters';
+
+/**
+ * A string matching one published pattern, of at most `maxLength` characters (zod counts code
+ * points, as the document's `maxLength` does: an emoji is one character).
+ */
+export function text(pattern: RegExp, maxLength: number, message: string) {
+  return z.string().max(maxLength).regex(pattern, { message });
+}
+
+/** Text that ends up in PostgreSQL: bounded, storable, and published as such. */
+export function storableText(maxLength: number) {
+  return text(textPatterns.storable, maxLength, STORABLE_MESSAGE);
+}
+
 /** Query-string text: bounded, and storable (query values reach SQL parameters unchecked otherwise). */
 export function queryText(maxLength: number) {
-  return z
-    .string()
-    .max(maxLength)
-    .refine(isStorableText, { message: 'must not contain NUL characters or unpaired surrogates' });
+  return storableText(maxLength);
 }
 
 /** A query flag written as `true` or `false`. */
@@ -35,4 +66,9 @@ export function pathParam<Schema extends z.ZodType>(schema: Schema, value: unkno
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   throw problems.notFound(`no ${what} ${JSON.stringify(value)}`);
+}
+
+/** An optional body: none at all reads as `{}`; anything sent, even `null`, is parsed as sent. */
+export function bodyOrEmpty(body: unknown): unknown {
+  return body === undefined ? {} : body;
 }

@@ -1,6 +1,8 @@
 import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { Router } from 'express';
 import swaggerUi from 'swagger-ui-express';
+import { commonProblemResponses } from '../http/problem-schema';
+import { allowOnly } from '../http/routes';
 import { registry } from './registry';
 
 type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
@@ -12,7 +14,7 @@ type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 let cached: OpenApiDocument | undefined;
 
 export function openApiDocument(): OpenApiDocument {
-  cached ??= new OpenApiGeneratorV31(registry.definitions).generateDocument({
+  cached ??= new OpenApiGeneratorV31(withCommonResponses(registry.definitions)).generateDocument({
     openapi: '3.1.0',
     info: {
       title: 'flowpilot API',
@@ -23,12 +25,37 @@ export function openApiDocument(): OpenApiDocument {
   return cached;
 }
 
+/**
+ * Every operation documents the errors any request can meet (see `commonProblemResponses`) beside
+ * its own; its own descriptions win. Added here, once, so no operation can forget them.
+ */
+function withCommonResponses(definitions: typeof registry.definitions): typeof registry.definitions {
+  return definitions.map((definition) =>
+    definition.type === 'route'
+      ? {
+          ...definition,
+          route: {
+            ...definition.route,
+            responses: sortedByStatus({ ...commonProblemResponses(definition.route.method), ...definition.route.responses }),
+          },
+        }
+      : definition,
+  );
+}
+
+function sortedByStatus<T>(responses: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
+}
+
 /** `GET /openapi.json`, and `/docs` rendered by the swagger-ui bundled in node_modules (no CDN). */
 export function createOpenApiRouter(): Router {
   const router = Router();
-  router.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument());
-  });
+  router
+    .route('/openapi.json')
+    .get((_req, res) => {
+      res.json(openApiDocument());
+    })
+    .all(allowOnly('GET'));
   router.use('/docs', swaggerUi.serve);
   router.get('/docs', swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } }));
   return router;

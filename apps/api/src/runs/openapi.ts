@@ -6,6 +6,7 @@ import {
   ControlBodySchema,
   EventsPageSchema,
   EventsQuerySchema,
+  IdempotencyKeySchema,
   ListRunsQuerySchema,
   RejectBodySchema,
   RunDetailSchema,
@@ -25,11 +26,8 @@ const problem = (description: string) => ({ description, content: { 'application
 const json = <T extends z.ZodType>(description: string, schema: T) => ({ description, content: { 'application/json': { schema } } });
 const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({ required, content: { 'application/json': { schema } } });
 
-const IdempotencyHeaders = z.object({
-  'idempotency-key': z.string().max(200).optional().openapi({
-    description: 'Repeating a request with the same key returns the first answer instead of acting twice',
-  }),
-});
+/** The schema the router parses the header with (visible ASCII, so its length is the same in any unit). */
+const IdempotencyHeaders = z.object({ 'idempotency-key': IdempotencyKeySchema.optional() });
 
 const StepControlResponseSchema = z.object({ runId: z.string(), step: StepViewSchema }).openapi('StepControlResult');
 const RunControlResponseSchema = z
@@ -45,7 +43,6 @@ registry.registerPath({
   responses: {
     201: json('The run started', StartRunResponseSchema),
     200: json('The run an earlier request with the same Idempotency-Key started', StartRunResponseSchema),
-    400: problem('Malformed request'),
     404: problem('No such template or version'),
     409: problem('The template is archived, or the Idempotency-Key was used for another request'),
     422: problem('The input does not match the version’s input schema (see invalidParams)'),
@@ -58,7 +55,7 @@ registry.registerPath({
   tags,
   summary: 'List runs from Temporal visibility (eventually consistent)',
   request: { query: ListRunsQuerySchema },
-  responses: { 200: json('A page of runs', RunListSchema), 400: problem('Invalid filters or cursor') },
+  responses: { 200: json('A page of runs', RunListSchema) },
 });
 
 registry.registerPath({
@@ -94,7 +91,6 @@ registry.registerPath({
         'text/event-stream': { schema: z.string().openapi({ description: 'SSE frames: `id`, `event` (the event type), `data` (a RunEvent)' }) },
       },
     },
-    400: problem('Invalid cursor'),
     404: problem('No such run'),
   },
 });

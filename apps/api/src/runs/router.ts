@@ -2,6 +2,8 @@ import { Router, type Request, type Response } from 'express';
 import type { ApiDependencies } from '../dependencies';
 import { principalOf } from '../http/principal';
 import { problems } from '../http/problem';
+import { allowOnly } from '../http/routes';
+import { bodyOrEmpty } from '../http/validation';
 import { cancelRun, controlRun, controlStep, type RunAction, type StepAction } from './control';
 import { locateRunHistory } from './history-reader';
 import { listRuns } from './list';
@@ -28,34 +30,42 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
   const router = Router();
   const starter = new RunStarter(deps, templateHeads);
 
-  router.post('/', async (req, res) => {
-    const body = parseRequestPart(StartRunBodySchema, req.body ?? {}, 'body');
-    const { created, run } = await starter.start(principalOf(req), body, idempotencyKeyOf(req));
-    res.status(created ? 201 : 200).location(run.links.self).json(run);
-  });
+  router
+    .route('/')
+    .post(async (req, res) => {
+      const body = parseRequestPart(StartRunBodySchema, bodyOrEmpty(req.body), 'body');
+      const { created, run } = await starter.start(principalOf(req), body, idempotencyKeyOf(req));
+      res.status(created ? 201 : 200).location(run.links.self).json(run);
+    })
+    .get(async (req, res) => {
+      res.json(await listRuns(deps, parseRequestPart(ListRunsQuerySchema, req.query, 'query')));
+    })
+    .all(allowOnly('GET', 'POST'));
 
-  router.get('/', async (req, res) => {
-    res.json(await listRuns(deps, parseRequestPart(ListRunsQuerySchema, req.query, 'query')));
-  });
+  router
+    .route('/:id')
+    .get(async (req, res) => {
+      const { id } = runParamsOf(req);
+      res.json(await viewRun(deps, id));
+    })
+    .all(allowOnly('GET'));
 
-  router.get('/:id', async (req, res) => {
-    const { id } = runParamsOf(req);
-    res.json(await viewRun(deps, id));
-  });
-
-  router.get('/:id/events', async (req, res) => {
-    const { id } = runParamsOf(req);
-    const query = parseRequestPart(EventsQuerySchema, req.query, 'query');
-    const streaming = req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream';
-    // EventSource resumes with Last-Event-ID; pollers pass the cursor they were given as `after`.
-    const cursor = (streaming ? req.header('last-event-id') : undefined) ?? query.after;
-    const position = await locateRunHistory(deps, id, cursor);
-    if (streaming) {
-      await streamRunEvents(deps, req, res, position);
-      return;
-    }
-    res.json(await readRunEventsPage(deps, position, query.limit));
-  });
+  router
+    .route('/:id/events')
+    .get(async (req, res) => {
+      const { id } = runParamsOf(req);
+      const query = parseRequestPart(EventsQuerySchema, req.query, 'query');
+      const streaming = req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream';
+      // EventSource resumes with Last-Event-ID; pollers pass the cursor they were given as `after`.
+      const cursor = (streaming ? req.header('last-event-id') : undefined) ?? query.after;
+      const position = await locateRunHistory(deps, id, cursor);
+      if (streaming) {
+        await streamRunEvents(deps, req, res, position);
+        return;
+      }
+      res.json(await readRunEventsPage(deps, position, query.limit));
+    })
+    .all(allowOnly('GET'));
 
   const stepAction = (action: StepAction) => async (req: Request, res: Response) => {
     const { id, stepId } = stepParamsOf(req);
@@ -70,14 +80,13 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
     });
     res.json({ runId: id, step });
   };
-  router.post('/:id/steps/:stepId/approve', stepAction('approve'));
-  router.post('/:id/steps/:stepId/reject', stepAction('reject'));
-  router.post('/:id/steps/:stepId/retry', stepAction('retry'));
-  router.post('/:id/steps/:stepId/skip', stepAction('skip'));
+  for (const action of ['approve', 'reject', 'retry', 'skip'] as const) {
+    router.route(`/:id/steps/:stepId/${action}`).post(stepAction(action)).all(allowOnly('POST'));
+  }
 
   const runAction = (action: RunAction) => async (req: Request, res: Response) => {
     const { id } = runParamsOf(req);
-    const { reason } = parseRequestPart(ControlBodySchema, req.body ?? {}, 'body');
+    const { reason } = parseRequestPart(ControlBodySchema, bodyOrEmpty(req.body), 'body');
     const state = await controlRun(deps, {
       runId: id,
       action,
@@ -87,14 +96,18 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
     });
     res.json({ runId: id, status: state.status, paused: state.paused });
   };
-  router.post('/:id/pause', runAction('pause'));
-  router.post('/:id/resume', runAction('resume'));
+  for (const action of ['pause', 'resume'] as const) {
+    router.route(`/:id/${action}`).post(runAction(action)).all(allowOnly('POST'));
+  }
 
-  router.post('/:id/cancel', async (req, res) => {
-    const { id } = runParamsOf(req);
-    await cancelRun(deps, id, principalOf(req));
-    res.status(202).json({ runId: id, cancelRequested: true });
-  });
+  router
+    .route('/:id/cancel')
+    .post(async (req, res) => {
+      const { id } = runParamsOf(req);
+      await cancelRun(deps, id, principalOf(req));
+      res.status(202).json({ runId: id, cancelRequested: true });
+    })
+    .all(allowOnly('POST'));
 
   return router;
 }
@@ -117,9 +130,9 @@ function stepParamsOf(req: Request): { id: string; stepId: string } {
 function commentFor(action: StepAction, body: unknown): string | undefined {
   switch (action) {
     case 'approve':
-      return parseRequestPart(ApproveBodySchema, body ?? {}, 'body').comment;
+      return parseRequestPart(ApproveBodySchema, bodyOrEmpty(body), 'body').comment;
     case 'reject':
-      return parseRequestPart(RejectBodySchema, body ?? {}, 'body').reason;
+      return parseRequestPart(RejectBodySchema, bodyOrEmpty(body), 'body').reason;
     default:
       return undefined;
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import '../openapi/registry'; // extends zod with `.openapi()` before the schemas below use it
+import { storableText, text } from '../http/validation';
 import { runEventTypes } from './history-events';
 
 /** Request and response shapes of the runs API: validation in the router, documentation in openapi.ts. */
@@ -15,6 +16,9 @@ export const runStatuses = [
   'timed_out',
 ] as const;
 
+/** Version numbers are PostgreSQL integers. */
+const MAX_VERSION = 2_147_483_647;
+
 export const RunStatusSchema = z.enum(runStatuses).openapi('RunStatus');
 
 /** Run ids are Temporal workflow ids this API made: `run-` and a uuid or a hash prefix. */
@@ -28,20 +32,27 @@ export const StepIdSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, { 
 export const RunParamsSchema = z.object({ id: RunIdSchema });
 export const StepParamsSchema = z.object({ id: RunIdSchema, stepId: StepIdSchema });
 
-const printable = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    // Control characters have no business in these values and would make logs and queries ambiguous.
-    .regex(/^[^\p{Cc}]+$/u, { message: 'must not contain control characters' });
+/**
+ * Idempotency keys are visible ASCII (what HTTP header values are in practice: Node reads other
+ * bytes as Latin-1), so a key's length is the same in characters, bytes and code units.
+ */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+export const IdempotencyKeySchema = z
+  .string()
+  .regex(IDEMPOTENCY_KEY, { message: 'must be 1 to 200 visible ASCII characters (no spaces)' })
+  .openapi({
+    description:
+      'Repeating a request with the same key returns the first answer instead of acting twice. 1 to 200 visible ASCII characters.',
+    example: 'deploy-42',
+  });
 
-export const IdempotencyKeySchema = printable(200);
+/** Who started a run, as a filter: no control characters (they would make queries ambiguous) and no backslash. */
+const STARTED_BY = /^[^\\\u0000-\u001f\u007f-\u009f]+$/;
 
 export const StartRunBodySchema = z
   .object({
     templateId: z.uuid(),
-    version: z.number().int().min(1).optional().openapi({ description: "Defaults to the template's latest version" }),
+    version: z.number().int().min(1).max(MAX_VERSION).optional().openapi({ description: "Defaults to the template's latest version" }),
     input: z
       .record(z.string(), z.unknown())
       .default({})
@@ -65,24 +76,23 @@ export const StartRunResponseSchema = z
   .openapi('StartRunResponse');
 export type StartRunResponse = z.output<typeof StartRunResponseSchema>;
 
-const commaSeparatedStatuses = z
-  .string()
-  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
-  .pipe(z.array(RunStatusSchema).min(1).max(runStatuses.length));
+/** One status or several, comma-separated (spaces around commas allowed); repeats are harmless. */
+const STATUS_LIST = new RegExp(`^(?:${runStatuses.join('|')})(?: *, *(?:${runStatuses.join('|')}))*$`);
+const commaSeparatedStatuses = text(STATUS_LIST, 200, `must be one or more of ${runStatuses.join(', ')}, comma-separated`)
+  .transform((value) => [...new Set(value.split(',').map((part) => part.trim()))])
+  .pipe(z.array(RunStatusSchema).min(1));
 
 export const ListRunsQuerySchema = z
   .object({
     templateId: z.uuid().optional(),
-    version: z.coerce.number().int().min(1).optional(),
+    version: z.coerce.number().int().min(1).max(MAX_VERSION).optional(),
     status: commaSeparatedStatuses.optional().openapi({ description: 'One status or several, comma-separated' }),
-    startedBy: printable(200)
-      // Temporal's SQL visibility stores backslashes but no quoting of one in a query matches them.
-      .regex(/^[^\\]*$/, { message: 'cannot contain a backslash' })
-      .optional(),
+    // Temporal's SQL visibility stores backslashes but no quoting of one in a query matches them.
+    startedBy: text(STARTED_BY, 200, 'must not be empty or contain control characters or a backslash').optional(),
     startedAfter: z.iso.datetime({ offset: true }).optional(),
     startedBefore: z.iso.datetime({ offset: true }).optional(),
     limit: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().max(4096).optional(),
+    cursor: storableText(4096).optional().openapi({ description: 'The nextCursor of the previous page' }),
   })
   .strict();
 export type ListRunsQuery = z.output<typeof ListRunsQuerySchema>;
@@ -162,7 +172,7 @@ export const RunEventSchema = z
 
 export const EventsQuerySchema = z
   .object({
-    after: z.string().max(200).optional(),
+    after: storableText(200).optional().openapi({ description: 'The nextCursor of the previous page' }),
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })
   .strict();
@@ -175,6 +185,6 @@ export const EventsPageSchema = z
   })
   .openapi('RunEventsPage');
 
-export const ApproveBodySchema = z.object({ comment: z.string().max(2000).optional() }).strict().openapi('ApproveRequest');
-export const RejectBodySchema = z.object({ reason: z.string().max(2000).optional() }).strict().openapi('RejectRequest');
-export const ControlBodySchema = z.object({ reason: z.string().max(2000).optional() }).strict().openapi('RunControlRequest');
+export const ApproveBodySchema = z.object({ comment: storableText(2000).optional() }).strict().openapi('ApproveRequest');
+export const RejectBodySchema = z.object({ reason: storableText(2000).optional() }).strict().openapi('RejectRequest');
+export const ControlBodySchema = z.object({ reason: storableText(2000).optional() }).strict().openapi('RunControlRequest');

@@ -27,9 +27,9 @@ const DiffParams = TemplateParams.extend({ from: z.number().int().min(1), to: z.
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
 
 /** Bodies are accepted as JSON or YAML with the same shape. */
-function body(schema: z.ZodType) {
+function body(schema: z.ZodType, required = true) {
   const content = Object.fromEntries(['application/json', ...YAML_TYPES].map((type) => [type, { schema }]));
-  return { body: { required: true, content } };
+  return { body: { required, content } };
 }
 
 function json(description: string, schema: z.ZodType) {
@@ -135,7 +135,8 @@ registry.registerPath({
   path: `${BASE}/{id}/versions/{number}/rollback`,
   tags,
   summary: "Add a version with an earlier version's spec",
-  request: { params: VersionParams, ...body(RollbackBody) },
+  // The body only carries an optional message: a request without one is a rollback without a message.
+  request: { params: VersionParams, ...body(RollbackBody, false) },
   responses: {
     200: json('That spec is already the latest version, which is returned', VersionResource),
     201: json('The new version', VersionResource),

@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import type { ApiDependencies } from '../dependencies';
 import { principalOf } from '../http/principal';
 import { allowOnly } from '../http/routes';
-import { parseRequest, pathParam } from '../http/validation';
+import { bodyOrEmpty, parseRequest, pathParam } from '../http/validation';
 import {
   CreateTemplateBody,
   CreateVersionBody,
@@ -96,7 +96,7 @@ export function createTemplatesRouter(deps: ApiDependencies, templateHeads: Temp
     .post(async (req, res) => {
       const id = templateIdOf(req);
       const number = versionNumberOf(req, 'number');
-      const body = parseRequest(RollbackBody, req.body ?? {}, 'body');
+      const body = parseRequest(RollbackBody, bodyOrEmpty(req.body), 'body');
       const { version, created } = await templates.rollback(id, number, body.message, actorOf(req));
       res.status(created ? 201 : 200).location(`${req.baseUrl}/${id}/versions/${version.number}`).json(version);
     })

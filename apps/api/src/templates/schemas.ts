@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { registerShared, registry } from '../openapi/registry';
-import { QueryBoolean, queryText } from '../http/validation';
+import { QueryBoolean, queryText, storableText, text, textPatterns } from '../http/validation';
 import { SpecSchema } from '../../../../workflows/spec/schema';
 
 /**
@@ -28,16 +28,21 @@ const MAX_LABELS = 64;
 const LabelKeySchema = z.string().regex(LABEL_KEY, {
   message: 'must start with a letter or digit and hold only letters, digits, ".", "_", "/" or "-" (at most 63)',
 });
-const LabelValueSchema = z.string().max(256);
+const LabelValueSchema = storableText(256);
 
 export const LabelsSchema = z
   .record(LabelKeySchema, LabelValueSchema)
   .refine((labels) => Object.keys(labels).length <= MAX_LABELS, { message: `at most ${MAX_LABELS} labels` })
+  // zod-to-openapi renders neither a record's key schema nor the refinement: both are published here.
+  .openapi({ propertyNames: { pattern: LABEL_KEY.source }, maxProperties: MAX_LABELS } as object)
   .meta({ description: 'Free-form key/value labels for finding templates', example: { team: 'payments' } });
 
-const NameSchema = z.string().trim().min(1).max(200).meta({ example: 'nightly-settlement' });
-const DescriptionSchema = z.string().max(2000);
-const MessageSchema = z.string().max(2000).meta({ description: 'Why this version exists, like a commit message' });
+/** Names are trimmed, after the published rule (length, not blank, no NUL) is checked as sent. */
+const NameSchema = text(textPatterns.notBlank, 200, 'must not be blank or contain NUL characters')
+  .trim()
+  .meta({ example: 'nightly-settlement' });
+const DescriptionSchema = storableText(2000);
+const MessageSchema = storableText(2000).meta({ description: 'Why this version exists, like a commit message' });
 
 export const CreateTemplateBody = z
   .object({
@@ -56,7 +61,8 @@ export const UpdateTemplateBody = z
     labels: LabelsSchema.optional().meta({ description: 'Replaces all labels' }),
   })
   .strict()
-  .refine((patch) => Object.keys(patch).length > 0, { message: 'name at least one of name, description, labels' });
+  .refine((patch) => Object.keys(patch).length > 0, { message: 'name at least one of name, description, labels' })
+  .openapi({ minProperties: 1 } as object);
 export type TemplatePatch = z.output<typeof UpdateTemplateBody>;
 
 export const CreateVersionBody = z.object({ spec: z.unknown(), message: MessageSchema.default('') }).strict();
@@ -66,13 +72,18 @@ export const RollbackBody = z.object({ message: MessageSchema.optional() }).stri
 const LimitQuery = z.coerce.number().int().min(1).max(100).default(20);
 const CursorQuery = queryText(512).meta({ description: 'The nextCursor of the previous page' });
 
-const LabelFilter = queryText(400)
-  .regex(/^[^:]+:/, { message: 'must be written key:value' })
+/**
+ * `key:value`: a label key, then any storable text (a value longer than any label's matches
+ * nothing, it is no error). One published pattern holds the whole rule.
+ */
+const LABEL_FILTER = new RegExp(`${LABEL_KEY.source.slice(0, -1)}:[^\\u0000]*$`);
+
+const LabelFilter = text(LABEL_FILTER, 320, 'must be written key:value, the key a label key')
   .transform((filter) => {
     const separator = filter.indexOf(':');
     return { key: filter.slice(0, separator), value: filter.slice(separator + 1) };
   })
-  .pipe(z.object({ key: LabelKeySchema, value: LabelValueSchema }));
+  .pipe(z.object({ key: LabelKeySchema, value: z.string() }));
 
 export const ListTemplatesQuery = z
   .object({
