@@ -1,4 +1,5 @@
 import { patched } from '@temporalio/workflow';
+import { EXPRESSION_BOUNDS, workflowTaskStepsLeft } from '../spec/expression-bounds';
 import type { RunLimits } from '../contract';
 import { DEFAULT_MAX_STEPS_IN_FLIGHT, MAX_STEPS_IN_FLIGHT } from './limits';
 
@@ -38,4 +39,42 @@ export function admit<T>(ready: T[], slotsTaken: number, limit: number): T[] {
   const free = Math.max(limit - slotsTaken, 0);
   if (ready.length <= free || !patched(CAP_STEPS_IN_FLIGHT)) return ready;
   return ready.slice(0, free);
+}
+
+/** Patch id: runs recorded before expression costs were spread over workflow tasks evaluated every ready step at once. */
+export const SPREAD_EXPRESSION_COST = 'spread-expression-cost';
+
+/**
+ * The share of a workflow task's expression budget (`EXPRESSION_BOUNDS.maxWorkflowTaskSteps`) that
+ * steps may be admitted against by their least cost: the rest is headroom for loops, which cost more
+ * than their nodes.
+ */
+const ADMISSION_SHARE = 0.5;
+
+/**
+ * Spreads the steps whose conditions and templates must be evaluated over workflow tasks, so that a
+ * wide fan-out of templated steps never reaches the per-task bound on evaluation steps (the bound keeps
+ * an activation inside the SDK's execution timeout; a step over it would fail). Steps are admitted by
+ * their least cost (`leastEvaluationCost`) while it fits in the task's share; the first step of a task
+ * always is, so a run always moves on. Those held back stay pending for the next task.
+ *
+ * Replay safety: `patched()` is asked only when a step is held back, as for the cap above.
+ */
+export function admitWithinExpressionBudget<T>(ready: T[], costOf: (item: T) => number): { admitted: T[]; deferred: number } {
+  const { maxWorkflowTaskSteps } = EXPRESSION_BOUNDS;
+  const firstOfTask = workflowTaskStepsLeft() === maxWorkflowTaskSteps;
+  let left = workflowTaskStepsLeft() - maxWorkflowTaskSteps * (1 - ADMISSION_SHARE);
+  const admitted: T[] = [];
+  for (const [index, item] of ready.entries()) {
+    const cost = costOf(item);
+    if (cost > 0 && cost > left && !(firstOfTask && admitted.length === 0)) {
+      if (!patched(SPREAD_EXPRESSION_COST)) return { admitted: ready, deferred: 0 };
+      // Steps without expressions cost nothing and still start; the rest wait for the next task.
+      const rest = ready.slice(index + 1).filter((other) => costOf(other) === 0);
+      return { admitted: [...admitted, ...rest], deferred: ready.length - index - rest.length };
+    }
+    left -= cost;
+    admitted.push(item);
+  }
+  return { admitted, deferred: 0 };
 }

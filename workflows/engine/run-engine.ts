@@ -35,11 +35,11 @@ import {
 } from '../contract';
 import { RunStatusKey } from '../search-attributes';
 import { parseDuration } from '../spec/duration';
-import { evaluateCondition, findExpressions, renderTemplate } from '../spec/expressions';
+import { evaluateCondition, findExpressions, leastEvaluationCost, renderTemplate } from '../spec/expressions';
 import type { Group, Step } from '../spec/schema';
 import { stepTypes, type ApprovalWith, type DelayWith } from '../spec/step-types';
 import { activityIdFor, stepActivityOptions } from './activity-options';
-import { admit, maxStepsInFlight } from './admission';
+import { admit, admitWithinExpressionBudget, maxStepsInFlight } from './admission';
 import { approvalOutcome, decisionRefusal, recordDecision, refusal } from './approvals';
 import { CrashGuard } from './crash-guard';
 import { failedAttempts, FailureType, stepFailure, toStepError } from './failures';
@@ -90,6 +90,9 @@ export class RunEngine {
   private readonly tasks = new Map<string, Promise<void>>();
   /** Steps whose `with` holds `{{ }}` templates; the others skip rendering (it costs promises, see `startAll`). */
   private readonly templated: ReadonlySet<string>;
+  /** The least evaluation cost of each step with a condition or templates (admission.ts). */
+  private readonly expressionCosts: ReadonlyMap<string, number>;
+  private wakeArmed = false;
   private readonly awaitingDecision = new Set<string>();
   private readonly approvals = new Map<string, ApprovalWith>();
   private readonly executions: Map<string, number>;
@@ -112,6 +115,9 @@ export class RunEngine {
   constructor(private readonly input: RunInput) {
     this.graph = new RunGraph(input.spec);
     this.templated = new Set(input.spec.steps.filter((step) => findExpressions(step.with).length > 0).map((step) => step.id));
+    this.expressionCosts = new Map(
+      input.spec.steps.filter((step) => step.when !== undefined || this.templated.has(step.id)).map((step) => [step.id, expressionCost(step)]),
+    );
     const carried = input.carried;
     this.state = carried?.state ?? {
       status: 'running',
@@ -214,7 +220,25 @@ export class RunEngine {
       if (verdict === 'blocked') this.skip(id, 'upstream');
       else if (verdict === 'satisfied' && !this.state.paused && !this.draining && !this.ending) ready.push(step);
     }
-    this.startAll(admit(ready, this.slotsTaken(), this.maxStepsInFlight), false);
+    const { admitted, deferred } = admitWithinExpressionBudget(
+      admit(ready, this.slotsTaken(), this.maxStepsInFlight),
+      (step) => this.expressionCosts.get(step.id) ?? 0,
+    );
+    this.startAll(admitted, false);
+    if (deferred > 0 && this.slotsTaken() === 0) this.wakeInNextTask();
+  }
+
+  /**
+   * Steps held back for the expression budget start in a later workflow task. One comes with any
+   * activity or timer that completes; when none is pending, a one-millisecond timer brings it.
+   */
+  private wakeInNextTask(): void {
+    if (this.wakeArmed) return;
+    this.wakeArmed = true;
+    sleep(1, { summary: 'expression budget' }).then(() => {
+      this.wakeArmed = false;
+      this.changed = true;
+    }, ignoreCancellation);
   }
 
   /** Steps holding a Temporal activity or timer: those in flight, less approvals waiting for decisions (admission.ts). */
@@ -816,4 +840,13 @@ function isSettled(step: StepState): boolean {
 function approvalDeadline(step: Step, approval: ApprovalWith): string | undefined {
   const limits = [approval.timeout, step.timeout].flatMap((d) => (d ? [parseDuration(d)!] : []));
   return limits.length === 0 ? undefined : new Date(Date.now() + Math.min(...limits)).toISOString();
+}
+
+/** A step's least expression cost; an expression that does not compile costs nothing here and fails the step when evaluated. */
+function expressionCost(step: Step): number {
+  try {
+    return leastEvaluationCost(step.when, step.with);
+  } catch {
+    return 0;
+  }
 }

@@ -111,6 +111,11 @@ function workflowTaskBudget(): WorkflowTaskBudget {
   return currentTask;
 }
 
+/** Evaluation steps the expressions of the current workflow task may still take in all. */
+export function workflowTaskStepsLeft(): number {
+  return maxWorkflowTaskSteps - workflowTaskBudget().steps;
+}
+
 export class EvaluationBudget {
   private steps = 0;
   private built = 0;

@@ -141,6 +141,11 @@ export interface CompiledExpression {
   readonly source: string;
   /** Ids of the steps the expression reads through `steps.<id>`; see `referencedSteps`. */
   readonly referencedSteps: readonly string[];
+  /**
+   * Nodes in the expression's syntax tree: what one evaluation costs at least, in evaluation steps
+   * (loops and recursion cost more). The engine uses it to spread costly steps over workflow tasks.
+   */
+  readonly nodeCount: number;
   evaluate(context: ExpressionContext): Promise<unknown>;
 }
 
@@ -183,13 +188,14 @@ function compile(source: string): CompiledExpression {
   }
   const ast = expression.ast();
   const steps = findStepReferences(ast);
-  prepareAst(ast, source);
+  const nodeCount = prepareAst(ast, source);
   boundExpression(expression);
   for (const [name, builtIn] of boundedBuiltIns) expression.assign(name, builtIn);
   expression.assign(CONCATENATION, boundedConcatenation);
   return {
     source,
     referencedSteps: steps,
+    nodeCount,
     async evaluate(context) {
       try {
         const value: unknown = await expression.evaluate(context);
@@ -205,8 +211,10 @@ function compile(source: string): CompiledExpression {
 /**
  * Refuses regular expressions RE2 cannot run (so validation reports them, naming the step), and turns
  * every `a & b` into a call of the bounded concatenation, which measures JSON before building it.
+ * Answers the number of nodes in the tree.
  */
-function prepareAst(ast: unknown, source: string): void {
+function prepareAst(ast: unknown, source: string): number {
+  let nodeCount = 0;
   const seen = new Set<object>();
   const visit = (node: unknown): void => {
     if (typeof node !== 'object' || node === null || node instanceof RegExp || seen.has(node)) return;
@@ -216,6 +224,7 @@ function prepareAst(ast: unknown, source: string): void {
       return;
     }
     const astNode = node as AstNode;
+    if (typeof astNode.type === 'string') nodeCount++;
     if (astNode.type === 'regex' && astNode.value instanceof RegExp) {
       const refused = unsupportedRegex(astNode.value);
       if (refused) {
@@ -237,6 +246,16 @@ function prepareAst(ast: unknown, source: string): void {
     }
   };
   visit(ast);
+  return nodeCount;
+}
+
+/**
+ * The least number of evaluation steps that evaluating `when` and rendering `with` cost: the nodes of
+ * their expressions. Throws an `ExpressionError` on a syntax error, as validation would have.
+ */
+export function leastEvaluationCost(when: string | undefined, withValue: unknown): number {
+  const sources = [...(when === undefined ? [] : [when]), ...findExpressions(withValue).map((found) => found.source)];
+  return sources.reduce((cost, source) => cost + compileExpression(source).nodeCount, 0);
 }
 
 /** The step ids `source` reads through `steps.<id>`; throws an `ExpressionError` on a syntax error. */
