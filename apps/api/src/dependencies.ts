@@ -11,4 +11,6 @@ export interface ApiDependencies {
   logger: Logger;
   /** Template changes made through any API instance, for what the API caches of templates. */
   templateChanges: TemplateChanges;
+  /** How long a cancelled run has to take its cancellation before the API terminates it; RUN_CANCEL_GRACE_MS's default when absent. */
+  runCancelGraceMs?: number;
 }

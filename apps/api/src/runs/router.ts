@@ -92,8 +92,8 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
 
   router.post('/:id/cancel', async (req, res) => {
     const { id } = runParamsOf(req);
-    await cancelRun(deps, id, principalOf(req));
-    res.status(202).json({ runId: id, cancelRequested: true });
+    const { terminated } = await cancelRun(deps, id, principalOf(req));
+    res.status(202).json({ runId: id, cancelRequested: true, terminated });
   });
 
   return router;
