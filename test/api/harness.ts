@@ -6,9 +6,10 @@ import type { Client } from '@temporalio/client';
 import { createApp } from '../../apps/api/src/app';
 import { createApiServer } from '../../apps/api/src/http/server';
 import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
+import { defaultDependencyTimeouts } from '../../apps/common/config';
 import { createPrismaClient } from '../../apps/common/database';
 import { createLogger, type Logger } from '../../apps/common/logger';
-import { connectClient } from '../../apps/common/temporal';
+import { createTemporalClient } from '../../apps/common/temporal';
 
 /**
  * The API on a real port, over the real PostgreSQL and Temporal of the global setup.
@@ -28,20 +29,30 @@ export interface ApiOptions {
   logger?: Logger;
   /** Where the template change feed listens; an unreachable address is a feed that lost its connection. */
   templateChangesUrl?: string;
-  /** A database of the test's own instead of the shared DATABASE_URL. */
+  /** Another database or Temporal than the global setup's (one a test stops, or where nothing listens). */
   databaseUrl?: string;
+  temporalAddress?: string;
+  runCancelGraceMs?: number;
 }
 
 export async function startApi(options: ApiOptions = {}): Promise<Api> {
   const databaseUrl = options.databaseUrl ?? requiredEnv('DATABASE_URL');
   const prisma = createPrismaClient(databaseUrl);
-  const temporal = await connectClient({
-    address: requiredEnv('TEMPORAL_ADDRESS'),
+  const temporal = createTemporalClient({
+    address: options.temporalAddress ?? requiredEnv('TEMPORAL_ADDRESS'),
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    callTimeoutMs: defaultDependencyTimeouts.TEMPORAL_CALL_TIMEOUT_MS,
   });
   const logger = options.logger ?? createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
   const templateChanges = await TemplateChangeFeed.start(options.templateChangesUrl ?? databaseUrl, logger);
-  const app = createApp({ prisma, temporal, taskQueue: options.taskQueue ?? `test-${randomUUID()}`, logger, templateChanges });
+  const app = createApp({
+    prisma,
+    temporal,
+    taskQueue: options.taskQueue ?? `test-${randomUUID()}`,
+    logger,
+    templateChanges,
+    ...(options.runCancelGraceMs ? { runCancelGraceMs: options.runCancelGraceMs } : {}),
+  });
   const server = await new Promise<Server>((resolve) => {
     const listening = createApiServer(app).listen(0, '127.0.0.1', () => resolve(listening));
   });

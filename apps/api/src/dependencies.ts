@@ -14,4 +14,6 @@ export interface ApiDependencies {
   templateChanges: TemplateChanges;
   /** Engine limits every run starts with (from the configuration); the engine's defaults when absent. */
   runLimits?: RunLimits;
+  /** How long a cancelled run has to take its cancellation before the API terminates it; RUN_CANCEL_GRACE_MS's default when absent. */
+  runCancelGraceMs?: number;
 }

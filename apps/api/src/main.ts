@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { loadApiConfig, runLimitsOf } from '../../common/config';
 import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
-import { connectClient } from '../../common/temporal';
+import { createTemporalClient } from '../../common/temporal';
 import { createApp } from './app';
 import { createApiServer } from './http/server';
 import { TemplateChangeFeed } from './templates/template-changes';
@@ -13,12 +13,24 @@ const SHUTDOWN_GRACE_MS = 10_000;
 async function main(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('flowpilot-api', config.LOG_LEVEL);
-  const prisma = createPrismaClient(config.DATABASE_URL);
-  const temporal = await connectClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const prisma = createPrismaClient(config.DATABASE_URL, config);
+  const temporal = createTemporalClient({
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    callTimeoutMs: config.TEMPORAL_CALL_TIMEOUT_MS,
+  });
 
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
 
-  const app = createApp({ prisma, temporal, taskQueue: config.TASK_QUEUE, logger, templateChanges, runLimits: runLimitsOf(config) });
+  const app = createApp({
+    prisma,
+    temporal,
+    taskQueue: config.TASK_QUEUE,
+    logger,
+    templateChanges,
+    runLimits: runLimitsOf(config),
+    runCancelGraceMs: config.RUN_CANCEL_GRACE_MS,
+  });
   const server = createApiServer(app).listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ url: `http://localhost:${port}`, docs: `http://localhost:${port}/docs` }, 'API listening');
