@@ -4,6 +4,7 @@ import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
 import { connectClient } from '../../common/temporal';
 import { createApp } from './app';
+import { oidcSettingsOf } from './auth/oidc';
 import { createApiServer } from './http/server';
 import { TemplateChangeFeed } from './templates/template-changes';
 
@@ -18,7 +19,16 @@ async function main(): Promise<void> {
 
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
 
-  const app = createApp({ prisma, temporal, taskQueue: config.TASK_QUEUE, logger, templateChanges, runLimits: runLimitsOf(config) });
+  const oidc = oidcSettingsOf(config);
+  const app = createApp({
+    prisma,
+    temporal,
+    taskQueue: config.TASK_QUEUE,
+    logger,
+    templateChanges,
+    runLimits: runLimitsOf(config),
+    ...(oidc ? { oidc } : {}),
+  });
   const server = createApiServer(app).listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ url: `http://localhost:${port}`, docs: `http://localhost:${port}/docs` }, 'API listening');

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { createHash, randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   RefusalType,
@@ -16,12 +16,13 @@ import {
 import type { ApiDependencies } from '../dependencies';
 import { ProblemError, problems } from '../http/problem';
 import type { Principal } from '../http/principal';
-import { describeRun } from './run-handle';
+import { describeRun, runOfTenant } from './run-handle';
 import { isClosed } from './run-status';
 
 /**
- * Decisions and operator commands, sent to the run as updates. The caller's identity always comes
- * from the principal, never from the body. An Idempotency-Key becomes the update id, so a repeated
+ * Decisions and operator commands, sent to the run as updates, only to runs of the caller's
+ * tenant. The caller's identity (subject and roles) always comes from its verified credential,
+ * never from the body; the workflow judges decisions against the step's approvers with it. An Idempotency-Key becomes the update id, so a repeated
  * call gets the first call's answer instead of deciding twice.
  */
 
@@ -64,33 +65,44 @@ export async function controlRun(
   );
 }
 
-/** Cancellation is a request: the run stops its steps and finishes as cancelled shortly after. */
+/**
+ * Cancellation is a request: the run stops its steps and finishes as cancelled shortly after. The
+ * request carries the caller's subject as its identity, so the run's history (and its events, as
+ * `run.cancel_requested`) records who cancelled it.
+ */
 export async function cancelRun(deps: ApiDependencies, runId: string, principal: Principal): Promise<void> {
-  const { handle, description } = await describeRun(deps, runId);
+  const { description } = await describeRun(deps, runId, principal.tenantId);
   if (isClosed(description.status.name)) throw runFinished(runId);
   try {
-    await handle.cancel();
+    await deps.temporal.workflowService.requestCancelWorkflowExecution({
+      namespace: deps.temporal.options.namespace,
+      workflowExecution: { workflowId: runId },
+      identity: principal.subject,
+      reason: `cancelled by ${principal.subject}`,
+      requestId: randomUUID(),
+    });
   } catch (error) {
     // It finished between describe and cancel.
-    if (error instanceof WorkflowNotFoundError) throw runFinished(runId);
+    if ((error as { code?: number }).code === GRPC_NOT_FOUND) throw runFinished(runId);
     throw error;
   }
   deps.logger.info({ runId, actor: principal.subject }, 'run cancellation requested');
 }
 
-type Handle = ReturnType<ApiDependencies['temporal']['workflow']['getHandle']>;
+const GRPC_NOT_FOUND = 5;
 
 async function sendUpdate<T>(
   deps: ApiDependencies,
   request: ControlRequest,
   action: StepAction | RunAction,
   stepId: string | undefined,
-  send: (handle: Handle, updateId: string | undefined) => Promise<T>,
+  send: (handle: WorkflowHandle, updateId: string | undefined) => Promise<T>,
 ): Promise<T> {
   const { runId, principal, idempotencyKey } = request;
   const updateId = idempotencyKey ? updateIdFor(action, principal, stepId, idempotencyKey) : undefined;
+  const handle = await runOfTenant(deps, runId, principal.tenantId);
   try {
-    const result = await send(deps.temporal.workflow.getHandle(runId), updateId);
+    const result = await send(handle, updateId);
     deps.logger.info({ runId, stepId, action, actor: principal.subject, updateId }, 'run control accepted');
     return result;
   } catch (error) {
@@ -101,7 +113,7 @@ async function sendUpdate<T>(
     }
     if (error instanceof WorkflowNotFoundError) {
       // Temporal answers "not found" both for runs that never existed and for finished ones.
-      const { description } = await describeRun(deps, runId);
+      const { description } = await describeRun(deps, runId, principal.tenantId);
       if (isClosed(description.status.name)) throw runFinished(runId);
     }
     throw error;

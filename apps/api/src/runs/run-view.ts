@@ -22,8 +22,8 @@ type PendingActivity = temporal.api.workflow.v1.IPendingActivityInfo;
  * One run as the workflow sees it (its state query) and as Temporal sees it (describe): the
  * query knows the steps, describe knows the attempts of activities that are retrying right now.
  */
-export async function viewRun(deps: ApiDependencies, runId: string): Promise<RunDetail> {
-  const { handle, description } = await describeRun(deps, runId);
+export async function viewRun(deps: ApiDependencies, runId: string, tenantId: string): Promise<RunDetail> {
+  const { handle, description } = await describeRun(deps, runId, tenantId);
   const state = await stateOf(deps, handle, description);
   const attributes = description.typedSearchAttributes;
   const pending = description.raw.pendingActivities ?? [];
