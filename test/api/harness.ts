@@ -38,6 +38,8 @@ export interface ApiOptions {
   databaseUrl?: string;
   /** An OIDC issuer whose JWTs the API accepts. */
   oidc?: OidcSettings;
+  /** Another instance's tenant, for several instances serving one tenant; a fresh tenant otherwise. */
+  tenant?: TestTenant;
 }
 
 export interface TestTenant {
@@ -62,7 +64,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     templateChanges,
     ...(options.oidc ? { oidc: options.oidc } : {}),
   });
-  const tenant = await createTestTenant(prisma);
+  const tenant = options.tenant ?? (await createTestTenant(prisma));
   const server = await new Promise<Server>((resolve) => {
     const listening = createApiServer(app).listen(0, '127.0.0.1', () => resolve(listening));
   });

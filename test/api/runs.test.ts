@@ -481,7 +481,7 @@ describe('runs the API did not see start', () => {
       dependsOn: i === 0 ? [] : [`s${i - 1}`],
     }));
     const testStartedAt = new Date(Date.now() - 1000).toISOString();
-    const handle = await startRunDirectly(worker.client, worker.taskQueue, runInput({ steps }, { limits: { continueAsNewAfterEvents: 20 } }));
+    const handle = await startRunDirectly(worker.client, worker.taskQueue, runInput({ steps }, { limits: { continueAsNewAfterEvents: 20 } }), api.tenant.id);
     const runId = handle.workflowId;
 
     const events: RunEvent[] = [];
@@ -520,6 +520,7 @@ describe('runs the API did not see start', () => {
       worker.client,
       `nobody-polls-${randomUUID()}`,
       runInput({ steps: [{ id: 'a', type: 'noop' }] }),
+      api.tenant.id,
     );
     try {
       expectProblem(await getRun(handle.workflowId), 503);
@@ -534,7 +535,7 @@ describe('runs the API did not see start', () => {
 describe('a finished run no worker answers for', () => {
   test('GET falls back to the workflow result', async () => {
     const gone = await startTestWorker();
-    const handle = await startRunDirectly(gone.client, gone.taskQueue, runInput({ steps: [{ id: 'only', type: 'noop', with: { output: 7 } }] }));
+    const handle = await startRunDirectly(gone.client, gone.taskQueue, runInput({ steps: [{ id: 'only', type: 'noop', with: { output: 7 } }] }), api.tenant.id);
     await handle.result();
     await gone.shutdown();
 

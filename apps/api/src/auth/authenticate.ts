@@ -36,7 +36,7 @@ export class Authenticator {
  * sent; the log says why, never what the credential was.
  */
 export function authenticate(authenticator: Authenticator): RequestHandler {
-  return async (req, res, next) => {
+  return async function authenticateRequest(req, res, next) {
     try {
       attachPrincipal(req, await authenticator.authenticate(req.header('authorization')));
     } catch (error) {
