@@ -40,6 +40,29 @@ const WorkerConfigSchema = TemporalConfigSchema.extend({
   EGRESS_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
 });
 
+const milliseconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+
+/**
+ * How long the API waits for its dependencies. Whatever does not answer in time makes the request a
+ * 503 naming the dependency, so no request hangs on a database or Temporal that is down or hung.
+ */
+const DependencyTimeoutsSchema = z.object({
+  /** Connecting to PostgreSQL, and waiting for a pooled connection or for a transaction to begin. */
+  DATABASE_CONNECT_TIMEOUT_MS: milliseconds(5_000),
+  /** One SQL statement (PostgreSQL's statement_timeout; the driver gives up 1 s later on a server that says nothing). */
+  DATABASE_STATEMENT_TIMEOUT_MS: milliseconds(5_000),
+  /** A whole transaction, from its first statement to its commit. */
+  DATABASE_TRANSACTION_TIMEOUT_MS: milliseconds(15_000),
+  /** One call to Temporal that sets no deadline of its own (the retries of the call included). */
+  TEMPORAL_CALL_TIMEOUT_MS: milliseconds(5_000),
+  /** How long a cancelled run has to take its cancellation before the API terminates it. */
+  RUN_CANCEL_GRACE_MS: milliseconds(10_000),
+});
+export type DependencyTimeouts = z.infer<typeof DependencyTimeoutsSchema>;
+
+/** The defaults, for whoever builds the API without a configuration (tests, the benchmark). */
+export const defaultDependencyTimeouts: DependencyTimeouts = DependencyTimeoutsSchema.parse({});
+
 const ApiConfigSchema = TemporalConfigSchema.extend({
   DATABASE_URL: z.string().min(1, 'DATABASE_URL must be set'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -60,7 +83,9 @@ const ApiConfigSchema = TemporalConfigSchema.extend({
   OIDC_CLOCK_TOLERANCE: z.coerce.number().int().min(0).max(300).default(30),
   /** A role in the roles claim that makes its bearer a system administrator; none when unset. */
   OIDC_SYSTEM_ROLE: z.string().min(1).optional(),
-}).refine((config) => !config.OIDC_ISSUER || (config.OIDC_AUDIENCE && config.OIDC_JWKS_URL), {
+})
+  .extend(DependencyTimeoutsSchema.shape)
+  .refine((config) => !config.OIDC_ISSUER || (config.OIDC_AUDIENCE && config.OIDC_JWKS_URL), {
   message: 'OIDC_ISSUER needs OIDC_AUDIENCE and OIDC_JWKS_URL',
   path: ['OIDC_ISSUER'],
 });

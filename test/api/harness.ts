@@ -8,9 +8,11 @@ import type { OidcSettings } from '../../apps/api/src/auth/oidc';
 import { createApiServer } from '../../apps/api/src/http/server';
 import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
 import { issueToken } from '../../apps/api/src/tokens/service';
+import { newTokenSecret } from '../../apps/api/src/auth/api-tokens';
+import { defaultDependencyTimeouts } from '../../apps/common/config';
 import { createPrismaClient } from '../../apps/common/database';
 import { createLogger, type Logger } from '../../apps/common/logger';
-import { connectClient } from '../../apps/common/temporal';
+import { createTemporalClient } from '../../apps/common/temporal';
 
 /**
  * The API on a real port, over the real PostgreSQL and Temporal of the global setup, with a tenant
@@ -34,12 +36,19 @@ export interface ApiOptions {
   logger?: Logger;
   /** Where the template change feed listens; an unreachable address is a feed that lost its connection. */
   templateChangesUrl?: string;
-  /** A database of the test's own instead of the shared DATABASE_URL. */
+  /** Another database or Temporal than the global setup's (one a test stops, or where nothing listens). */
   databaseUrl?: string;
+  temporalAddress?: string;
+  runCancelGraceMs?: number;
   /** An OIDC issuer whose JWTs the API accepts. */
   oidc?: OidcSettings;
   /** Another instance's tenant, for several instances serving one tenant; a fresh tenant otherwise. */
   tenant?: TestTenant;
+  /**
+   * The database cannot be reached: no tenant or token can be stored, so the API's token is
+   * well-formed but stored nowhere, and every call meets the outage when its token is looked up.
+   */
+  unreachableDatabase?: boolean;
 }
 
 export interface TestTenant {
@@ -50,9 +59,10 @@ export interface TestTenant {
 export async function startApi(options: ApiOptions = {}): Promise<Api> {
   const databaseUrl = options.databaseUrl ?? requiredEnv('DATABASE_URL');
   const prisma = createPrismaClient(databaseUrl);
-  const temporal = await connectClient({
-    address: requiredEnv('TEMPORAL_ADDRESS'),
+  const temporal = createTemporalClient({
+    address: options.temporalAddress ?? requiredEnv('TEMPORAL_ADDRESS'),
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    callTimeoutMs: defaultDependencyTimeouts.TEMPORAL_CALL_TIMEOUT_MS,
   });
   const logger = options.logger ?? createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
   const templateChanges = await TemplateChangeFeed.start(options.templateChangesUrl ?? databaseUrl, logger);
@@ -63,8 +73,9 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     logger,
     templateChanges,
     ...(options.oidc ? { oidc: options.oidc } : {}),
+    ...(options.runCancelGraceMs ? { runCancelGraceMs: options.runCancelGraceMs } : {}),
   });
-  const tenant = options.tenant ?? (await createTestTenant(prisma));
+  const tenant = options.unreachableDatabase ? { id: randomUUID(), slug: 'unreachable' } : (options.tenant ?? (await createTestTenant(prisma)));
   const server = await new Promise<Server>((resolve) => {
     const listening = createApiServer(app).listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -72,7 +83,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     tenant,
-    token: await createToken(prisma, { tenantId: tenant.id, name: 'alice', roles: ['admin'] }),
+    token: options.unreachableDatabase ? newTokenSecret() : await createToken(prisma, { tenantId: tenant.id, name: 'alice', roles: ['admin'] }),
     prisma,
     temporal,
     templateChanges,

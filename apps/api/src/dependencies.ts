@@ -17,4 +17,6 @@ export interface ApiDependencies {
   runLimits?: RunLimits;
   /** The OIDC issuer whose JWTs are accepted beside API tokens; API tokens only when absent. */
   oidc?: OidcSettings;
+  /** How long a cancelled run has to take its cancellation before the API terminates it; RUN_CANCEL_GRACE_MS's default when absent. */
+  runCancelGraceMs?: number;
 }

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { loadApiConfig, runLimitsOf } from '../../common/config';
 import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
-import { connectClient } from '../../common/temporal';
+import { createTemporalClient } from '../../common/temporal';
 import { createApp } from './app';
 import { oidcSettingsOf } from './auth/oidc';
 import { createApiServer } from './http/server';
@@ -14,8 +14,12 @@ const SHUTDOWN_GRACE_MS = 10_000;
 async function main(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('flowpilot-api', config.LOG_LEVEL);
-  const prisma = createPrismaClient(config.DATABASE_URL);
-  const temporal = await connectClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const prisma = createPrismaClient(config.DATABASE_URL, config);
+  const temporal = createTemporalClient({
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    callTimeoutMs: config.TEMPORAL_CALL_TIMEOUT_MS,
+  });
 
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
 
@@ -28,6 +32,7 @@ async function main(): Promise<void> {
     templateChanges,
     runLimits: runLimitsOf(config),
     ...(oidc ? { oidc } : {}),
+    runCancelGraceMs: config.RUN_CANCEL_GRACE_MS,
   });
   const server = createApiServer(app).listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;
