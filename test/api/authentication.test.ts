@@ -192,6 +192,18 @@ describe('OIDC JWTs', () => {
     expectProblem(await call(oidcApi, 'GET', '/api/v1/templates', { token: old }), 401);
   });
 
+  test('an issuer whose keys cannot be fetched is a 503, not the caller’s fault', async () => {
+    const unreachable = await startApi({
+      tenant: oidcApi.tenant,
+      oidc: { issuer, audience, jwksUrl: 'http://127.0.0.1:1/jwks.json', tenantClaim: 'org', rolesClaim: 'groups', clockToleranceSeconds: 30, jwksCooldownMs: 0 },
+    });
+    try {
+      expectProblem(await call(unreachable, 'GET', '/api/v1/templates', { token: await jwt({}) }), 503);
+    } finally {
+      await unreachable.close();
+    }
+  });
+
   test('API tokens keep working beside OIDC', async () => {
     expect((await call(oidcApi, 'GET', '/api/v1/templates', { headers: bearer(oidcApi.token), token: null })).status).toBe(200);
   });

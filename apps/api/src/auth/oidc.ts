@@ -3,6 +3,7 @@ import type { ApiConfig } from '../../../common/config';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Principal } from '../http/principal';
+import { problems } from '../http/problem';
 import { CredentialRefused } from './errors';
 
 /** Which issuer to trust and which claims carry the tenant and roles (from OIDC_* configuration). */
@@ -88,15 +89,27 @@ function rolesOf(claim: unknown): string[] {
   return [];
 }
 
+/** JOSE errors that say the token is not good; JSON Web Key Set errors say the issuer is not reachable or sane. */
+const INVALID_TOKEN_ERRORS = [
+  joseErrors.JWTClaimValidationFailed,
+  joseErrors.JWSSignatureVerificationFailed,
+  joseErrors.JWKSNoMatchingKey,
+  joseErrors.JWKSMultipleMatchingKeys,
+  joseErrors.JOSEAlgNotAllowed,
+  joseErrors.JOSENotSupported,
+];
+
 function refusalOf(error: unknown): CredentialRefused {
   if (error instanceof joseErrors.JWTExpired) return new CredentialRefused('expired', 'the token has expired');
-  if (error instanceof joseErrors.JOSEError) {
-    // Unreachable JWKS is our outage, not the caller's fault: let it surface as a server error.
-    if (error instanceof joseErrors.JWKSTimeout) throw error;
-    const malformed = error instanceof joseErrors.JWTInvalid || error instanceof joseErrors.JWSInvalid;
-    return new CredentialRefused(malformed ? 'malformed' : 'invalid', `the token is not valid (${error.code})`);
+  if (error instanceof joseErrors.JWTInvalid || error instanceof joseErrors.JWSInvalid) {
+    return new CredentialRefused('malformed', 'the token is not a well-formed JWT');
   }
-  throw error;
+  if (INVALID_TOKEN_ERRORS.some((type) => error instanceof type)) {
+    return new CredentialRefused('invalid', `the token is not valid (${(error as InstanceType<typeof joseErrors.JOSEError>).code})`);
+  }
+  // The key set could not be fetched or read (timeout, network, a bad answer): the caller is not at
+  // fault and may retry, so this is a 503, not a 401; the error handler logs it with its cause.
+  throw Object.assign(problems.unavailable('the OIDC issuer’s signing keys cannot be fetched; retry later'), { cause: error });
 }
 
 /** jose's own default: a token naming an unknown key refetches the JWKS at most this often. */
