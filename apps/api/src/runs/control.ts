@@ -26,8 +26,9 @@ import { isClosed } from './run-status';
 /**
  * Decisions and operator commands, sent to the run as updates, only to runs of the caller's
  * tenant. The caller's identity (subject and roles) always comes from its verified credential,
- * never from the body; the workflow judges decisions against the step's approvers with it. An Idempotency-Key becomes the update id, so a repeated
- * call gets the first call's answer instead of deciding twice.
+ * never from the body; the workflow judges decisions against the step's approvers with it. An
+ * Idempotency-Key becomes the update id, so a repeated call gets the first call's answer instead
+ * of deciding twice.
  */
 
 export type StepAction = 'approve' | 'reject' | 'retry' | 'skip';
@@ -80,7 +81,9 @@ export interface CancelOutcome {
  * running forever, so the call waits until the run has taken it, normally within milliseconds,
  * and terminates it, naming the caller in the reason, when it has not within the grace period.
  * Waiting in the call, not in the background, keeps the promise durable without a watchdog: if
- * this process dies meanwhile, the caller gets no answer and calls again.
+ * this process dies meanwhile, the caller gets no answer and calls again. The request carries the
+ * caller's subject as its identity, so the run's history (and its events, as `run.cancel_requested`)
+ * records who cancelled it.
  */
 export async function cancelRun(deps: ApiDependencies, runId: string, principal: Principal): Promise<CancelOutcome> {
   const { handle, description } = await describeRun(deps, runId, principal.tenantId);
