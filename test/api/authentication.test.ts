@@ -74,6 +74,17 @@ describe('API tokens', () => {
   });
 });
 
+test('the OpenAPI document declares the bearer scheme, and every operation needs it and lists 401 and 403', async () => {
+  const document = (await call(api, 'GET', '/openapi.json', { token: null })).body;
+  expect(document.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+  const operations = Object.values(document.paths as Record<string, Record<string, { security: unknown; responses: object }>>).flatMap(Object.values);
+  expect(operations.length).toBeGreaterThan(20);
+  for (const operation of operations) {
+    expect(operation.security).toEqual([{ bearerAuth: [] }]);
+    expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['401', '403']));
+  }
+});
+
 describe('tenants', () => {
   test('a system administrator creates a tenant with its first admin token; nothing crosses between tenants', async () => {
     const system = await createToken(api.prisma, { tenantId: api.tenant.id, name: 'root', roles: ['admin'], system: true });
