@@ -4,6 +4,7 @@ import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
 import { createTemporalClient } from '../../common/temporal';
 import { createApp } from './app';
+import { oidcSettingsOf } from './auth/oidc';
 import { createApiServer } from './http/server';
 import { TemplateChangeFeed } from './templates/template-changes';
 
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
 
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
 
+  const oidc = oidcSettingsOf(config);
   const app = createApp({
     prisma,
     temporal,
@@ -29,6 +31,7 @@ async function main(): Promise<void> {
     logger,
     templateChanges,
     runLimits: runLimitsOf(config),
+    ...(oidc ? { oidc } : {}),
     runCancelGraceMs: config.RUN_CANCEL_GRACE_MS,
   });
   const server = createApiServer(app).listen(config.API_PORT, () => {
