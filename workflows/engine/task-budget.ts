@@ -1,5 +1,5 @@
 import { workflowInfo } from '@temporalio/workflow';
-import { EXPRESSION_BOUNDS, workflowTaskStepsLeft } from '../spec/expression-bounds';
+import { EXPRESSION_BOUNDS, isWorkflowTaskBound, workflowTaskBuiltLeft, workflowTaskStepsLeft } from '../spec/expression-bounds';
 import { ExpressionError } from '../spec/expressions';
 import { MAX_TASK_INPUT_BYTES } from './limits';
 
@@ -20,7 +20,11 @@ export class WorkflowTaskBudget {
   /** True when nothing was evaluated or scheduled in this task yet. */
   untouched(): boolean {
     this.refresh();
-    return this.inputBytes === 0 && workflowTaskStepsLeft() === EXPRESSION_BOUNDS.maxWorkflowTaskSteps;
+    return (
+      this.inputBytes === 0 &&
+      workflowTaskStepsLeft() === EXPRESSION_BOUNDS.maxWorkflowTaskSteps &&
+      workflowTaskBuiltLeft() === EXPRESSION_BOUNDS.maxWorkflowTaskBuiltSize
+    );
   }
 
   /** True once a step ran into one of this task's limits: the steps after it wait for the next task. */
@@ -54,12 +58,9 @@ export class WorkflowTaskBudget {
   }
 }
 
-/** Bounds shared by all the expressions of a workflow task, rather than each evaluation's own. */
-const WORKFLOW_TASK_BOUNDS: ReadonlySet<string> = new Set(['workflowTaskSteps', 'workflowTaskBuiltSize']);
-
 /** Whether `error` is an expression that ran out of its workflow task's budget (not of its own). */
 export function isWorkflowTaskBreach(error: unknown): boolean {
-  return error instanceof ExpressionError && error.bound !== undefined && WORKFLOW_TASK_BOUNDS.has(error.bound);
+  return error instanceof ExpressionError && error.bound !== undefined && isWorkflowTaskBound(error.bound);
 }
 
 /** The UTF-8 size of `value` as JSON, which is how Temporal's payloads carry it. */

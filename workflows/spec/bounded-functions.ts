@@ -13,7 +13,15 @@ import { EXPRESSION_BOUNDS, ExpressionBoundError, budgetOf, checkJsonSize, count
  *   at every step and awaits every comparison, which takes minutes for 100,000 items in a workflow;
  * - `$distinct` compares every pair of items: primitives go through a Set, the pairs of others count;
  * - `$eval` refuses text using `&`, which it would run with JSONata's unbounded operator (compiled
- *   expressions call `boundedConcatenation` instead); text that builds strings can use `$join`.
+ *   expressions call `boundedConcatenation` instead); text that builds strings can use `$join`; and
+ *   text longer than `maxEvalLength`;
+ * - the date and number formatting functions refuse pictures (and option strings, and the text
+ *   `$toMillis` and `$parseInteger` parse) longer than `maxPictureLength`: JSONata analyses a picture in
+ *   time quadratic in its length, and `$toMillis` turns it into a native, backtracking RegExp;
+ * - `$merge` counts the properties it copies.
+ *
+ * Regular expressions are charged by the regex engine (expression-bounds.ts `chargedRegexEngine`), per
+ * character scanned and per match.
  *
  * The originals are shared, deep-frozen JSONata objects; the wrappers are built once per module
  * instance and keep no state: the budget comes from the evaluation calling them.
@@ -42,7 +50,13 @@ const BUILT_IN_NAMES = [
   'encodeUrl', 'decodeUrlComponent', 'decodeUrl', 'eval', 'toMillis', 'fromMillis', 'clone',
 ] as const;
 
-type BuiltInName = (typeof BUILT_IN_NAMES)[number];
+/**
+ * `$now` and `$millis` are bound per compiled expression (they close over its evaluation's timestamp),
+ * not in the static frame: the probe's are read for `$now`'s signature only.
+ */
+const PER_EXPRESSION_NAMES = ['now', 'millis'] as const;
+
+type BuiltInName = (typeof BUILT_IN_NAMES)[number] | (typeof PER_EXPRESSION_NAMES)[number];
 
 /**
  * The built-ins, read from JSONata's static frame: an evaluation's entry hook sees the environment,
@@ -52,11 +66,11 @@ function readBuiltIns(): ReadonlyMap<BuiltInName, JsonataFunction> {
   const found = new Map<BuiltInName, JsonataFunction>();
   const probe = jsonata('0');
   const readFrom = (_node: unknown, _input: unknown, environment: { lookup(name: string): unknown }) => {
-    for (const name of BUILT_IN_NAMES) found.set(name, environment.lookup(name) as JsonataFunction);
+    for (const name of [...BUILT_IN_NAMES, ...PER_EXPRESSION_NAMES]) found.set(name, environment.lookup(name) as JsonataFunction);
   };
   probe.assign(Symbol.for('jsonata.__evaluate_entry') as unknown as string, readFrom);
   void probe.evaluate(undefined);
-  for (const name of BUILT_IN_NAMES) {
+  for (const name of [...BUILT_IN_NAMES, ...PER_EXPRESSION_NAMES]) {
     if (found.get(name)?._jsonata_function !== true) throw new Error(`JSONata has no built-in function $${name}`);
   }
   return found;
@@ -73,7 +87,28 @@ function argumentSize(args: readonly unknown[]): number {
 
 type Replacement = (original: Implementation) => Implementation;
 
-const { maxStringLength } = EXPRESSION_BOUNDS;
+const { maxStringLength, maxPictureLength, maxEvalLength } = EXPRESSION_BOUNDS;
+
+/** Throws a `pictureLength` bound error if `value` is a string longer than `maxPictureLength`. */
+function checkPicture(name: string, what: string, value: unknown): void {
+  if (typeof value === 'string' && value.length > maxPictureLength) {
+    throw new ExpressionBoundError(
+      'pictureLength',
+      `$${name}'s ${what} has ${value.length} characters; the limit is ${maxPictureLength}`,
+    );
+  }
+}
+
+/** A built-in whose string arguments at `positions` (by what they are) must fit `maxPictureLength`. */
+function pictured(name: string, ...positions: (string | undefined)[]): Replacement {
+  return (original) =>
+    function (this: Focus, ...args) {
+      positions.forEach((what, i) => {
+        if (what !== undefined) checkPicture(name, what, args[i]);
+      });
+      return original.apply(this, args);
+    };
+}
 
 const replacements: Partial<Record<BuiltInName, Replacement>> = {
   pad: (original) =>
@@ -121,8 +156,32 @@ const replacements: Partial<Record<BuiltInName, Replacement>> = {
       budgetOf(this)?.charge((items.length * (items.length - 1)) / 2);
       return original.call(this, items, ...rest);
     },
+  formatNumber: (original) =>
+    function (this: Focus, value, picture, options, ...rest) {
+      checkPicture('formatNumber', 'picture', picture);
+      if (typeof options === 'object' && options !== null) {
+        for (const [key, option] of Object.entries(options)) checkPicture('formatNumber', `option "${key}"`, option);
+      }
+      return original.call(this, value, picture, options, ...rest);
+    },
+  formatInteger: pictured('formatInteger', undefined, 'picture'),
+  parseInteger: pictured('parseInteger', 'text', 'picture'),
+  fromMillis: pictured('fromMillis', undefined, 'picture', 'timezone'),
+  toMillis: pictured('toMillis', 'text', 'picture'),
+  merge: (original) =>
+    function (this: Focus, objects, ...rest) {
+      if (Array.isArray(objects)) {
+        let properties = 0;
+        for (const object of objects) if (typeof object === 'object' && object !== null) properties += Object.keys(object).length;
+        budgetOf(this)?.charge(properties);
+      }
+      return original.call(this, objects, ...rest);
+    },
   eval: (original) =>
     function (this: Focus, text, ...rest) {
+      if (typeof text === 'string' && text.length > maxEvalLength) {
+        throw new ExpressionBoundError('stringLength', `$eval's text has ${text.length} characters; the limit is ${maxEvalLength}`);
+      }
       if (typeof text === 'string' && text.includes('&') && usesConcatenation(text)) {
         throw new ExpressionBoundError('builtSize', '$eval cannot evaluate text using `&`; use $join to build strings there');
       }
@@ -176,10 +235,26 @@ const builtIns = readBuiltIns();
 /** JSONata's effective boolean value (`$boolean`, and what `and`, `or` and conditions go by); undefined stays undefined. */
 export const truthiness = builtIns.get('boolean')!.implementation as (value: unknown) => boolean | undefined;
 
+/**
+ * `$now(picture, timezone)`: the expression's own `$millis` (its evaluation's timestamp, read from the
+ * evaluation's root frame, where no user variable can shadow it) formatted by `$fromMillis`, which is
+ * what JSONata's `$now` does, with the picture bound.
+ */
+const boundedNow: JsonataFunction = {
+  ...builtIns.get('now')!,
+  implementation(this: Focus, picture: unknown, timezone: unknown) {
+    const base = this.environment?.base as { lookup?(name: string): unknown } | undefined;
+    const millis = base?.lookup?.('millis') as JsonataFunction | undefined;
+    const timestamp = millis?._jsonata_function === true ? millis.implementation.call(this) : Date.now();
+    return builtIns.get('fromMillis')!.implementation.call(this, timestamp, picture, timezone);
+  },
+};
+
 /** The bounded built-ins by name, to bind on a compiled expression. */
-export const boundedBuiltIns: ReadonlyMap<string, JsonataFunction> = new Map(
-  BUILT_IN_NAMES.map((name) => [name, bounded(builtIns.get(name)!, replacements[name])]),
-);
+export const boundedBuiltIns: ReadonlyMap<string, JsonataFunction> = new Map([
+  ...BUILT_IN_NAMES.map((name): [string, JsonataFunction] => [name, bounded(builtIns.get(name)!, replacements[name])]),
+  ['now', bounded(boundedNow, pictured('now', 'picture', 'timezone'))],
+]);
 
 /**
  * What `a & b` evaluates to, bounded: JSONata's `&` serialises arrays and objects to JSON, which may be

@@ -55,11 +55,58 @@ export const EXPRESSION_BOUNDS = {
    * bounds the memory an evaluation can take (tens of MB) and the work built-in functions do for it.
    */
   maxBuiltSize: 10_000_000,
+  /**
+   * The built-in work of all the expressions of one workflow task, counted like `maxBuiltSize`: a wide
+   * fan-out of expressions, each within its own budget, must not add up past the activation timeout.
+   * At least `maxBuiltSize`, so that any evaluation within its own budget fits a fresh workflow task.
+   */
+  maxWorkflowTaskBuiltSize: 12_000_000,
+  /**
+   * What one regular-expression match adds to the built-in work. Regular expressions run far slower in
+   * the worker than in plain Node (re2js in the workflow sandbox: some 95 µs a match where plain Node
+   * takes 1 µs; a `$replace` of /a/ over 20,000 "a" took 1.9 s, 9,500 matches 1.2 s to 1.5 s on a busy
+   * machine), so this allows some 5,000 matches per evaluation, 6,000 per workflow task.
+   */
+  regexMatchCost: 2_000,
+  /**
+   * What each character a regular-expression search scans adds, per 32 instructions of its RE2 program
+   * (RE2 steps every live thread of the program at each character): some 0.4 µs in the worker for a
+   * small pattern, so a 1 MB string can be searched two or three times per evaluation.
+   */
+  regexCharacterCost: 4,
+  /**
+   * Characters in the picture and option strings of `$formatNumber`, `$formatInteger`, `$parseInteger`,
+   * `$fromMillis`, `$toMillis` and `$now`, and in the text `$toMillis` and `$parseInteger` parse: JSONata
+   * analyses a picture in time quadratic in its length, and `$toMillis` compiles it into a native,
+   * backtracking RegExp.
+   */
+  maxPictureLength: 256,
+  /** Characters in the text `$eval` parses: JSONata's parser is recursive and not cheap per character. */
+  maxEvalLength: 10_000,
   /** Nesting of arrays and objects in a value serialised to JSON (`$string`, `&`, a result). */
   maxValueDepth: 200,
 } as const;
 
-export type BoundKind = 'callDepth' | 'scopeDepth' | 'steps' | 'workflowTaskSteps' | 'stringLength' | 'arrayLength' | 'builtSize' | 'valueDepth';
+export type BoundKind =
+  | 'callDepth'
+  | 'scopeDepth'
+  | 'steps'
+  | 'workflowTaskSteps'
+  | 'stringLength'
+  | 'arrayLength'
+  | 'builtSize'
+  | 'workflowTaskBuiltSize'
+  | 'pictureLength'
+  | 'valueDepth';
+
+/**
+ * Whether a breach of `bound` is one of the budgets shared by the expressions of a workflow task: such
+ * an evaluation may well succeed in the next workflow task (every evaluation within its own bounds fits
+ * a fresh task's budgets), so the engine defers the step rather than failing it.
+ */
+export function isWorkflowTaskBound(bound: unknown): bound is 'workflowTaskSteps' | 'workflowTaskBuiltSize' {
+  return bound === 'workflowTaskSteps' || bound === 'workflowTaskBuiltSize';
+}
 
 /** An expression went past one of `EXPRESSION_BOUNDS`; its message is the detail an ExpressionError shows. */
 export class ExpressionBoundError extends Error {
@@ -82,6 +129,9 @@ const {
   maxStringLength,
   maxArrayLength,
   maxBuiltSize,
+  maxWorkflowTaskBuiltSize,
+  regexMatchCost,
+  regexCharacterCost,
   maxValueDepth,
 } = EXPRESSION_BOUNDS;
 
@@ -98,6 +148,7 @@ interface WorkflowTaskBudget {
   /** The workflow task, by the history length it started at: the same on replay. */
   readonly task: number;
   steps: number;
+  built: number;
 }
 
 /** This module is instantiated per run (it is not among the shared modules), so this is per run too. */
@@ -105,9 +156,9 @@ let currentTask: WorkflowTaskBudget | undefined;
 
 function workflowTaskBudget(): WorkflowTaskBudget {
   // Outside a workflow (unit tests), each evaluation stands alone.
-  if (!inWorkflowContext()) return { task: -1, steps: 0 };
+  if (!inWorkflowContext()) return { task: -1, steps: 0, built: 0 };
   const task = workflowInfo().historyLength;
-  if (currentTask?.task !== task) currentTask = { task, steps: 0 };
+  if (currentTask?.task !== task) currentTask = { task, steps: 0, built: 0 };
   return currentTask;
 }
 
@@ -116,10 +167,24 @@ export function workflowTaskStepsLeft(): number {
   return maxWorkflowTaskSteps - workflowTaskBudget().steps;
 }
 
+/** Built-in work the expressions of the current workflow task may still do in all. */
+export function workflowTaskBuiltLeft(): number {
+  return maxWorkflowTaskBuiltSize - workflowTaskBudget().built;
+}
+
 export class EvaluationBudget {
   private steps = 0;
   private builtSoFar = 0;
+  /** Built-in work not yet charged to the workflow task (see `deferWorkflowTask`). */
+  private builtUncommitted = 0;
   private readonly task = workflowTaskBudget();
+
+  /**
+   * @param deferWorkflowTask when true, `charge` counts against this evaluation only, and the
+   *   workflow task's budget is charged by `commit` (synchronous-evaluation.ts, which may decline after
+   *   charging, so that JSONata evaluates the expression again and charges it itself).
+   */
+  constructor(private readonly deferWorkflowTask = false) {}
 
   /** Array items and characters charged so far. */
   get built(): number {
@@ -166,6 +231,34 @@ export class EvaluationBudget {
       const message = `expression built or processed more than ${maxBuiltSize} array items and characters in all`;
       throw new ExpressionBoundError('builtSize', message);
     }
+    if (this.deferWorkflowTask) this.builtUncommitted += size;
+    else this.chargeWorkflowTask(size);
+  }
+
+  /** Charges the workflow task what `charge` counted against this evaluation only (`deferWorkflowTask`). */
+  commit(): void {
+    const size = this.builtUncommitted;
+    this.builtUncommitted = 0;
+    this.chargeWorkflowTask(size);
+  }
+
+  /**
+   * Counts a regular-expression search that scanned `scanned` characters with a program of
+   * `programSize` instructions, and found a match or not.
+   */
+  chargeRegex(scanned: number, programSize: number, matched: boolean): void {
+    const perCharacter = regexCharacterCost * Math.max(1, Math.ceil(programSize / 32));
+    this.charge(Math.max(0, scanned) * perCharacter + (matched ? regexMatchCost : 0));
+  }
+
+  private chargeWorkflowTask(size: number): void {
+    this.task.built += size;
+    if (this.task.built > maxWorkflowTaskBuiltSize) {
+      const message =
+        `expressions built or processed more than ${maxWorkflowTaskBuiltSize} array items and characters in all ` +
+        'in one workflow task (the conditions and templates of the steps that became ready together)';
+      throw new ExpressionBoundError('workflowTaskBuiltSize', message);
+    }
   }
 }
 
@@ -185,6 +278,8 @@ interface EvaluationFrame {
   depth: number;
   guardrails(): void;
   createSequence(...items: unknown[]): unknown[];
+  /** The class JSONata builds a regex engine from, at each evaluation of a regex literal. */
+  RegexEngine?: RegexEngineClass;
   [BUDGET]?: EvaluationBudget;
 }
 
@@ -210,6 +305,7 @@ function startEvaluation(_node: AstNode, _input: unknown, environment: Frame): v
   base[BUDGET] = budget;
   base.guardrails = () => budget.step(base.depth);
   base.createSequence = boundedSequenceFactory(budget);
+  if (base.RegexEngine) base.RegexEngine = chargedRegexEngine(base.RegexEngine, budget);
   base.bind(EVALUATE_ENTRY, false);
   budget.step(base.depth);
 }
@@ -229,6 +325,31 @@ function boundedSequenceFactory(budget: EvaluationBudget): EvaluationFrame['crea
     sequence.sequence = true;
     if (initial.length === 1) sequence.push(initial[0]);
     return sequence;
+  };
+}
+
+type RegexEngineClass = new (regex: RegExp) => {
+  lastIndex: number;
+  /** The size of the compiled program (regex-engine.ts); absent on a native RegExp, taken as 1. */
+  readonly programSize?: number;
+  exec(input: string): RegExpExecArray | null;
+};
+
+/**
+ * Every search a regex literal makes (`$match`, `$replace`, `$split`, `$contains`, `~>`, calling it)
+ * charges the evaluation's budget with the characters it scanned (`regexCharacterCost`, by program
+ * size) and, for a match, `regexMatchCost`. Charged after the search: one search is linear in its
+ * input, which is within the string bound.
+ */
+function chargedRegexEngine(Engine: RegexEngineClass, budget: EvaluationBudget): RegexEngineClass {
+  return class ChargedRegexEngine extends Engine {
+    override exec(input: string): RegExpExecArray | null {
+      const from = this.lastIndex;
+      const match = super.exec(input);
+      const scanned = match === null ? input.length - from : match.index + match[0]!.length - from;
+      budget.chargeRegex(scanned, this.programSize ?? 1, match !== null);
+      return match;
+    }
   };
 }
 

@@ -70,6 +70,11 @@ export class LinearTimeRegExp {
     this.pattern = compileLinearTime(regex);
   }
 
+  /** Instructions in the RE2 program: what scanning a character may cost (expression-bounds.ts charges by it). */
+  get programSize(): number {
+    return this.pattern.programSize();
+  }
+
   exec(input: string): RegExpExecArray | null {
     if (this.matcher?.input !== input) this.matcher = { input, matcher: this.pattern.matcher(input) };
     const { matcher } = this.matcher;

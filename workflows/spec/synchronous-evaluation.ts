@@ -15,8 +15,9 @@ import { EXPRESSION_BOUNDS, EvaluationBudget, budgetFocus } from './expression-b
  * context, a value JSONata would refuse with an error, a string past the bound, a node or attribute
  * not listed here) it declines, having changed nothing, and JSONata evaluates the expression. It
  * counts the evaluation steps JSONata would take (one per node evaluated, a path stopping at its
- * first undefined step) and commits them to the budgets only once it has its value, so both paths
- * use up the per-evaluation and per-workflow-task budgets alike.
+ * first undefined step) and commits them, and its built-in work, to the workflow task's budgets only
+ * once it has its value, so both paths use up the per-evaluation and per-workflow-task budgets alike
+ * (and a breach of a per-workflow-task budget throws the same ExpressionBoundError either way).
  */
 
 type AstNode = Record<string, unknown> & { readonly type: string };
@@ -89,7 +90,9 @@ export function synchronousExpression(ast: unknown, nodeCount: number): Synchron
   if (!evaluator) return undefined;
   return {
     evaluate(context) {
-      const budget = new EvaluationBudget();
+      // Built-in work is charged to the workflow task only once the value stands (`commit`): when this
+      // declines, JSONata evaluates the expression again and charges the task for it itself.
+      const budget = new EvaluationBudget(true);
       const evaluation: Evaluation = { context, budget, focus: budgetFocus(budget), steps: 0 };
       let result: Evaluated;
       try {
@@ -99,6 +102,7 @@ export function synchronousExpression(ast: unknown, nodeCount: number): Synchron
       }
       if (!result || budget.built > maxBuiltSize * BUILT_SIZE_SHARE) return undefined;
       budget.takeSteps(evaluation.steps);
+      budget.commit();
       return result;
     },
   };

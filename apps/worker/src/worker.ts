@@ -27,6 +27,16 @@ export interface RunWorkerOptions {
 const workflowsPath = require.resolve('../../../workflows');
 
 /**
+ * Past this wall-clock time the SDK terminates a workflow activation mid-way, which kills the whole
+ * worker process (Node's async-hook stack is left corrupted), and the next worker to take the task
+ * dies the same way. The expression bounds keep an activation near a second of CPU, but a starved
+ * machine stretches that past the SDK's default of 5 s, so the limit is set well beyond it. The SDK
+ * reads the option (worker-options.js) though 1.24 leaves it out of its public types; a test checks
+ * that it takes effect.
+ */
+export const ACTIVATION_TIME_LIMIT = { isolateExecutionTimeout: '60s' };
+
+/**
  * With the default reuseV8Context, each cached workflow gets its own webpack module cache, so every
  * run evaluated zod and jsonata again: ≈1.5 MB of worker memory per cached run. Preloaded modules are
  * evaluated once per workflow thread and shared (see workflows/engine/shared-modules.ts).
@@ -61,6 +71,7 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
     ...workflows,
     activities: createActivities({ logger, egressPolicy: options.egressPolicy ?? new EgressPolicy() }),
     maxHeartbeatThrottleInterval: '1s',
+    ...ACTIVATION_TIME_LIMIT,
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
   });

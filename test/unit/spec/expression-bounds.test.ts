@@ -1,4 +1,5 @@
 import { EXPRESSION_BOUNDS, ExpressionError, compileExpression, renderTemplate, validateSpec, type ExpressionContext } from '../../../workflows/spec';
+import { isWorkflowTaskBound } from '../../../workflows/spec/expression-bounds';
 
 const context: ExpressionContext = {
   inputs: { text: 'ab12cd345', words: ['Alpha', 'beta', 'alpha'] },
@@ -17,7 +18,8 @@ async function evaluationError(source: string): Promise<ExpressionError> {
 }
 
 const aaa = `"${'a'.repeat(40)}!"`;
-const { maxCallDepth, maxEvaluationSteps, maxStringLength, maxArrayLength, maxBuiltSize, maxValueDepth } = EXPRESSION_BOUNDS;
+const { maxCallDepth, maxEvaluationSteps, maxStringLength, maxArrayLength, maxBuiltSize, maxValueDepth, maxPictureLength, maxEvalLength } =
+  EXPRESSION_BOUNDS;
 
 describe('expression bounds', () => {
   it.each([
@@ -40,10 +42,38 @@ describe('expression bounds', () => {
     ['deep object construction', '$reduce([1..400], function($a, $i){ { "a": $a } }, {})', 'valueDepth', `nested more than ${maxValueDepth} levels deep`],
     ['deep nested arrays', '$reduce([1..400], function($a, $i){ [[$a]] }, [])', 'valueDepth', 'levels deep'],
     ['& inside $eval', '$eval("1 & 2")', 'builtSize', '$eval cannot evaluate text using `&`'],
+    ['a long $eval text', '$eval($pad("", 20000, "1+") & "1")', 'stringLength', `$eval's text has 20001 characters; the limit is ${maxEvalLength}`],
+    // JSONata analyses a picture in time quadratic in its length (40,000 characters: seconds).
+    ['a long $formatNumber picture', '$formatNumber(1, $pad("", 40000, "#,") & "0")', 'pictureLength', `$formatNumber's picture has 40001 characters; the limit is ${maxPictureLength}`],
+    ['a long $formatNumber option', '$formatNumber(1, "#", {"minus-sign": $pad("", 300, "-")})', 'pictureLength', `$formatNumber's option "minus-sign" has 300 characters`],
+    // $toMillis compiles its picture into a native, backtracking RegExp.
+    ['a long $toMillis picture', '$toMillis("one", $pad("", 20000, "[Yw]")) = 0', 'pictureLength', "$toMillis's picture has 20000 characters"],
+    ['a long $toMillis text', '$toMillis($pad("", 300, "1"), "[Y]")', 'pictureLength', "$toMillis's text has 300 characters"],
+    ['a long $fromMillis picture', '$fromMillis(0, $pad("", 300, "[Y]"))', 'pictureLength', "$fromMillis's picture has 300 characters"],
+    ['a long $fromMillis timezone', '$fromMillis(0, "[Y]", $pad("", 300, "0"))', 'pictureLength', "$fromMillis's timezone has 300 characters"],
+    ['a long $now picture', '$now($pad("", 300, "[Y]"))', 'pictureLength', "$now's picture has 300 characters"],
+    ['a long $formatInteger picture', '$formatInteger(5, $pad("", 300, "#"))', 'pictureLength', "$formatInteger's picture has 300 characters"],
+    ['a long $parseInteger picture', '$parseInteger("5", $pad("", 300, "#"))', 'pictureLength', "$parseInteger's picture has 300 characters"],
+    ['a long $parseInteger text', '$parseInteger($pad("", 300, "1"), "#")', 'pictureLength', "$parseInteger's text has 300 characters"],
+    // Regular expressions are charged per character scanned and per match (some 95 µs each in the worker).
+    ['$replace over 1 MB', '($s := $pad("", 999999, "a"); $length($replace($s, /a/, "b")))', 'builtSize', 'more than'],
+    ['$match of many matches', '$count($match($pad("", 20000, "a"), /a/))', 'builtSize', 'more than'],
+    ['$split by a regex into many parts', '$count($split($pad("", 20000, "a"), /a/))', 'builtSize', 'more than'],
+    ['$replace through ~>', '$length($pad("", 20000, "a") ~> $replace(/a/, "b"))', 'builtSize', 'more than'],
+    ['many regex searches of 1 MB', '($s := $pad("", 999999, "a"); $count([1..10].$contains($s, /b/)))', 'builtSize', 'more than'],
+    ['calling a regex many times', '($s := $pad("", 999999, "a"); $r := /b/; $count([1..10].$r($s)))', 'builtSize', 'more than'],
   ])('%s fails with a bound error', async (_name, source, bound, detail) => {
     const error = await evaluationError(source);
     expect(error).toMatchObject({ kind: 'evaluation', bound });
     expect(error.detail).toContain(detail);
+  });
+
+  it('tells the bounds shared by a workflow task from the others', () => {
+    expect(['workflowTaskSteps', 'workflowTaskBuiltSize'].every(isWorkflowTaskBound)).toBe(true);
+    expect(['steps', 'builtSize', 'pictureLength', 'stringLength', 'regex', undefined].some(isWorkflowTaskBound)).toBe(false);
+    // Any evaluation within its own budgets fits a fresh workflow task's.
+    expect(EXPRESSION_BOUNDS.maxWorkflowTaskBuiltSize).toBeGreaterThanOrEqual(maxBuiltSize);
+    expect(EXPRESSION_BOUNDS.maxWorkflowTaskSteps).toBeGreaterThanOrEqual(maxEvaluationSteps);
   });
 
   it('gives a template breach the path of its string', async () => {
@@ -72,6 +102,17 @@ describe('expression bounds', () => {
     expect(await evaluate('inputs.text & "-" & 1 & [1, 2] & {"a": true}')).toBe('ab12cd345-1[1,2]{"a":true}');
     expect(await evaluate('$string({"a": [1, 2]}, true)')).toBe('{\n  "a": [\n    1,\n    2\n  ]\n}');
     expect(await evaluate('$eval("[1, 2]")')).toEqual([1, 2]);
+    expect(await evaluate('$formatNumber(1234.5, "#,##0.00")')).toBe('1,234.50');
+    expect(await evaluate('$formatInteger(12, "w")')).toBe('twelve');
+    expect(await evaluate('$parseInteger("twelve", "w")')).toBe(12);
+    expect(await evaluate('$fromMillis(86400000, "[Y0001]-[M01]-[D01]", "+0100")')).toBe('1970-01-02');
+    expect(await evaluate('$toMillis("1970-01-02", "[Y0001]-[M01]-[D01]")')).toBe(86400000);
+    expect(await evaluate('$now("[Y0001]") = $fromMillis($millis(), "[Y0001]")')).toBe(true);
+    // `$now` reads the evaluation's own timestamp, which no variable can shadow.
+    expect(await evaluate('($millis := function(){ 0 }; $now("[Y0001]") != "1970")')).toBe(true);
+    expect(await evaluate('$count($match($pad("", 4000, "a"), /a/))')).toBe(4000);
+    expect(await evaluate('$length($replace($pad("", 999999, "a"), /b/, "c"))')).toBe(999999);
+    expect(await evaluate('$merge([{"a": 1}, {"b": 2}])')).toEqual({ a: 1, b: 2 });
     expect(await evaluate('($Y := function($f){ (function($x){ $x($x) })(function($g){ $f(function($a){ $g($g)($a) }) }) }; $fact := $Y(function($self){ function($n){ $n <= 1 ? 1 : $n * $self($n - 1) } }); $fact(10))')).toBe(3628800);
   });
 });
@@ -138,5 +179,66 @@ describe('regular expressions (RE2)', () => {
   it('fails cleanly when an unsupported regex reaches evaluation through $eval', async () => {
     const error = await evaluationError('$eval("$contains(\\"aa\\", /(a)\\\\1/)")');
     expect(error).toMatchObject({ kind: 'evaluation', bound: 'regex' });
+  });
+});
+
+describe('the built-in work budget of a workflow task', () => {
+  /** The spec modules as in a workflow, at the workflow task `task.historyLength` says. */
+  function inWorkflow(task: { historyLength: number }) {
+    let modules!: { bounds: typeof import('../../../workflows/spec/expression-bounds'); spec: typeof import('../../../workflows/spec') };
+    jest.isolateModules(() => {
+      jest.doMock('@temporalio/workflow', () => ({ inWorkflowContext: () => true, workflowInfo: () => task }));
+      modules = { bounds: require('../../../workflows/spec/expression-bounds'), spec: require('../../../workflows/spec') };
+    });
+    return modules;
+  }
+
+  const { maxBuiltSize, maxWorkflowTaskBuiltSize } = EXPRESSION_BOUNDS;
+
+  it('adds up the evaluations of one workflow task, and starts afresh in the next', () => {
+    const task = { historyLength: 3 };
+    const { bounds } = inWorkflow(task);
+    new bounds.EvaluationBudget().charge(maxBuiltSize);
+    const second = new bounds.EvaluationBudget();
+    let error: unknown;
+    try {
+      second.charge(maxWorkflowTaskBuiltSize - maxBuiltSize + 1);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(bounds.ExpressionBoundError);
+    expect(error).toMatchObject({ bound: 'workflowTaskBuiltSize' });
+    expect((error as Error).message).toMatch(`more than ${maxWorkflowTaskBuiltSize} array items and characters in all in one workflow task`);
+    task.historyLength = 9;
+    expect(bounds.workflowTaskBuiltLeft()).toBe(maxWorkflowTaskBuiltSize);
+    new bounds.EvaluationBudget().charge(maxBuiltSize);
+  });
+
+  it('charges the workflow task for a deferred budget only when it commits', () => {
+    const { bounds } = inWorkflow({ historyLength: 3 });
+    const deferred = new bounds.EvaluationBudget(true);
+    deferred.charge(1000);
+    expect(bounds.workflowTaskBuiltLeft()).toBe(maxWorkflowTaskBuiltSize);
+    deferred.commit();
+    expect(bounds.workflowTaskBuiltLeft()).toBe(maxWorkflowTaskBuiltSize - 1000);
+  });
+
+  it('fails a later expression of the task with its own bound, on the synchronous path and in JSONata alike', async () => {
+    const { spec } = inWorkflow({ historyLength: 5 });
+    const big = { ...context, inputs: { big: 'a'.repeat(900_000) } };
+    const expression = spec.compileExpression('$length($uppercase(inputs.big))');
+    const outcomes: unknown[] = [];
+    for (let i = 0; i < 6; i++) {
+      try {
+        outcomes.push(expression.evaluateSynchronously(big));
+      } catch (error) {
+        outcomes.push(error);
+      }
+    }
+    // Each charges 2.7M characters (argument, result, argument): four fit in 12M.
+    expect(outcomes.slice(0, 4)).toEqual(Array(4).fill({ value: 900_000 }));
+    expect(outcomes[4]).toBeInstanceOf(spec.ExpressionError);
+    expect(outcomes[4]).toMatchObject({ bound: 'workflowTaskBuiltSize' });
+    await expect(expression.evaluate(big, { synchronous: false })).rejects.toMatchObject({ bound: 'workflowTaskBuiltSize' });
   });
 });
