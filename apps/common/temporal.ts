@@ -1,16 +1,18 @@
 import { Connection, Client } from '@temporalio/client';
 import { searchAttributeKeys } from '../../workflows/search-attributes';
-import { SearchAttributeType } from '@temporalio/common';
+import { SearchAttributeType, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 
 export interface TemporalTarget {
   address: string;
   namespace: string;
+  /** The payload codec (crypto/payload-codec.ts) when configured: the same as the worker's. */
+  payloadCodecs?: PayloadCodec[];
 }
 
 export async function connectClient(target: TemporalTarget): Promise<Client> {
   const connection = await Connection.connect({ address: target.address });
-  return new Client({ connection, namespace: target.namespace });
+  return new Client({ connection, namespace: target.namespace, dataConverter: { payloadCodecs: target.payloadCodecs ?? [] } });
 }
 
 const indexedValueTypes: Record<SearchAttributeType, temporal.api.enums.v1.IndexedValueType> = {

@@ -9,6 +9,9 @@ import { TemplateChangeFeed } from '../../apps/api/src/templates/template-change
 import { createPrismaClient } from '../../apps/common/database';
 import { createLogger, type Logger } from '../../apps/common/logger';
 import { connectClient } from '../../apps/common/temporal';
+import type { Keyring } from '../../apps/common/crypto/keyring';
+import { SecretStore } from '../../apps/common/secrets/secret-store';
+import type { PayloadCodec } from '@temporalio/common';
 
 /**
  * The API on a real port, over the real PostgreSQL and Temporal of the global setup.
@@ -30,6 +33,11 @@ export interface ApiOptions {
   templateChangesUrl?: string;
   /** A database of the test's own instead of the shared DATABASE_URL. */
   databaseUrl?: string;
+  /** Keys of the secrets API; without them it answers 503. */
+  secretsKeys?: Keyring;
+  /** The payload codec of the API's Temporal client and codec endpoints. */
+  payloadCodecs?: PayloadCodec[];
+  codecCorsOrigins?: string[];
 }
 
 export async function startApi(options: ApiOptions = {}): Promise<Api> {
@@ -38,10 +46,20 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   const temporal = await connectClient({
     address: requiredEnv('TEMPORAL_ADDRESS'),
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    payloadCodecs: options.payloadCodecs,
   });
   const logger = options.logger ?? createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
   const templateChanges = await TemplateChangeFeed.start(options.templateChangesUrl ?? databaseUrl, logger);
-  const app = createApp({ prisma, temporal, taskQueue: options.taskQueue ?? `test-${randomUUID()}`, logger, templateChanges });
+  const app = createApp({
+    prisma,
+    temporal,
+    taskQueue: options.taskQueue ?? `test-${randomUUID()}`,
+    logger,
+    templateChanges,
+    secrets: options.secretsKeys ? new SecretStore(prisma, options.secretsKeys) : undefined,
+    payloadCodecs: options.payloadCodecs,
+    codecCorsOrigins: options.codecCorsOrigins,
+  });
   const server = await new Promise<Server>((resolve) => {
     const listening = createApiServer(app).listen(0, '127.0.0.1', () => resolve(listening));
   });

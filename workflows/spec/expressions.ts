@@ -9,6 +9,7 @@ import {
   type BoundKind,
 } from './expression-bounds';
 import { LinearTimeRegExp, UnsupportedRegexError, unsupportedRegex } from './regex-engine';
+import { astReadsSecrets, secretReferencesIn } from './secret-references';
 
 /**
  * The spec's expression language: JSONata. A step's `when` is a bare expression; string values anywhere
@@ -146,6 +147,8 @@ export interface CompiledExpression {
    * (loops and recursion cost more). The engine uses it to spread costly steps over workflow tasks.
    */
   readonly nodeCount: number;
+  /** Whether it reads `secrets`, which only a `{{ secrets.NAME }}` reference may (secret-references.ts). */
+  readonly readsSecrets: boolean;
   evaluate(context: ExpressionContext): Promise<unknown>;
 }
 
@@ -188,6 +191,7 @@ function compile(source: string): CompiledExpression {
   }
   const ast = expression.ast();
   const steps = findStepReferences(ast);
+  const readsSecrets = astReadsSecrets(ast);
   const nodeCount = prepareAst(ast, source);
   boundExpression(expression);
   for (const [name, builtIn] of boundedBuiltIns) expression.assign(name, builtIn);
@@ -196,6 +200,7 @@ function compile(source: string): CompiledExpression {
     source,
     referencedSteps: steps,
     nodeCount,
+    readsSecrets,
     async evaluate(context) {
       try {
         const value: unknown = await expression.evaluate(context);
@@ -446,8 +451,10 @@ function unclosedError(source: string, path?: ValuePath): ExpressionError {
 /**
  * Renders every string in `value`, walking objects and arrays. A string that is one whole `{{ expr }}`
  * becomes the expression's value; a string mixing text and templates becomes a string, with objects
- * JSON-encoded and undefined as "". Values come back as plain JSON (what an activity will receive), so
- * they never share objects with step outputs held in the context.
+ * JSON-encoded and undefined as "". A string holding `{{ secrets.NAME }}` stays as it is: the step's
+ * activity substitutes the secret, so its value never enters the workflow (secret-references.ts).
+ * Values come back as plain JSON (what an activity will receive), so they never share objects with
+ * step outputs held in the context.
  */
 export async function renderTemplate(value: unknown, context: ExpressionContext): Promise<unknown> {
   return render(value, context, []);
@@ -470,7 +477,7 @@ async function render(value: unknown, context: ExpressionContext, path: ValuePat
 }
 
 async function renderString(template: string, context: ExpressionContext, path: ValuePath): Promise<unknown> {
-  if (!template.includes(OPEN)) return template;
+  if (!template.includes(OPEN) || secretReferencesIn(template).length > 0) return template;
   const parts = parseTemplate(template);
   const whole = wholeExpressionSource(parts);
   if (whole !== undefined) return toPlainJson(await evaluateAt(whole, context, path));

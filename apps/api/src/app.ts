@@ -6,7 +6,9 @@ import { createHealthRouter } from './health/router';
 import { parseBodies } from './http/body';
 import { renderProblems, unknownRoute } from './http/errors';
 import { createOpenApiRouter } from './openapi/document';
+import { createCodecRouter } from './codec/router';
 import { createRunsRouter } from './runs/router';
+import { createSecretsRouter } from './secrets/router';
 import { createTemplatesRouter } from './templates/router';
 import { TemplateHeads } from './templates/template-heads';
 
@@ -47,6 +49,8 @@ export function createApp(deps: ApiDependencies): express.Express {
   app.use(parseBodies({ limit: BODY_LIMIT }));
   app.use('/api/v1/templates', createTemplatesRouter(deps, templateHeads));
   app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
+  app.use('/api/v1/secrets', createSecretsRouter(deps));
+  app.use('/api/v1/codec', createCodecRouter(deps));
 
   app.use(unknownRoute);
   app.use(renderProblems(deps.logger));

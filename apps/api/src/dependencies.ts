@@ -1,7 +1,9 @@
 import type { PrismaClient } from '@prisma/client';
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import type { RunLimits } from '../../../workflows/contract';
 import type { Logger } from '../../common/logger';
+import type { SecretStore } from '../../common/secrets/secret-store';
 import type { TemplateChanges } from './templates/template-changes';
 
 /** What the API's handlers need; built once in main.ts (or by a test) and passed down. */
@@ -14,4 +16,10 @@ export interface ApiDependencies {
   templateChanges: TemplateChanges;
   /** Engine limits every run starts with (from the configuration); the engine's defaults when absent. */
   runLimits?: RunLimits;
+  /** Tenants' secrets; absent when SECRETS_KEYS is not configured (the secrets API then answers 503). */
+  secrets?: SecretStore;
+  /** The payload codec the Temporal client uses, which the codec endpoints apply for the Web UI; none when off. */
+  payloadCodecs?: PayloadCodec[];
+  /** Browser origins allowed to call the codec endpoints (the Temporal Web UI's). */
+  codecCorsOrigins?: string[];
 }

@@ -2,6 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { loadApiConfig, runLimitsOf } from '../../common/config';
 import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
+import { payloadCodecsOf } from '../../common/crypto/payload-codec';
+import { SecretStore } from '../../common/secrets/secret-store';
 import { connectClient } from '../../common/temporal';
 import { createApp } from './app';
 import { createApiServer } from './http/server';
@@ -14,11 +16,23 @@ async function main(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('flowpilot-api', config.LOG_LEVEL);
   const prisma = createPrismaClient(config.DATABASE_URL);
-  const temporal = await connectClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const payloadCodecs = payloadCodecsOf(config.PAYLOAD_CODEC_KEYS);
+  const temporal = await connectClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, payloadCodecs });
+  const secrets = config.SECRETS_KEYS ? new SecretStore(prisma, config.SECRETS_KEYS) : undefined;
 
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
 
-  const app = createApp({ prisma, temporal, taskQueue: config.TASK_QUEUE, logger, templateChanges, runLimits: runLimitsOf(config) });
+  const app = createApp({
+    prisma,
+    temporal,
+    taskQueue: config.TASK_QUEUE,
+    logger,
+    templateChanges,
+    runLimits: runLimitsOf(config),
+    secrets,
+    payloadCodecs,
+    codecCorsOrigins: config.CODEC_CORS_ORIGINS,
+  });
   const server = createApiServer(app).listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ url: `http://localhost:${port}`, docs: `http://localhost:${port}/docs` }, 'API listening');

@@ -1,10 +1,14 @@
-import type { Duration } from '@temporalio/common';
+import type { Duration, PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../../../activities';
 import { EgressPolicy } from '../../../activities/egress';
+import type { SecretResolver } from '../../../activities/secrets';
 import type { WorkerConfig } from '../../common/config';
+import { payloadCodecsOf } from '../../common/crypto/payload-codec';
+import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
+import { SecretStore } from '../../common/secrets/secret-store';
 
 export interface RunWorkerOptions {
   connection: NativeConnection;
@@ -22,6 +26,10 @@ export interface RunWorkerOptions {
   maxCachedWorkflows?: number;
   /** Where HTTP steps may connect; the default policy (link-local and cloud metadata refused) when absent. */
   egressPolicy?: EgressPolicy;
+  /** Where steps read the secrets they reference; without it, a step referencing one fails (SecretsUnavailable). */
+  secrets?: SecretResolver;
+  /** The payload codec (PAYLOAD_CODEC_KEYS): the same as the API's client, or neither reads the other's payloads. */
+  payloadCodecs?: PayloadCodec[];
 }
 
 const workflowsPath = require.resolve('../../../workflows');
@@ -59,7 +67,8 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...workflows,
-    activities: createActivities({ logger, egressPolicy: options.egressPolicy ?? new EgressPolicy() }),
+    activities: createActivities({ logger, egressPolicy: options.egressPolicy ?? new EgressPolicy(), secrets: options.secrets }),
+    dataConverter: { payloadCodecs: options.payloadCodecs ?? [] },
     maxHeartbeatThrottleInterval: '1s',
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
@@ -75,6 +84,7 @@ export async function runWorkerUntilShutdown(
   options: Pick<RunWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> & { logger: Logger },
 ): Promise<void> {
   const egressPolicy = egressPolicyOf(config);
+  const prisma = config.DATABASE_URL && config.SECRETS_KEYS ? createPrismaClient(config.DATABASE_URL) : undefined;
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const worker = await createRunWorker({
@@ -84,6 +94,8 @@ export async function runWorkerUntilShutdown(
       taskQueue: config.TASK_QUEUE,
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       egressPolicy,
+      secrets: prisma && config.SECRETS_KEYS ? new SecretStore(prisma, config.SECRETS_KEYS) : undefined,
+      payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
     });
     options.logger.info(
       {
@@ -92,13 +104,16 @@ export async function runWorkerUntilShutdown(
         taskQueue: config.TASK_QUEUE,
         maxCachedWorkflows: worker.options.maxCachedWorkflows,
         egress: egressPolicy.describe(),
+        // Key ids only: they say which keys are loaded, and reveal nothing.
+        secrets: prisma && config.SECRETS_KEYS ? { keys: config.SECRETS_KEYS.keyIds } : 'off (set DATABASE_URL and SECRETS_KEYS)',
+        payloadCodec: config.PAYLOAD_CODEC_KEYS ? { keys: config.PAYLOAD_CODEC_KEYS.keyIds } : 'off',
       },
       'worker started',
     );
     await worker.run();
     options.logger.info('worker stopped');
   } finally {
-    await connection.close();
+    await Promise.allSettled([connection.close(), prisma?.$disconnect()]);
   }
 }
 

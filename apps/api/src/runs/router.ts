@@ -1,6 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { ApiDependencies } from '../dependencies';
 import { principalOf } from '../http/principal';
+import { tenantIdOf } from '../http/tenant';
 import { problems } from '../http/problem';
 import { allowOnly } from '../http/routes';
 import { bodyOrEmpty } from '../http/validation';
@@ -34,7 +35,7 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
     .route('/')
     .post(async (req, res) => {
       const body = parseRequestPart(StartRunBodySchema, bodyOrEmpty(req.body), 'body');
-      const { created, run } = await starter.start(principalOf(req), body, idempotencyKeyOf(req));
+      const { created, run } = await starter.start(principalOf(req), tenantIdOf(req), body, idempotencyKeyOf(req));
       res.status(created ? 201 : 200).location(run.links.self).json(run);
     })
     .get(async (req, res) => {

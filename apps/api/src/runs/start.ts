@@ -46,7 +46,7 @@ export class RunStarter {
     private readonly templateHeads: TemplateHeads,
   ) {}
 
-  async start(principal: Principal, body: StartRunBody, idempotencyKey: string | undefined): Promise<StartedRun> {
+  async start(principal: Principal, tenantId: string, body: StartRunBody, idempotencyKey: string | undefined): Promise<StartedRun> {
     const version = await this.pinVersion(body.templateId, body.version);
     const invalidParams = this.inputValidators.check(version.versionId, version.spec.inputs, body.input);
     if (invalidParams.length > 0) {
@@ -60,6 +60,7 @@ export class RunStarter {
       spec: version.spec,
       inputs: body.input,
       startedBy: principal.subject,
+      tenantId,
       ...(this.deps.runLimits ? { limits: this.deps.runLimits } : {}),
     };
     const workflowId = idempotencyKey ? idempotentRunId(principal, idempotencyKey) : `run-${randomUUID()}`;
