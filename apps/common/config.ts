@@ -70,6 +70,29 @@ const WorkerConfigSchema = TemporalConfigWithCodecSchema.extend({
   EGRESS_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
 });
 
+const milliseconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+
+/**
+ * How long the API waits for its dependencies. Whatever does not answer in time makes the request a
+ * 503 naming the dependency, so no request hangs on a database or Temporal that is down or hung.
+ */
+const DependencyTimeoutsSchema = z.object({
+  /** Connecting to PostgreSQL, and waiting for a pooled connection or for a transaction to begin. */
+  DATABASE_CONNECT_TIMEOUT_MS: milliseconds(5_000),
+  /** One SQL statement (PostgreSQL's statement_timeout; the driver gives up 1 s later on a server that says nothing). */
+  DATABASE_STATEMENT_TIMEOUT_MS: milliseconds(5_000),
+  /** A whole transaction, from its first statement to its commit. */
+  DATABASE_TRANSACTION_TIMEOUT_MS: milliseconds(15_000),
+  /** One call to Temporal that sets no deadline of its own (the retries of the call included). */
+  TEMPORAL_CALL_TIMEOUT_MS: milliseconds(5_000),
+  /** How long a cancelled run has to take its cancellation before the API terminates it. */
+  RUN_CANCEL_GRACE_MS: milliseconds(10_000),
+});
+export type DependencyTimeouts = z.infer<typeof DependencyTimeoutsSchema>;
+
+/** The defaults, for whoever builds the API without a configuration (tests, the benchmark). */
+export const defaultDependencyTimeouts: DependencyTimeouts = DependencyTimeoutsSchema.parse({});
+
 const ApiConfigSchema = TemporalConfigWithCodecSchema.extend({
   DATABASE_URL: z.string().min(1, 'DATABASE_URL must be set'),
   /** Keys secrets are sealed under; without them the secrets API answers 503. */
@@ -88,7 +111,7 @@ const ApiConfigSchema = TemporalConfigWithCodecSchema.extend({
    * starts; unset, runs use the engine's default (workflows/engine/limits.ts).
    */
   RUN_MAX_STEPS_IN_FLIGHT: z.coerce.number().int().min(1).max(MAX_STEPS_IN_FLIGHT).optional(),
-});
+}).extend(DependencyTimeoutsSchema.shape);
 
 /** What a worker needs: Temporal, and for secrets, the database and their keys. */
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;

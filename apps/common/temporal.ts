@@ -1,4 +1,4 @@
-import { Connection, Client } from '@temporalio/client';
+import { Connection, Client, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
 import { searchAttributeKeys } from '../../workflows/search-attributes';
 import { SearchAttributeType, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
@@ -6,13 +6,32 @@ import { temporal } from '@temporalio/proto';
 export interface TemporalTarget {
   address: string;
   namespace: string;
+  /** The deadline of every call that sets none of its own (`withDeadline`), its retries included. */
+  callTimeoutMs: number;
   /** The payload codec (crypto/payload-codec.ts) when configured: the same as the worker's. */
   payloadCodecs?: PayloadCodec[];
 }
 
-export async function connectClient(target: TemporalTarget): Promise<Client> {
-  const connection = await Connection.connect({ address: target.address });
+type GrpcInterceptor = NonNullable<ConnectionOptions['interceptors']>[number];
+
+/**
+ * A client whose calls never wait without limit. Without a deadline the SDK retries a call to an
+ * unreachable server for about 20 s, and waits for a hung one forever. The connection is made on
+ * the first call, so the API starts, and serves what needs no Temporal, while Temporal is down.
+ */
+export function createTemporalClient(target: TemporalTarget): Client {
+  const connection = Connection.lazy({
+    address: target.address,
+    // First, so that the retry interceptor after it retries within the deadline, not past it.
+    interceptors: [defaultDeadline(target.callTimeoutMs), makeGrpcRetryInterceptor(defaultGrpcRetryOptions())],
+  });
   return new Client({ connection, namespace: target.namespace, dataConverter: { payloadCodecs: target.payloadCodecs ?? [] } });
+}
+
+function defaultDeadline(timeoutMs: number): GrpcInterceptor {
+  // gRPC only uses the interface of what the next interceptor returns; its type names the class.
+  return (options, nextCall) =>
+    nextCall({ ...options, deadline: options.deadline ?? Date.now() + timeoutMs }) as ReturnType<GrpcInterceptor>;
 }
 
 const indexedValueTypes: Record<SearchAttributeType, temporal.api.enums.v1.IndexedValueType> = {

@@ -6,9 +6,10 @@ import type { Client } from '@temporalio/client';
 import { createApp } from '../../apps/api/src/app';
 import { createApiServer } from '../../apps/api/src/http/server';
 import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
+import { defaultDependencyTimeouts } from '../../apps/common/config';
 import { createPrismaClient } from '../../apps/common/database';
 import { createLogger, type Logger } from '../../apps/common/logger';
-import { connectClient } from '../../apps/common/temporal';
+import { createTemporalClient } from '../../apps/common/temporal';
 import type { Keyring } from '../../apps/common/crypto/keyring';
 import { SecretStore } from '../../apps/common/secrets/secret-store';
 import type { PayloadCodec } from '@temporalio/common';
@@ -31,8 +32,10 @@ export interface ApiOptions {
   logger?: Logger;
   /** Where the template change feed listens; an unreachable address is a feed that lost its connection. */
   templateChangesUrl?: string;
-  /** A database of the test's own instead of the shared DATABASE_URL. */
+  /** Another database or Temporal than the global setup's (one a test stops, or where nothing listens). */
   databaseUrl?: string;
+  temporalAddress?: string;
+  runCancelGraceMs?: number;
   /** Keys of the secrets API; without them it answers 503. */
   secretsKeys?: Keyring;
   /** The payload codec of the API's Temporal client and codec endpoints. */
@@ -43,9 +46,10 @@ export interface ApiOptions {
 export async function startApi(options: ApiOptions = {}): Promise<Api> {
   const databaseUrl = options.databaseUrl ?? requiredEnv('DATABASE_URL');
   const prisma = createPrismaClient(databaseUrl);
-  const temporal = await connectClient({
-    address: requiredEnv('TEMPORAL_ADDRESS'),
+  const temporal = createTemporalClient({
+    address: options.temporalAddress ?? requiredEnv('TEMPORAL_ADDRESS'),
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    callTimeoutMs: defaultDependencyTimeouts.TEMPORAL_CALL_TIMEOUT_MS,
     payloadCodecs: options.payloadCodecs,
   });
   const logger = options.logger ?? createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
@@ -56,6 +60,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     taskQueue: options.taskQueue ?? `test-${randomUUID()}`,
     logger,
     templateChanges,
+    ...(options.runCancelGraceMs ? { runCancelGraceMs: options.runCancelGraceMs } : {}),
     secrets: options.secretsKeys ? new SecretStore(prisma, options.secretsKeys) : undefined,
     payloadCodecs: options.payloadCodecs,
     codecCorsOrigins: options.codecCorsOrigins,

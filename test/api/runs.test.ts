@@ -449,7 +449,7 @@ describe('control', () => {
     await untilGateWaits(runId);
     const cancelled = await call(api, 'POST', `/api/v1/runs/${runId}/cancel`);
     expect(cancelled.status).toBe(202);
-    expect(cancelled.body).toEqual({ runId, cancelRequested: true });
+    expect(cancelled.body).toEqual({ runId, cancelRequested: true, terminated: false });
 
     const run = await untilStatus(runId, 'cancelled');
     expect(stepOf(run, 'gate')).toMatchObject({ status: 'cancelled' });
@@ -504,19 +504,21 @@ describe('runs the API did not see start', () => {
     expect(listed.body.items.filter((item: { runId: string }) => item.runId === runId)).toHaveLength(1);
   });
 
-  test('503 when nothing answers for a running run', async () => {
+  test('a running run nothing answers for is shown from what Temporal knows, with a note', async () => {
     const handle = await startRunDirectly(
       worker.client,
       `nobody-polls-${randomUUID()}`,
       runInput({ steps: [{ id: 'a', type: 'noop' }] }),
     );
     try {
-      expectProblem(await getRun(handle.workflowId), 503);
+      const unanswered = await getRun(handle.workflowId);
+      expect(unanswered.status).toBe(200);
+      expect(unanswered.body).toMatchObject({ status: 'running', startedBy: 'alice', steps: [], note: expect.stringMatching(/no worker answered/) });
     } finally {
       await handle.terminate('test over');
     }
     const terminated = await getRun(handle.workflowId);
-    expect(terminated.body).toMatchObject({ status: 'cancelled', steps: [] });
+    expect(terminated.body).toMatchObject({ status: 'cancelled', steps: [], error: { message: 'test over', type: 'Terminated' } });
   }, 30_000);
 });
 

@@ -16,6 +16,8 @@ export interface ApiDependencies {
   templateChanges: TemplateChanges;
   /** Engine limits every run starts with (from the configuration); the engine's defaults when absent. */
   runLimits?: RunLimits;
+  /** How long a cancelled run has to take its cancellation before the API terminates it; RUN_CANCEL_GRACE_MS's default when absent. */
+  runCancelGraceMs?: number;
   /** Tenants' secrets; absent when SECRETS_KEYS is not configured (the secrets API then answers 503). */
   secrets?: SecretStore;
   /** The payload codec the Temporal client uses, which the codec endpoints apply for the Web UI; none when off. */

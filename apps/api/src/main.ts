@@ -4,7 +4,7 @@ import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
 import { payloadCodecsOf } from '../../common/crypto/payload-codec';
 import { SecretStore } from '../../common/secrets/secret-store';
-import { connectClient } from '../../common/temporal';
+import { createTemporalClient } from '../../common/temporal';
 import { createApp } from './app';
 import { createApiServer } from './http/server';
 import { TemplateChangeFeed } from './templates/template-changes';
@@ -15,9 +15,14 @@ const SHUTDOWN_GRACE_MS = 10_000;
 async function main(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('flowpilot-api', config.LOG_LEVEL);
-  const prisma = createPrismaClient(config.DATABASE_URL);
+  const prisma = createPrismaClient(config.DATABASE_URL, config);
   const payloadCodecs = payloadCodecsOf(config.PAYLOAD_CODEC_KEYS);
-  const temporal = await connectClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, payloadCodecs });
+  const temporal = createTemporalClient({
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    callTimeoutMs: config.TEMPORAL_CALL_TIMEOUT_MS,
+    payloadCodecs,
+  });
   const secrets = config.SECRETS_KEYS ? new SecretStore(prisma, config.SECRETS_KEYS) : undefined;
 
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
@@ -29,6 +34,7 @@ async function main(): Promise<void> {
     logger,
     templateChanges,
     runLimits: runLimitsOf(config),
+    runCancelGraceMs: config.RUN_CANCEL_GRACE_MS,
     secrets,
     payloadCodecs,
     codecCorsOrigins: config.CODEC_CORS_ORIGINS,

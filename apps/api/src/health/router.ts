@@ -37,7 +37,8 @@ export function createHealthRouter(deps: ApiDependencies): Router {
         .map(([name]) => name);
       if (down.length > 0) {
         deps.logger.warn({ checks }, 'not ready');
-        throw problems.unavailable(`not ready: ${down.join(', ')} down`, { checks });
+        // `dependency` as on every 503 of this API: the first one down (`checks` lists them all).
+        throw problems.unavailable(`not ready: ${down.join(', ')} down`, { dependency: down[0], checks });
       }
       res.json({ status: 'ready', checks });
     })

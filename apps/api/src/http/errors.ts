@@ -1,7 +1,11 @@
 import { Prisma } from '@prisma/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../../../common/logger';
+import { asDependencyUnavailable, type DependencyUnavailableError } from '../dependency-failures';
 import { ProblemError, problems } from './problem';
+
+/** When a client should try again after a 503: a dependency that is down rarely comes back sooner. */
+const RETRY_AFTER_SECONDS = 5;
 
 /** Routes nobody registered. */
 export const unknownRoute: RequestHandler = (req) => {
@@ -10,8 +14,9 @@ export const unknownRoute: RequestHandler = (req) => {
 
 /**
  * Answers every failure as `application/problem+json`. Known failures (ProblemError, client errors
- * raised by Express and its body parsers, Prisma constraint errors) keep their meaning; anything
- * else is logged with the request's context and answered as a bare 500 that reveals nothing.
+ * raised by Express and its body parsers, Prisma constraint errors) keep their meaning; a dependency
+ * that is down or did not answer in time is a 503 with Retry-After naming it; anything else is
+ * logged with the request's context and answered as a bare 500 that reveals nothing.
  */
 export function renderProblems(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, next) => {
@@ -20,6 +25,7 @@ export function renderProblems(logger: Logger): ErrorRequestHandler {
     if (problem.status >= 500) {
       (req.log ?? logger).error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
     }
+    if (problem.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
     res
       .status(problem.status)
       .type('application/problem+json')
@@ -29,6 +35,8 @@ export function renderProblems(logger: Logger): ErrorRequestHandler {
 
 export function toProblem(error: unknown): ProblemError {
   if (error instanceof ProblemError) return error;
+  const unavailable = asDependencyUnavailable(error);
+  if (unavailable) return fromUnavailable(unavailable);
   if (error instanceof Prisma.PrismaClientKnownRequestError) return fromPrisma(error);
   const clientError = asHttpClientError(error);
   if (clientError) return fromHttpClientError(clientError);
@@ -73,13 +81,14 @@ function fromPrisma(error: Prisma.PrismaClientKnownRequestError): ProblemError {
       });
     case 'P2025':
       return problems.notFound('the resource does not exist');
-    // Lock waits and serialization failures under heavy contention: the client may simply retry.
-    case 'P2028':
-    case 'P2034':
-      return problems.unavailable('the database is busy; retry the request');
     default:
       return problems.internal();
   }
+}
+
+/** The `dependency` extension tells a client (and an operator) which part of the system to wait for. */
+function fromUnavailable(error: DependencyUnavailableError): ProblemError {
+  return problems.unavailable(error.message, { dependency: error.dependency });
 }
 
 function uniqueFields(error: Prisma.PrismaClientKnownRequestError): unknown {

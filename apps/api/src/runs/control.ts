@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { defaultDependencyTimeouts } from '../../../common/config';
 import {
   RefusalType,
   approveUpdate,
@@ -16,6 +19,7 @@ import {
 import type { ApiDependencies } from '../dependencies';
 import { ProblemError, problems } from '../http/problem';
 import type { Principal } from '../http/principal';
+import { toNumber } from './history-events';
 import { describeRun } from './run-handle';
 import { isClosed } from './run-status';
 
@@ -64,10 +68,24 @@ export async function controlRun(
   );
 }
 
-/** Cancellation is a request: the run stops its steps and finishes as cancelled shortly after. */
-export async function cancelRun(deps: ApiDependencies, runId: string, principal: Principal): Promise<void> {
+export interface CancelOutcome {
+  /** The run did not take the cancellation within the grace period, so it was terminated. */
+  terminated: boolean;
+}
+
+/**
+ * Cancellation is a request the run must take: its workflow cancels its steps and ends cancelled.
+ * A run that cannot take it (its workflow task keeps failing, or no worker runs it) would stay
+ * running forever, so the call waits until the run has taken it, normally within milliseconds,
+ * and terminates it, naming the caller in the reason, when it has not within the grace period.
+ * Waiting in the call, not in the background, keeps the promise durable without a watchdog: if
+ * this process dies meanwhile, the caller gets no answer and calls again.
+ */
+export async function cancelRun(deps: ApiDependencies, runId: string, principal: Principal): Promise<CancelOutcome> {
   const { handle, description } = await describeRun(deps, runId);
   if (isClosed(description.status.name)) throw runFinished(runId);
+  const graceMs = deps.runCancelGraceMs ?? defaultDependencyTimeouts.RUN_CANCEL_GRACE_MS;
+  const requestedAt = Date.now();
   try {
     await handle.cancel();
   } catch (error) {
@@ -76,6 +94,95 @@ export async function cancelRun(deps: ApiDependencies, runId: string, principal:
     throw error;
   }
   deps.logger.info({ runId, actor: principal.subject }, 'run cancellation requested');
+
+  const watch = new CancellationWatch(deps, runId, description.runId);
+  while (!(await watch.taken())) {
+    const leftMs = requestedAt + graceMs - Date.now();
+    if (leftMs <= 0) return terminate(deps, handle, principal, graceMs);
+    await sleep(Math.min(CANCEL_CHECK_INTERVAL_MS, leftMs));
+  }
+  return { terminated: false };
+}
+
+async function terminate(deps: ApiDependencies, handle: Handle, principal: Principal, graceMs: number): Promise<CancelOutcome> {
+  const reason = `cancelled by ${principal.subject}; terminated because the run did not take the cancellation within ${graceMs} ms`;
+  try {
+    await handle.terminate(reason);
+  } catch (error) {
+    // It ended by itself in the meantime: the cancellation did its work after all.
+    if (error instanceof WorkflowNotFoundError) return { terminated: false };
+    throw error;
+  }
+  deps.logger.warn({ runId: handle.workflowId, actor: principal.subject, graceMs }, 'run terminated: it did not take its cancellation');
+  return { terminated: true };
+}
+
+/** How often a cancelled run's history is looked at while waiting for the run to take the cancellation. */
+const CANCEL_CHECK_INTERVAL_MS = 200;
+const HISTORY_PAGE_SIZE = 100;
+const WORKFLOW_TASK_COMPLETED = temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
+
+/**
+ * Whether a run has taken its cancellation: a workflow task completed after the request's event, or
+ * the run closed. While a workflow task is in flight (and a failing one stays in flight, attempt
+ * after attempt), Temporal holds new events back and writes them after it, so a request that is not
+ * in the history yet has not been seen either. Each look reads the history backwards, only as far
+ * as the previous look went.
+ */
+class CancellationWatch {
+  /** Events up to this id have been read, and the request was not among those above a completion. */
+  private readThrough = 0;
+  private requested = false;
+
+  constructor(
+    private readonly deps: ApiDependencies,
+    private readonly workflowId: string,
+    private readonly temporalRunId: string,
+  ) {}
+
+  async taken(): Promise<boolean> {
+    let newest: number | undefined;
+    let completedSince = false;
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      const page = await this.deps.temporal.workflowService.getWorkflowExecutionHistoryReverse({
+        namespace: this.deps.temporal.options.namespace,
+        execution: { workflowId: this.workflowId, runId: this.temporalRunId },
+        maximumPageSize: HISTORY_PAGE_SIZE,
+        ...(nextPageToken ? { nextPageToken } : {}),
+      });
+      for (const event of page.history?.events ?? []) {
+        const id = toNumber(event.eventId);
+        newest ??= id;
+        if (id <= this.readThrough) return this.seen(newest, completedSince);
+        if (closesRun(event)) return true;
+        if (event.eventType === WORKFLOW_TASK_COMPLETED) completedSince = true;
+        if (event.workflowExecutionCancelRequestedEventAttributes) {
+          this.requested = true;
+          return this.seen(newest, completedSince);
+        }
+      }
+      nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+    } while (nextPageToken);
+    return this.seen(newest ?? this.readThrough, false);
+  }
+
+  private seen(newest: number, completedSince: boolean): boolean {
+    if (this.requested && completedSince) return true;
+    this.readThrough = newest;
+    return false;
+  }
+}
+
+function closesRun(event: temporal.api.history.v1.IHistoryEvent): boolean {
+  return Boolean(
+    event.workflowExecutionCompletedEventAttributes ||
+      event.workflowExecutionFailedEventAttributes ||
+      event.workflowExecutionCanceledEventAttributes ||
+      event.workflowExecutionTerminatedEventAttributes ||
+      event.workflowExecutionTimedOutEventAttributes ||
+      event.workflowExecutionContinuedAsNewEventAttributes,
+  );
 }
 
 type Handle = ReturnType<ApiDependencies['temporal']['workflow']['getHandle']>;

@@ -12,6 +12,11 @@ import { isClosed } from './run-status';
  */
 
 const HISTORY_PAGE_SIZE = 500;
+/**
+ * Temporal answers a long poll for new events after its long-poll interval (20 s by default) at the
+ * latest, with no events if none happened; one that takes longer met a hung server.
+ */
+const LONG_POLL_DEADLINE_MS = 30_000;
 const GRPC_NOT_FOUND = 5;
 
 export interface RunHistoryPosition {
@@ -65,14 +70,17 @@ export async function* readRunEvents(
     let nextTemporalRunId: string | undefined;
     let pageToken: Uint8Array | undefined;
     do {
-      const page = await abortable(deps, options.signal, () =>
+      const read = () =>
         deps.temporal.workflowService.getWorkflowExecutionHistory({
           namespace: deps.temporal.options.namespace,
           execution: { workflowId: position.runId, runId: temporalRunId },
           maximumPageSize: HISTORY_PAGE_SIZE,
           waitNewEvent: options.follow,
           ...(pageToken ? { nextPageToken: pageToken } : {}),
-        }),
+        });
+      // A long poll outlasts the client's default call deadline by design.
+      const page = await abortable(deps, options.signal, () =>
+        options.follow ? deps.temporal.withDeadline(Date.now() + LONG_POLL_DEADLINE_MS, read) : read(),
       );
       if (!page) return;
       // Every event goes through the mapper, delivered or not: later events refer back to earlier ones.

@@ -139,10 +139,21 @@ registry.registerPath({
   method: 'post',
   path: '/api/v1/runs/{id}/cancel',
   tags,
-  summary: 'Request cancellation of a run',
+  summary: 'Cancel a run',
+  description:
+    'Requests cancellation and waits until the run has taken it (normally milliseconds). A run that has not taken it ' +
+    'within the grace period (RUN_CANCEL_GRACE_MS, 10 s by default: its workflow task keeps failing, or no worker runs it) ' +
+    'is terminated, with a reason naming the caller.',
   request: { params: RunParamsSchema },
   responses: {
-    202: json('Cancellation requested', z.object({ runId: z.string(), cancelRequested: z.literal(true) })),
+    202: json(
+      'Cancellation requested; the run ends cancelled',
+      z.object({
+        runId: z.string(),
+        cancelRequested: z.literal(true),
+        terminated: z.boolean().openapi({ description: 'The run did not take the cancellation in time and was terminated' }),
+      }),
+    ),
     404: problem('No such run'),
     409: problem('The run has finished'),
   },

@@ -105,8 +105,8 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
     .route('/:id/cancel')
     .post(async (req, res) => {
       const { id } = runParamsOf(req);
-      await cancelRun(deps, id, principalOf(req));
-      res.status(202).json({ runId: id, cancelRequested: true });
+      const { terminated } = await cancelRun(deps, id, principalOf(req));
+      res.status(202).json({ runId: id, cancelRequested: true, terminated });
     })
     .all(allowOnly('POST'));
 

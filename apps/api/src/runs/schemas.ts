@@ -147,7 +147,11 @@ export const RunDetailSchema = z
     closedAt: z.string().nullable(),
     paused: z.boolean(),
     held: z.array(z.string()),
-    error: StepErrorSchema.optional(),
+    error: StepErrorSchema.optional().openapi({ description: "Why the run failed; for a terminated run, the termination's reason (type `Terminated`)" }),
+    note: z
+      .string()
+      .optional()
+      .openapi({ description: 'Present when the run could not report its steps (no worker answered, or its workflow task keeps failing): `steps` is then empty' }),
     steps: z.array(StepViewSchema),
   })
   .openapi('Run');

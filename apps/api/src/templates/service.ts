@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Prisma, type PrismaClient, type Template } from '@prisma/client';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../../../common/logger';
+import { DependencyUnavailableError } from '../dependency-failures';
 import type { Spec } from '../../../../workflows/spec/schema';
 import { problems } from '../http/problem';
 import { decodeCursor, encodeCursor, TemplateCursorSchema, VersionCursorSchema } from './cursor';
@@ -46,9 +47,6 @@ export interface AppendedVersion {
 }
 
 type Transaction = Prisma.TransactionClient;
-
-const TRANSACTION_OPTIONS = { maxWait: 5_000, timeout: 15_000 };
-const ACTIVE_RUNS_DEADLINE_MS = 5_000;
 
 export class TemplateService {
   constructor(private readonly deps: TemplateServiceDependencies) {}
@@ -212,7 +210,7 @@ export class TemplateService {
    * instance forgets the template's cached head at once; the others hear of it by notification.
    */
   private async changeTemplate<T>(id: string, change: (tx: Transaction, locked: Template) => Promise<T>): Promise<T> {
-    const result = await this.deps.prisma.$transaction(async (tx) => change(tx, await lockTemplate(tx, id)), TRANSACTION_OPTIONS);
+    const result = await this.deps.prisma.$transaction(async (tx) => change(tx, await lockTemplate(tx, id)));
     this.deps.templateHeads.forget(id);
     return result;
   }
@@ -234,16 +232,13 @@ export class TemplateService {
 
   /** Runs still executing in Temporal (including paused or waiting for approval) that use the template. */
   private async countActiveRuns(id: string): Promise<number> {
-    const { temporal } = this.deps;
     try {
-      const { count } = await temporal.withDeadline(Date.now() + ACTIVE_RUNS_DEADLINE_MS, () =>
-        // `id` is a validated UUID, so it cannot break out of the quoted literal.
-        temporal.workflow.count(`TemplateId = '${id}' AND ExecutionStatus = 'Running'`),
-      );
+      // `id` is a validated UUID, so it cannot break out of the quoted literal.
+      const { count } = await this.deps.temporal.workflow.count(`TemplateId = '${id}' AND ExecutionStatus = 'Running'`);
       return count;
     } catch (error) {
       this.deps.logger.warn({ err: error, templateId: id }, 'counting active runs failed');
-      throw problems.unavailable('cannot confirm the template has no active runs: Temporal did not answer');
+      throw new DependencyUnavailableError('temporal', 'cannot confirm the template has no active runs: Temporal did not answer', { cause: error });
     }
   }
 }

@@ -21,6 +21,8 @@ export async function announceTemplateChange(tx: Prisma.TransactionClient, templ
 
 /** A half-open connection drops notifications silently; a trivial query this often finds it. */
 const CONNECTION_CHECK_MS = 5_000;
+/** A connection attempt or check that takes longer fails: a hung server must not pass for a live feed. */
+const CONNECTION_TIMEOUT_MS = 3_000;
 const RETRY_MS = { first: 250, max: 10_000 };
 
 /** What a cache needs from the feed: changes as they happen, and when it may have missed some. */
@@ -82,28 +84,26 @@ export class TemplateChangeFeed implements TemplateChanges {
 
   private async connect(attempt: number): Promise<void> {
     const subscriber = createPostgresSubscriber(
-      { connectionString: this.databaseUrl, application_name: LISTENER_APPLICATION_NAME },
+      {
+        connectionString: this.databaseUrl,
+        application_name: LISTENER_APPLICATION_NAME,
+        connectionTimeoutMillis: CONNECTION_TIMEOUT_MS,
+        query_timeout: CONNECTION_TIMEOUT_MS,
+      },
       {
         paranoidChecking: CONNECTION_CHECK_MS,
-        retryInterval: (n) => backoff(n + 1),
-        retryTimeout: 0, // once connected, reconnect for as long as it takes
+        // pg-listen's own reconnection loop cannot be stopped (closing leaves it retrying, and keeps
+        // the process alive, while the database is down), so it gives up at once and this feed
+        // reconnects with a new subscriber instead.
+        retryLimit: 1,
         parse: (payload) => payload,
       },
     );
     subscriber.notifications.on(CHANNEL, (templateId: string) => this.changeListeners.forEach((listener) => listener(templateId)));
-    subscriber.events.on('reconnect', (reconnectAttempt) => {
-      if (reconnectAttempt === 1) this.logger.warn({ channel: CHANNEL }, 'template change feed lost its connection; caches read through');
-      this.listening = false;
-    });
-    // After a reconnect, pg-listen has listened again when it says 'connected'. The first
-    // 'connected' comes before LISTEN, while this.subscriber is not yet set: connect() goes live then.
-    subscriber.events.on('connected', () => {
-      if (this.subscriber === subscriber && !this.closed) this.goLive();
-    });
-    // pg-listen gives up on an error after reconnecting; start over with a new subscriber.
+    // The connection was lost (ended, failed, or a check went unanswered): start over with a new subscriber.
     subscriber.events.on('error', (error) => {
       if (this.subscriber !== subscriber || this.closed) return;
-      this.logger.error({ err: error, channel: CHANNEL }, 'template change feed failed; starting it again');
+      this.logger.warn({ err: error, channel: CHANNEL }, 'template change feed lost its connection; caches read through');
       this.listening = false;
       this.subscriber = undefined;
       void subscriber.close().catch(() => undefined);
