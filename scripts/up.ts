@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ensureSearchAttributes } from '../apps/common/temporal';
+import { developmentSecretsKeys } from './lib/dev-keys';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './lib/embedded-postgres';
 import { migrateDatabase } from './lib/migrate';
 import { Supervisor, type SupervisorEvent } from './lib/supervisor';
@@ -42,6 +43,16 @@ async function main(): Promise<void> {
   log('applying database migrations');
   await migrateDatabase(databaseUrl);
 
+  let secretsKeys = process.env.SECRETS_KEYS;
+  if (!secretsKeys) {
+    const generated = developmentSecretsKeys(dataDir);
+    if (generated.created) log(`generated a development secrets key in ${generated.file}`);
+    secretsKeys = generated.keys;
+  }
+
+  const api = `http://127.0.0.1:${ports.api}`;
+  // With the payload codec on, the Web UI decodes payloads through the API's codec endpoint.
+  const codecEndpoint = process.env.PAYLOAD_CODEC_KEYS ? `${api}/api/v1/codec` : undefined;
   let temporalAddress = process.env.TEMPORAL_ADDRESS;
   let temporalUi = process.env.TEMPORAL_UI_URL;
   if (!temporalAddress) {
@@ -50,6 +61,7 @@ async function main(): Promise<void> {
       port: ports.temporal,
       uiPort: ports.temporalUi,
       dbFilename: resolve(dataDir, 'temporal.db'),
+      uiCodecEndpoint: codecEndpoint,
     });
     temporalAddress = running.temporal.address;
     temporalUi = running.temporal.uiUrl;
@@ -66,17 +78,19 @@ async function main(): Promise<void> {
     TEMPORAL_NAMESPACE: namespace,
     TASK_QUEUE: taskQueue,
     API_PORT: String(ports.api),
+    SECRETS_KEYS: secretsKeys,
+    CODEC_CORS_ORIGINS: process.env.CODEC_CORS_ORIGINS ?? temporalUi ?? '',
   };
   startApp('worker', 'apps/worker/src/main.ts', env);
   startApp('api', 'apps/api/src/main.ts', env);
 
-  const api = `http://127.0.0.1:${ports.api}`;
   await waitForHttp(`${api}/healthz`);
   await waitForWorker(connection, namespace, taskQueue).finally(() => connection.close());
   log('ready');
   log(`  API            ${api}/api/v1`);
   log(`  API docs       ${api}/docs  (OpenAPI: ${api}/openapi.json)`);
   log(`  Temporal UI    ${temporalUi ?? '(external Temporal: see its own UI)'}`);
+  if (codecEndpoint) log(`  codec endpoint ${codecEndpoint}  (payloads are encrypted; the UI decodes through it)`);
   log(`  Temporal gRPC  ${temporalAddress}  namespace ${namespace}`);
   log('press Ctrl-C to stop');
 }

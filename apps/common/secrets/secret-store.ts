@@ -91,13 +91,15 @@ export class SecretStore {
   }
 
   /**
-   * Re-seals every value not under the active key, so the old keys can leave the configuration.
-   * Each row is replaced only if it still holds the ciphertext read, so a concurrent PUT wins.
+   * Re-seals every value (of one tenant, or of all) not under the active key, so the old keys can
+   * leave the configuration. Each row is replaced only if it still holds the ciphertext read, so a
+   * concurrent PUT wins. A value under a key not configured stops it, naming the key.
    */
-  async rotate(): Promise<RotationReport> {
+  async rotate(scope: { tenantId?: string } = {}): Promise<RotationReport> {
     const report: RotationReport = { reEncrypted: 0, current: 0 };
-    const stale = await this.prisma.secret.findMany({ where: { keyId: { not: this.keyring.activeKeyId } } });
-    report.current = await this.prisma.secret.count({ where: { keyId: this.keyring.activeKeyId } });
+    const tenant = scope.tenantId === undefined ? {} : { tenantId: scope.tenantId };
+    const stale = await this.prisma.secret.findMany({ where: { ...tenant, keyId: { not: this.keyring.activeKeyId } } });
+    report.current = await this.prisma.secret.count({ where: { ...tenant, keyId: this.keyring.activeKeyId } });
     for (const row of stale) {
       const aad = associatedData(row.tenantId, row.name);
       const sealed = this.keyring.seal(this.keyring.open({ keyId: row.keyId, bytes: Buffer.from(row.ciphertext) }, aad), aad);
