@@ -69,7 +69,7 @@ afterAll(async () => {
 });
 
 function checkedCall(id: string) {
-  return { id, type: 'http', with: { url: http.url('/check'), headers: { authorization: 'Bearer {{ secrets.API_KEY }}' } } };
+  return { id, type: 'http' as const, with: { url: http.url('/check'), headers: { authorization: 'Bearer {{ secrets.API_KEY }}' } } };
 }
 
 test('a step sends its secret, and the value appears nowhere: history, state, events, API answers, logs', async () => {
@@ -183,9 +183,10 @@ async function expectNoTrace(handle: RunHandle, codecs: EncryptionCodec[], worke
 
   const payloads = payloadsOf(history, 'history');
   for (const { payload, path } of payloads) {
-    let [decoded] = [payload];
-    for (const one of codecs) [decoded] = await one.decode([decoded!]);
-    const text = `${JSON.stringify(decoded!.metadata ? mapValues(decoded!.metadata, (bytes) => Buffer.from(bytes).toString()) : {})}${Buffer.from(decoded!.data ?? []).toString()}`;
+    let decoded: Payload = payload;
+    for (const one of codecs) decoded = (await one.decode([decoded]))[0]!;
+    const metadata = mapValues(decoded.metadata ?? {}, (bytes) => Buffer.from(bytes ?? []).toString());
+    const text = `${JSON.stringify(metadata)}${Buffer.from(decoded.data ?? []).toString()}`;
     expect({ path, text }).toEqual({ path, text: expect.not.stringContaining(value) });
   }
 
