@@ -84,7 +84,8 @@ export async function runWorkerUntilShutdown(
   options: Pick<RunWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> & { logger: Logger },
 ): Promise<void> {
   const egressPolicy = egressPolicyOf(config);
-  const prisma = config.DATABASE_URL && config.SECRETS_KEYS ? createPrismaClient(config.DATABASE_URL) : undefined;
+  const secretsKeys = config.DATABASE_URL ? config.SECRETS_KEYS : undefined;
+  const prisma = secretsKeys && config.DATABASE_URL ? createPrismaClient(config.DATABASE_URL) : undefined;
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const worker = await createRunWorker({
@@ -94,7 +95,7 @@ export async function runWorkerUntilShutdown(
       taskQueue: config.TASK_QUEUE,
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       egressPolicy,
-      secrets: prisma && config.SECRETS_KEYS ? new SecretStore(prisma, config.SECRETS_KEYS) : undefined,
+      secrets: prisma && secretsKeys ? new SecretStore(prisma, secretsKeys) : undefined,
       payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
     });
     options.logger.info(
@@ -105,7 +106,7 @@ export async function runWorkerUntilShutdown(
         maxCachedWorkflows: worker.options.maxCachedWorkflows,
         egress: egressPolicy.describe(),
         // Key ids only: they say which keys are loaded, and reveal nothing.
-        secrets: prisma && config.SECRETS_KEYS ? { keys: config.SECRETS_KEYS.keyIds } : 'off (set DATABASE_URL and SECRETS_KEYS)',
+        secrets: secretsKeys ? { keys: secretsKeys.keyIds } : 'off (set DATABASE_URL and SECRETS_KEYS)',
         payloadCodec: config.PAYLOAD_CODEC_KEYS ? { keys: config.PAYLOAD_CODEC_KEYS.keyIds } : 'off',
       },
       'worker started',
