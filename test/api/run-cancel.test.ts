@@ -1,37 +1,57 @@
 import { randomUUID } from 'node:crypto';
 import { runStartOptions } from '../../apps/common/run-start-options';
-import { RUN_WORKFLOW_TYPE, type RunInput } from '../../workflows/contract';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { RUN_WORKFLOW_TYPE } from '../../workflows/contract';
 import { startTestWorker, type TestWorker } from '../support/worker';
 import { runInput } from '../workflow/support';
 import { call, createTemplate, expectProblem, startApi, type Api } from './harness';
 
 /**
  * Cancel ends any run: one whose workflow task fails forever cannot take a cancellation, so the
- * API terminates it after the grace period. The worker is real; the run is wedged by an input the
- * workflow code cannot interpret (a spec without steps), as a bug or a bad deploy would wedge it.
+ * API terminates it after the grace period. The workers are real; the run is wedged as a broken
+ * deploy would wedge it: its task queue is served by a worker whose run workflow throws a plain error
+ * (test/api/fixtures/bad-deploy-workflows.ts), so every workflow task fails. (A run's own data can no
+ * longer wedge it: the engine's crash guard ends such runs failed.)
  */
 
 const GRACE_MS = 1_500;
 
 let worker: TestWorker;
+let brokenDeploy: { taskQueue: string; shutdown(): Promise<void> };
 let api: Api;
+
+async function startBrokenDeployWorker(): Promise<typeof brokenDeploy> {
+  const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  const taskQueue = `broken-${randomUUID()}`;
+  const broken = await Worker.create({ connection, taskQueue, workflowsPath: require.resolve('./fixtures/bad-deploy-workflows') });
+  const running = broken.run();
+  return {
+    taskQueue,
+    async shutdown() {
+      broken.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
 
 beforeAll(async () => {
   worker = await startTestWorker();
+  brokenDeploy = await startBrokenDeployWorker();
   api = await startApi({ taskQueue: worker.taskQueue, runCancelGraceMs: GRACE_MS });
 }, 120_000);
 
 afterAll(async () => {
   await api?.close();
+  await brokenDeploy?.shutdown();
   await worker?.shutdown();
 });
 
 async function startWedgedRun(templateId: string): Promise<string> {
   const input = runInput({ steps: [{ id: 'only', type: 'noop' }] }, { templateId });
   const workflowId = `run-${randomUUID()}`;
-  const options = runStartOptions(input, { workflowId, taskQueue: worker.taskQueue });
-  const wedged = { ...input, spec: {} } as unknown as RunInput;
-  await worker.client.workflow.start(RUN_WORKFLOW_TYPE, { ...options, args: [wedged] });
+  const options = runStartOptions(input, { workflowId, taskQueue: brokenDeploy.taskQueue });
+  await worker.client.workflow.start(RUN_WORKFLOW_TYPE, { ...options, args: [input] });
   // Until the first attempt has failed, the run may still look merely slow.
   for (let attempt = 0; attempt < 100; attempt++) {
     const description = await worker.client.workflow.getHandle(workflowId).describe();

@@ -10,7 +10,8 @@
  *
  * Histories of older workflow code that no recording makes any more stay in histories/ under a
  * name saying what they keep (approvalAnsweredAtOnce.json: before decisions answered with the
- * settled step), and are replayed like the others.
+ * settled step; templatesEvaluatedByJsonata.json: two steps whose templates JSONata evaluated,
+ * scheduled in the order its promises settled), and are replayed like the others.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -148,6 +149,27 @@ const recordings: Record<string, Recording> = {
       client,
       taskQueue,
       runInput({ steps: [...wide, { id: 'after', type: 'noop', dependsOn: wide.map((step) => step.id) }] }, { limits: { maxStepsInFlight: 2 } }),
+    );
+    await handle.result();
+    return handle;
+  },
+
+  /**
+   * Sixty steps whose condition and template cost more in all than one workflow task may evaluate:
+   * admission starts some and defers the rest to later tasks (the `spread-expression-cost` patch).
+   */
+  async spreadExpressionCost(client, taskQueue) {
+    const template = '{{ $uppercase(inputs.service) & "-" & $string(run.templateVersion) & "-" & $join(["a", "b", "c"], ".") }}';
+    const wide = Array.from({ length: 60 }, (_, i) => ({
+      id: `t${i}`,
+      type: 'noop' as const,
+      when: '$uppercase(inputs.service) = "BILLING"',
+      with: { output: template },
+    }));
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput({ steps: [...wide, { id: 'after', type: 'noop', dependsOn: wide.map((step) => step.id) }] }, { inputs: { service: 'billing' } }),
     );
     await handle.result();
     return handle;

@@ -65,6 +65,13 @@ type Outcome = 'finished' | 'continue-as-new';
 
 /** Patch id: approve and reject answer once the step they settle has left waiting_approval. */
 const ANSWER_WITH_SETTLED_STEP = 'answer-with-settled-step';
+/**
+ * Patch id: runs recorded before expressions of the common shapes were evaluated without JSONata
+ * (spec/synchronous-evaluation.ts). Their values are the same, but a step evaluated without JSONata's
+ * promises reaches its activity sooner, so steps started together could schedule in another order.
+ * Asked at each evaluation, so only runs that evaluate expressions record the marker.
+ */
+const SYNCHRONOUS_EXPRESSIONS = 'synchronous-expressions';
 
 const now = (): string => new Date().toISOString();
 const afterMs = (duration: string): string => new Date(Date.now() + (parseDuration(duration) ?? 0)).toISOString();
@@ -421,7 +428,7 @@ export class RunEngine {
 
   private async conditionHolds(step: Step): Promise<boolean> {
     try {
-      return await evaluateCondition(step.when!, this.expressionContext());
+      return await evaluateCondition(step.when!, this.expressionContext(), { synchronous: patched(SYNCHRONOUS_EXPRESSIONS) });
     } catch (error) {
       throw stepFailure(FailureType.ExpressionError, `step ${step.id}: \`when\` failed: ${(error as Error).message}`);
     }
@@ -431,7 +438,7 @@ export class RunEngine {
   private async renderWith(step: Step): Promise<unknown> {
     let rendered: unknown;
     try {
-      rendered = await renderTemplate(step.with, this.expressionContext());
+      rendered = await renderTemplate(step.with, this.expressionContext(), { synchronous: patched(SYNCHRONOUS_EXPRESSIONS) });
     } catch (error) {
       throw stepFailure(FailureType.ExpressionError, `step ${step.id}: \`with\` failed to render: ${(error as Error).message}`);
     }

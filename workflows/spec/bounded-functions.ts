@@ -173,6 +173,9 @@ function bounded(original: JsonataFunction, replacement: Replacement | undefined
 
 const builtIns = readBuiltIns();
 
+/** JSONata's effective boolean value (`$boolean`, and what `and`, `or` and conditions go by); undefined stays undefined. */
+export const truthiness = builtIns.get('boolean')!.implementation as (value: unknown) => boolean | undefined;
+
 /** The bounded built-ins by name, to bind on a compiled expression. */
 export const boundedBuiltIns: ReadonlyMap<string, JsonataFunction> = new Map(
   BUILT_IN_NAMES.map((name) => [name, bounded(builtIns.get(name)!, replacements[name])]),

@@ -118,8 +118,13 @@ export function workflowTaskStepsLeft(): number {
 
 export class EvaluationBudget {
   private steps = 0;
-  private built = 0;
+  private builtSoFar = 0;
   private readonly task = workflowTaskBudget();
+
+  /** Array items and characters charged so far. */
+  get built(): number {
+    return this.builtSoFar;
+  }
 
   /** Called before each node JSONata evaluates, with the nesting depth it is at. */
   step(depth: number): void {
@@ -137,6 +142,15 @@ export class EvaluationBudget {
     }
   }
 
+  /**
+   * Counts `count` steps taken outside JSONata (synchronous-evaluation.ts), one at a time so that a
+   * budget runs out at the same step as it would in JSONata. Such expressions are far shallower than
+   * the call depth bound.
+   */
+  takeSteps(count: number): void {
+    for (let i = 0; i < count; i++) this.step(0);
+  }
+
   /** Counts a scope opening, `depth` scopes deep. */
   scope(depth: number): void {
     if (depth > maxScopeDepth) {
@@ -147,8 +161,8 @@ export class EvaluationBudget {
 
   /** Counts `size` array items or characters built or processed. */
   charge(size: number): void {
-    this.built += size;
-    if (this.built > maxBuiltSize) {
+    this.builtSoFar += size;
+    if (this.builtSoFar > maxBuiltSize) {
       const message = `expression built or processed more than ${maxBuiltSize} array items and characters in all`;
       throw new ExpressionBoundError('builtSize', message);
     }
@@ -242,6 +256,11 @@ function countScope(enclosing: Frame, frame: Frame): void {
 /** The budget of the evaluation a built-in function is called from (`this` is JSONata's focus). */
 export function budgetOf(focus: { environment?: Frame }): EvaluationBudget | undefined {
   return focus.environment?.base[BUDGET];
+}
+
+/** A focus under which bounded built-ins charge `budget`: how synchronous-evaluation.ts calls them. */
+export function budgetFocus(budget: EvaluationBudget): { environment: Frame } {
+  return { environment: { base: { [BUDGET]: budget } as EvaluationFrame } };
 }
 
 /**

@@ -1,5 +1,5 @@
 import jsonata from 'jsonata';
-import { boundedBuiltIns, boundedConcatenation } from './bounded-functions';
+import { boundedBuiltIns, boundedConcatenation, truthiness } from './bounded-functions';
 import {
   BOUNDED_COMPILE_OPTIONS,
   ExpressionBoundError,
@@ -10,6 +10,7 @@ import {
 } from './expression-bounds';
 import { LinearTimeRegExp, UnsupportedRegexError, unsupportedRegex } from './regex-engine';
 import { astReadsSecrets, secretReferencesIn } from './secret-references';
+import { CONCATENATION, synchronousExpression } from './synchronous-evaluation';
 
 /**
  * The spec's expression language: JSONata. A step's `when` is a bare expression; string values anywhere
@@ -149,7 +150,12 @@ export interface CompiledExpression {
   readonly nodeCount: number;
   /** Whether it reads `secrets`, which only a `{{ secrets.NAME }}` reference may (secret-references.ts). */
   readonly readsSecrets: boolean;
-  evaluate(context: ExpressionContext): Promise<unknown>;
+  evaluate(context: ExpressionContext, options?: EvaluationOptions): Promise<unknown>;
+  /**
+   * The value, computed without a promise, for the common shapes synchronous-evaluation.ts handles;
+   * undefined when JSONata must evaluate it (then call `evaluate`). Throws like `evaluate`.
+   */
+  evaluateSynchronously(context: ExpressionContext): { readonly value: unknown } | undefined;
 }
 
 const MAX_CACHED_EXPRESSIONS = 1000;
@@ -179,9 +185,6 @@ const JSONATA_OPTIONS: jsonata.JsonataOptions = {
   RegexEngine: LinearTimeRegExp as unknown as RegExpConstructor,
 };
 
-/** The name `&` is rewritten to call; no expression can name it, since names end at a space. */
-const CONCATENATION = 'bounded concatenation';
-
 function compile(source: string): CompiledExpression {
   let expression: jsonata.Expression;
   try {
@@ -195,13 +198,27 @@ function compile(source: string): CompiledExpression {
   const nodeCount = prepareAst(ast, source);
   boundExpression(expression);
   for (const [name, builtIn] of boundedBuiltIns) expression.assign(name, builtIn);
+  // The name `&` is rewritten to call; no expression can name it, since names end at a space.
   expression.assign(CONCATENATION, boundedConcatenation);
+  const synchronous = synchronousExpression(ast, nodeCount);
+  const evaluateSynchronously = (context: ExpressionContext) => {
+    try {
+      const evaluated = synchronous?.evaluate(context);
+      if (evaluated) checkJsonSize(evaluated.value);
+      return evaluated;
+    } catch (error) {
+      throw toExpressionError('evaluation', source, error);
+    }
+  };
   return {
     source,
     referencedSteps: steps,
     nodeCount,
     readsSecrets,
-    async evaluate(context) {
+    evaluateSynchronously,
+    async evaluate(context, options = {}) {
+      const evaluated = options.synchronous === false ? undefined : evaluateSynchronously(context);
+      if (evaluated) return evaluated.value;
       try {
         const value: unknown = await expression.evaluate(context);
         checkJsonSize(value);
@@ -333,13 +350,29 @@ function isAstNode(value: unknown): value is AstNode {
 // ---------------------------------------------------------------------------------------------------
 // Conditions.
 
-const toBoolean = jsonata('$boolean($value)');
+export interface EvaluationOptions {
+  /**
+   * Whether expressions of the common shapes are evaluated without JSONata (synchronous-evaluation.ts);
+   * default true. The values are the same either way, but a step that creates fewer promises reaches
+   * its command sooner, so the run engine turns it off to replay runs recorded before: then conditions
+   * and templates are evaluated by the very code, promise for promise, that recorded them.
+   */
+  readonly synchronous?: boolean;
+}
 
 /** Evaluates a `when`; JSONata's truthiness decides (undefined, "", 0, [] and {} are false). */
-export async function evaluateCondition(source: string, context: ExpressionContext): Promise<boolean> {
-  const value = await compileExpression(source).evaluate(context);
-  return (await toBoolean.evaluate(undefined, { value })) === true;
+export async function evaluateCondition(source: string, context: ExpressionContext, options: EvaluationOptions = {}): Promise<boolean> {
+  const expression = compileExpression(source);
+  if (options.synchronous === false) {
+    const value = await expression.evaluate(context, options);
+    return (await toBooleanAsRecorded.evaluate(undefined, { value })) === true;
+  }
+  const evaluated = expression.evaluateSynchronously(context);
+  return truthiness(evaluated ? evaluated.value : await expression.evaluate(context)) === true;
 }
+
+/** How runs recorded before synchronous evaluation decided a condition (see `EvaluationOptions`). */
+const toBooleanAsRecorded = jsonata('$boolean($value)');
 
 // ---------------------------------------------------------------------------------------------------
 // Templates. `}}` closes a template only outside JSONata strings, comments and object braces, so
@@ -455,47 +488,109 @@ function unclosedError(source: string, path?: ValuePath): ExpressionError {
  * activity substitutes the secret, so its value never enters the workflow (secret-references.ts).
  * Values come back as plain JSON (what an activity will receive), so they never share objects with
  * step outputs held in the context.
+ *
+ * Expressions are evaluated in document order, each without a promise when it can be (every promise
+ * costs a stack trace in the workflow sandbox): only those JSONata must evaluate are awaited.
  */
-export async function renderTemplate(value: unknown, context: ExpressionContext): Promise<unknown> {
-  return render(value, context, []);
+export async function renderTemplate(value: unknown, context: ExpressionContext, options: EvaluationOptions = {}): Promise<unknown> {
+  return options.synchronous === false ? renderAsRecorded(value, context, []) : renderWithFewestPromises(value, context);
 }
 
-async function render(value: unknown, context: ExpressionContext, path: ValuePath): Promise<unknown> {
-  if (typeof value === 'string') return renderString(value, context, path);
+async function renderWithFewestPromises(value: unknown, context: ExpressionContext): Promise<unknown> {
+  const templates: { readonly template: string; readonly path: ValuePath }[] = [];
+  visitStrings(value, [], (text, path) => {
+    if (isRendered(text)) templates.push({ template: text, path });
+  });
+  const rendered: unknown[] = [];
+  for (const { template, path } of templates) {
+    const parts = parseTemplate(template);
+    const whole = wholeExpressionSource(parts);
+    if (whole !== undefined) {
+      const evaluated = evaluateSynchronouslyAt(whole, context, path);
+      rendered.push(toPlainJson(evaluated ? evaluated.value : await evaluateAt(whole, context, path)));
+      continue;
+    }
+    let text = '';
+    for (const part of parts) {
+      if (part.kind === 'unclosed') throw unclosedError(part.source, path);
+      if (part.kind === 'text') {
+        text += part.text;
+        continue;
+      }
+      const evaluated = evaluateSynchronouslyAt(part.source, context, path);
+      text += interpolated(evaluated ? evaluated.value : await evaluateAt(part.source, context, path));
+    }
+    rendered.push(text);
+  }
+  const next = rendered.values();
+  return replaceStrings(value, (text) => (isRendered(text) ? next.next().value : text));
+}
+
+/** Strings with templates are rendered, except those referencing secrets, which the activity fills in. */
+function isRendered(text: string): boolean {
+  return text.includes(OPEN) && secretReferencesIn(text).length === 0;
+}
+
+/** `value` with each string replaced by `replace`'s answer, visiting strings in the order `visitStrings` does. */
+function replaceStrings(value: unknown, replace: (text: string) => unknown): unknown {
+  if (typeof value === 'string') return replace(value);
+  if (Array.isArray(value)) return value.map((item) => replaceStrings(item, replace));
+  if (typeof value === 'object' && value !== null) {
+    // fromEntries defines own properties, so a "__proto__" key stays a plain key.
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, replaceStrings(item, replace)]));
+  }
+  return value;
+}
+
+function evaluateSynchronouslyAt(source: string, context: ExpressionContext, path: ValuePath): { readonly value: unknown } | undefined {
+  try {
+    return compileExpression(source).evaluateSynchronously(context);
+  } catch (error) {
+    throw error instanceof ExpressionError ? error.withPath(path) : error;
+  }
+}
+
+async function evaluateAt(source: string, context: ExpressionContext, path: ValuePath, options: EvaluationOptions = {}): Promise<unknown> {
+  try {
+    return await compileExpression(source).evaluate(context, options);
+  } catch (error) {
+    throw error instanceof ExpressionError ? error.withPath(path) : error;
+  }
+}
+
+/**
+ * How runs recorded before synchronous evaluation rendered `with` (see `EvaluationOptions`): one async
+ * call per value, kept as it was so that their steps schedule in the recorded order.
+ */
+async function renderAsRecorded(value: unknown, context: ExpressionContext, path: ValuePath): Promise<unknown> {
+  if (typeof value === 'string') return renderStringAsRecorded(value, context, path);
   if (Array.isArray(value)) {
     const items: unknown[] = [];
-    for (const [i, item] of value.entries()) items.push(await render(item, context, [...path, i]));
+    for (const [i, item] of value.entries()) items.push(await renderAsRecorded(item, context, [...path, i]));
     return items;
   }
   if (typeof value === 'object' && value !== null) {
     const entries: [string, unknown][] = [];
-    for (const [key, item] of Object.entries(value)) entries.push([key, await render(item, context, [...path, key])]);
-    // fromEntries defines own properties, so a "__proto__" key stays a plain key.
+    for (const [key, item] of Object.entries(value)) entries.push([key, await renderAsRecorded(item, context, [...path, key])]);
     return Object.fromEntries(entries);
   }
   return value;
 }
 
-async function renderString(template: string, context: ExpressionContext, path: ValuePath): Promise<unknown> {
-  if (!template.includes(OPEN) || secretReferencesIn(template).length > 0) return template;
+const AS_RECORDED: EvaluationOptions = { synchronous: false };
+
+async function renderStringAsRecorded(template: string, context: ExpressionContext, path: ValuePath): Promise<unknown> {
+  if (!isRendered(template)) return template;
   const parts = parseTemplate(template);
   const whole = wholeExpressionSource(parts);
-  if (whole !== undefined) return toPlainJson(await evaluateAt(whole, context, path));
+  if (whole !== undefined) return toPlainJson(await evaluateAt(whole, context, path, AS_RECORDED));
 
   let text = '';
   for (const part of parts) {
     if (part.kind === 'unclosed') throw unclosedError(part.source, path);
-    text += part.kind === 'text' ? part.text : interpolated(await evaluateAt(part.source, context, path));
+    text += part.kind === 'text' ? part.text : interpolated(await evaluateAt(part.source, context, path, AS_RECORDED));
   }
   return text;
-}
-
-async function evaluateAt(source: string, context: ExpressionContext, path: ValuePath): Promise<unknown> {
-  try {
-    return await compileExpression(source).evaluate(context);
-  } catch (error) {
-    throw error instanceof ExpressionError ? error.withPath(path) : error;
-  }
 }
 
 function interpolated(value: unknown): string {

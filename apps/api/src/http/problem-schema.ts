@@ -12,6 +12,10 @@ export const ProblemSchema = registry.register(
       detail: z.string().optional(),
       instance: z.string().optional(),
       requestId: z.string().optional(),
+      dependency: z
+        .enum(['database', 'temporal'])
+        .optional()
+        .meta({ description: 'With 503: the dependency that is down or did not answer in time' }),
       invalidParams: z
         .array(
           z.object({
@@ -41,7 +45,10 @@ const statusDescriptions: Record<number, string> = {
 
 /** An OpenAPI response entry for an error status, with the operation's own description if it has one. */
 export function problemResponse(status: number, description = statusDescriptions[status] ?? 'Error') {
-  return { description, content: { 'application/problem+json': { schema: ProblemSchema } } };
+  const content = { 'application/problem+json': { schema: ProblemSchema } };
+  if (status !== 503) return { description, content };
+  const retryAfter = { description: 'Seconds to wait before trying again', schema: { type: 'integer' as const, minimum: 0 } };
+  return { description, headers: { 'Retry-After': retryAfter }, content };
 }
 
 /** OpenAPI `responses` entries for the given error statuses. */
