@@ -16,7 +16,8 @@ export const SecretNameParam = text(SECRET_NAME, 64, 'must be an upper-case lett
  */
 export const PutSecretBody = z
   .object({
-    value: z.string().min(1).max(MAX_SECRET_VALUE_BYTES).meta({ description: `At most ${MAX_SECRET_VALUE_BYTES} bytes of UTF-8` }),
+    // No NUL, as anywhere in a body (http/body.ts); published, so the document says so.
+    value: storableText(MAX_SECRET_VALUE_BYTES).min(1).meta({ description: `At most ${MAX_SECRET_VALUE_BYTES} bytes of UTF-8` }),
     description: storableText(500).optional().meta({ description: 'Kept when a replacement omits it' }),
   })
   .strict()
