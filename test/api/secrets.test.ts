@@ -133,3 +133,17 @@ test('the codec endpoint encodes and decodes payloads for the Web UI, with CORS 
   expectProblem(await call(api, 'POST', '/api/v1/codec/decode', { json: { payloads: [tampered] } }), 422);
   expectProblem(await call(api, 'POST', '/api/v1/codec/decode', { json: { payloads: [{ data: '***' }] } }), 400);
 });
+
+test('a spec reading secrets other than through a whole reference is refused at validation, naming the step', async () => {
+  const answer = await call(api, 'POST', '/api/v1/templates/validate', {
+    json: { steps: [{ id: 'shout', type: 'http', with: { url: 'https://a.example/', headers: { a: '{{ $uppercase(secrets.API_KEY) }}' } } }] },
+  });
+  expectProblem(answer, 422);
+  expect(answer.body.invalidParams).toEqual([
+    expect.objectContaining({ stepId: 'shout', message: expect.stringContaining('reads `secrets`, which only a whole `{{ secrets.NAME }}` may') }),
+  ]);
+  const accepted = await call(api, 'POST', '/api/v1/templates/validate', {
+    json: { steps: [{ id: 'call', type: 'http', with: { url: 'https://a.example/', headers: { authorization: 'Bearer {{ secrets.API_KEY }}' } } }] },
+  });
+  expect(accepted.status).toBe(200);
+});
