@@ -38,7 +38,9 @@ export async function substituteSecrets(
   if (paths.length === 0) return { params, ...NOTHING_SUBSTITUTED };
   const names = new Set(paths.flatMap((path) => secretReferencesIn(stringAt(params, path) ?? '')));
   if (!resolver) {
-    throw secretFailure(StepErrorType.SecretsUnavailable, `this worker cannot read secrets (it has no DATABASE_URL or SECRETS_KEYS), needed for ${[...names].join(', ')}`, names);
+    const needed = [...names].join(', ');
+    const message = `this worker cannot read secrets (it has no DATABASE_URL or SECRETS_KEYS), needed for ${needed}`;
+    throw secretFailure(StepErrorType.SecretsUnavailable, message, names);
   }
   if (run?.tenantId === undefined) {
     throw secretFailure(StepErrorType.SecretsUnavailable, 'the run carries no tenant, so its secrets cannot be read', names);

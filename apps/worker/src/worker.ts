@@ -1,3 +1,4 @@
+import type { PrismaClient } from '@prisma/client';
 import type { Duration, PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
@@ -84,8 +85,7 @@ export async function runWorkerUntilShutdown(
   options: Pick<RunWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> & { logger: Logger },
 ): Promise<void> {
   const egressPolicy = egressPolicyOf(config);
-  const secretsKeys = config.DATABASE_URL ? config.SECRETS_KEYS : undefined;
-  const prisma = secretsKeys && config.DATABASE_URL ? createPrismaClient(config.DATABASE_URL) : undefined;
+  const secretStore = secretStoreOf(config);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const worker = await createRunWorker({
@@ -95,7 +95,7 @@ export async function runWorkerUntilShutdown(
       taskQueue: config.TASK_QUEUE,
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       egressPolicy,
-      secrets: prisma && secretsKeys ? new SecretStore(prisma, secretsKeys) : undefined,
+      secrets: secretStore?.store,
       payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
     });
     options.logger.info(
@@ -106,7 +106,7 @@ export async function runWorkerUntilShutdown(
         maxCachedWorkflows: worker.options.maxCachedWorkflows,
         egress: egressPolicy.describe(),
         // Key ids only: they say which keys are loaded, and reveal nothing.
-        secrets: secretsKeys ? { keys: secretsKeys.keyIds } : 'off (set DATABASE_URL and SECRETS_KEYS)',
+        secrets: config.SECRETS_KEYS && secretStore ? { keys: config.SECRETS_KEYS.keyIds } : 'off (set DATABASE_URL and SECRETS_KEYS)',
         payloadCodec: config.PAYLOAD_CODEC_KEYS ? { keys: config.PAYLOAD_CODEC_KEYS.keyIds } : 'off',
       },
       'worker started',
@@ -114,8 +114,15 @@ export async function runWorkerUntilShutdown(
     await worker.run();
     options.logger.info('worker stopped');
   } finally {
-    await Promise.allSettled([connection.close(), prisma?.$disconnect()]);
+    await Promise.allSettled([connection.close(), secretStore?.prisma.$disconnect()]);
   }
+}
+
+/** The store steps read secrets from, when the worker has both the database and the keys. */
+function secretStoreOf(config: WorkerConfig): { store: SecretStore; prisma: PrismaClient } | undefined {
+  if (!config.DATABASE_URL || !config.SECRETS_KEYS) return undefined;
+  const prisma = createPrismaClient(config.DATABASE_URL);
+  return { store: new SecretStore(prisma, config.SECRETS_KEYS), prisma };
 }
 
 /** The worker's egress policy, from EGRESS_ALLOW, EGRESS_DENY and EGRESS_MAX_REDIRECTS (already validated). */
