@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Work
 import type { PayloadCodec } from '@temporalio/common';
 import { createApp } from '../apps/api/src/app';
 import { TemplateChangeFeed } from '../apps/api/src/templates/template-changes';
+import { issueToken } from '../apps/api/src/tokens/service';
 import { createPrismaClient } from '../apps/common/database';
 import pino from 'pino';
 import { Keyring } from '../apps/common/crypto/keyring';
@@ -30,6 +32,13 @@ const root = resolve(__dirname, '..');
  * or DATABASE_URL are set, otherwise started fresh and in memory), a client, and helpers to run
  * workers and the API on chosen task queues.
  */
+/** An API the benchmark calls: its URL, its tenant, and tokens of that tenant. */
+export interface BenchApi {
+  url: string;
+  tenantId: string;
+  tokenFor(name: string, roles: string[]): Promise<string>;
+}
+
 export class BenchEnvironment {
   private readonly cleanups: (() => Promise<void>)[] = [];
   private bundle?: Promise<{ code: string }>;
@@ -151,10 +160,11 @@ export class BenchEnvironment {
   }
 
   /**
-   * The API in this process, starting runs on `taskQueue`. It logs as deployed (level info, every
-   * line serialised and written) but to /dev/null, so the cost of logging is measured too.
+   * The API in this process, starting runs on `taskQueue`, with a tenant of its own. It logs as
+   * deployed (level info, every line serialised and written) but to /dev/null, so the cost of
+   * logging is measured too; callers authenticate with real tokens, so their cost is measured too.
    */
-  async startApi(taskQueue: string): Promise<string> {
+  async startApi(taskQueue: string): Promise<BenchApi> {
     const logger = pino({ name: 'bench-api', level: 'info', base: { service: 'bench-api' } }, pino.destination({ dest: '/dev/null', sync: true }));
     const templateChanges = await TemplateChangeFeed.start(this.databaseUrl, logger);
     this.cleanups.unshift(() => templateChanges.close());
@@ -163,7 +173,10 @@ export class BenchEnvironment {
       const listening = app.listen(0, '127.0.0.1', () => done(listening));
     });
     this.cleanups.unshift(() => new Promise<void>((done) => server.close(() => done())));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const tenant = await this.prisma.tenant.create({ data: { slug: `bench-${randomUUID()}`, name: 'bench' } });
+    const tokenFor = async (name: string, roles: string[]) =>
+      (await issueToken(this.prisma, { tenantId: tenant.id, name, roles, system: false, expiresAt: null, createdBy: 'bench' })).secret;
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tenantId: tenant.id, tokenFor };
   }
 
   async stop(): Promise<void> {

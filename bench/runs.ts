@@ -11,8 +11,10 @@ export function runInput(spec: SpecInput, startedBy = 'bench'): RunInput {
   return { templateId: 'bench', templateName: 'bench', templateVersion: 1, spec: parseSpecOrThrow(spec), inputs: {}, startedBy };
 }
 
-export function startEngineRun(env: BenchEnvironment, input: RunInput, taskQueue: string): Promise<WorkflowHandle> {
-  return env.client.workflow.start('runTemplate', runStartOptions(input, { workflowId: `run-${randomUUID()}`, taskQueue }));
+/** With a tenant, the run is one the API shows and controls for that tenant. */
+export function startEngineRun(env: BenchEnvironment, input: RunInput, taskQueue: string, tenantId?: string): Promise<WorkflowHandle> {
+  const options = runStartOptions(input, { workflowId: `run-${randomUUID()}`, taskQueue, ...(tenantId ? { tenantId } : {}) });
+  return env.client.workflow.start('runTemplate', options);
 }
 
 /** Wall time of one engine run, start call to result. */

@@ -1,5 +1,5 @@
 /**
- * `npm run secrets -- rotate [--tenant=<id>]`: re-encrypts every stored secret (of one tenant, or
+ * `npm run secrets -- rotate [--tenant=<slug>]`: re-encrypts every stored secret (of one tenant, or
  * of all) under the active key of SECRETS_KEYS, the first entry. Rotating a key:
  *
  *   1. put a new key first in SECRETS_KEYS (the old one after it) and restart the API and workers;
@@ -15,7 +15,7 @@ import { createPrismaClient } from '../apps/common/database';
 import { SecretStore } from '../apps/common/secrets/secret-store';
 import { developmentSecretsKeys } from './lib/dev-keys';
 
-const USAGE = 'usage: npm run secrets -- rotate [--tenant=<id>]';
+const USAGE = 'usage: npm run secrets -- rotate [--tenant=<slug>]';
 
 async function main(args: string[]): Promise<void> {
   const [command, ...options] = args;
@@ -29,7 +29,10 @@ async function main(args: string[]): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL ?? `postgresql://postgres:postgres@127.0.0.1:${process.env.EMBEDDED_POSTGRES_PORT ?? 54320}/flowpilot`;
   const prisma = createPrismaClient(databaseUrl);
   try {
-    const report = await new SecretStore(prisma, keyring).rotate({ tenantId: tenantOption?.slice('--tenant='.length) });
+    const slug = tenantOption?.slice('--tenant='.length);
+    const tenant = slug === undefined ? undefined : await prisma.tenant.findUnique({ where: { slug }, select: { id: true } });
+    if (slug !== undefined && !tenant) throw new Error(`no tenant ${slug}`);
+    const report = await new SecretStore(prisma, keyring).rotate(tenant ? { tenantId: tenant.id } : {});
     console.log(`re-encrypted ${report.reEncrypted} secret(s) under key ${keyring.activeKeyId}; ${report.current} already were`);
   } finally {
     await prisma.$disconnect();

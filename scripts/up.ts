@@ -2,13 +2,17 @@
  * Brings the whole system up on one machine: PostgreSQL (embedded, migrated), a Temporal dev
  * server with file persistence, one worker and the API. DATABASE_URL and TEMPORAL_ADDRESS, when
  * set, point at existing services instead. Ctrl-C stops everything this started; the next start
- * finds the data of the previous one in `.data/`.
+ * finds the data of the previous one in `.data/`. The first start also makes a development tenant
+ * and its admin token (a system administrator too), printed with a curl line to try it.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { hashTokenSecret } from '../apps/api/src/auth/api-tokens';
+import { createPrismaClient } from '../apps/common/database';
 import { ensureSearchAttributes } from '../apps/common/temporal';
+import { issueBootstrapCredential } from './lib/credentials';
 import { developmentSecretsKeys } from './lib/dev-keys';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './lib/embedded-postgres';
 import { migrateDatabase } from './lib/migrate';
@@ -42,6 +46,7 @@ async function main(): Promise<void> {
   }
   log('applying database migrations');
   await migrateDatabase(databaseUrl);
+  const token = await developmentToken(databaseUrl);
 
   let secretsKeys = process.env.SECRETS_KEYS;
   if (!secretsKeys) {
@@ -51,7 +56,8 @@ async function main(): Promise<void> {
   }
 
   const api = `http://127.0.0.1:${ports.api}`;
-  // With the payload codec on, the Web UI decodes payloads through the API's codec endpoint.
+  // With the payload codec on, the Web UI is pointed at the API's codec endpoint; it answers only
+  // to a credential, which a UI with a login on the API's OIDC issuer can pass.
   const codecEndpoint = process.env.PAYLOAD_CODEC_KEYS ? `${api}/api/v1/codec` : undefined;
   let temporalAddress = process.env.TEMPORAL_ADDRESS;
   let temporalUi = process.env.TEMPORAL_UI_URL;
@@ -90,9 +96,50 @@ async function main(): Promise<void> {
   log(`  API            ${api}/api/v1`);
   log(`  API docs       ${api}/docs  (OpenAPI: ${api}/openapi.json)`);
   log(`  Temporal UI    ${temporalUi ?? '(external Temporal: see its own UI)'}`);
-  if (codecEndpoint) log(`  codec endpoint ${codecEndpoint}  (payloads are encrypted; the UI decodes through it)`);
+  if (codecEndpoint) {
+    // The endpoint needs a credential, and this UI has no login to send one with (README, "The codec endpoint").
+    log(`  codec endpoint ${codecEndpoint}  (payloads are encrypted; decode with the API token: this UI sends no credential)`);
+  }
   log(`  Temporal gRPC  ${temporalAddress}  namespace ${namespace}`);
+  log(`  API token      ${token}`);
+  log(`                 tenant ${DEV_TENANT}: admin, approver and system administrator (kept in ${tokenFile})`);
+  log(`  try it         curl -s -H 'Authorization: Bearer ${token}' ${api}/api/v1/templates`);
   log('press Ctrl-C to stop');
+}
+
+const DEV_TENANT = 'dev';
+const tokenFile = resolve(dataDir, 'dev-token');
+
+/**
+ * The development tenant's admin token, made once. Its secret is kept only in .data/dev-token,
+ * readable by its owner alone, so a second start can print it again while the database holds
+ * nothing but its hash; a token that has since been revoked (or a database that was replaced) gets
+ * a new one.
+ */
+async function developmentToken(databaseUrl: string): Promise<string> {
+  const prisma = createPrismaClient(databaseUrl);
+  try {
+    if (existsSync(tokenFile)) {
+      const secret = readFileSync(tokenFile, 'utf8').trim();
+      const stored = await prisma.apiToken.findUnique({ where: { secretHash: hashTokenSecret(secret) } });
+      if (stored && !stored.revokedAt) return secret;
+      log(`the token in ${tokenFile} is no longer valid; making a new one`);
+    } else {
+      log(`making the development tenant "${DEV_TENANT}" and its admin token`);
+    }
+    const { secret } = await issueBootstrapCredential(prisma, {
+      tenantSlug: DEV_TENANT,
+      name: 'dev-admin',
+      roles: ['admin', 'approver'],
+      system: true,
+      expiresAt: null,
+    });
+    writeFileSync(tokenFile, `${secret}\n`, { mode: 0o600 });
+    chmodSync(tokenFile, 0o600); // an existing file keeps its mode through writeFileSync
+    return secret;
+  } finally {
+    await prisma.$disconnect();
+  }
 }
 
 /** The worker and the API are supervised: one that exits is restarted with backoff, and the rest keep running. */

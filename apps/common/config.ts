@@ -111,7 +111,24 @@ const ApiConfigSchema = TemporalConfigWithCodecSchema.extend({
    * starts; unset, runs use the engine's default (workflows/engine/limits.ts).
    */
   RUN_MAX_STEPS_IN_FLIGHT: z.coerce.number().int().min(1).max(MAX_STEPS_IN_FLIGHT).optional(),
-}).extend(DependencyTimeoutsSchema.shape);
+  /** OIDC: set OIDC_ISSUER to accept the issuer's JWTs beside API tokens (then OIDC_AUDIENCE and OIDC_JWKS_URL are required). */
+  OIDC_ISSUER: z.url().optional(),
+  OIDC_AUDIENCE: z.string().min(1).optional(),
+  OIDC_JWKS_URL: z.url().optional(),
+  /** Claim holding the tenant's slug. */
+  OIDC_TENANT_CLAIM: z.string().min(1).default('tenant'),
+  /** Claim holding the roles (an array, or a space- or comma-separated string). */
+  OIDC_ROLES_CLAIM: z.string().min(1).default('roles'),
+  /** Seconds of clock skew tolerated on exp, nbf and iat. */
+  OIDC_CLOCK_TOLERANCE: z.coerce.number().int().min(0).max(300).default(30),
+  /** A role in the roles claim that makes its bearer a system administrator; none when unset. */
+  OIDC_SYSTEM_ROLE: z.string().min(1).optional(),
+})
+  .extend(DependencyTimeoutsSchema.shape)
+  .refine((config) => !config.OIDC_ISSUER || (config.OIDC_AUDIENCE && config.OIDC_JWKS_URL), {
+  message: 'OIDC_ISSUER needs OIDC_AUDIENCE and OIDC_JWKS_URL',
+  path: ['OIDC_ISSUER'],
+});
 
 /** What a worker needs: Temporal, and for secrets, the database and their keys. */
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;

@@ -1,6 +1,6 @@
 import type { WorkflowStartOptions } from '@temporalio/client';
 import { RUN_WORKFLOW_TYPE, type RunInput } from '../../workflows/contract';
-import { RunStatusKey, StartedByKey, TemplateIdKey, TemplateVersionKey } from '../../workflows/search-attributes';
+import { RunStatusKey, StartedByKey, TemplateIdKey, TemplateVersionKey, TenantIdKey } from '../../workflows/search-attributes';
 
 /** Temporal caps a static summary at 200 bytes. */
 const MAX_SUMMARY_BYTES = 200;
@@ -13,8 +13,9 @@ export type RunStartOptions = WorkflowStartOptions<(input: RunInput) => Promise<
 /**
  * How every run is started (by the API and by tests alike): the search attributes that make it
  * findable, a memo, and a summary and details for the Temporal UI. Pure: no I/O, no clock.
+ * Runs the API starts always name their tenant; tests of the engine alone may start runs of none.
  */
-export function runStartOptions(input: RunInput, ids: { workflowId: string; taskQueue: string }): RunStartOptions {
+export function runStartOptions(input: RunInput, ids: { workflowId: string; taskQueue: string; tenantId?: string }): RunStartOptions {
   return {
     args: [input],
     workflowId: ids.workflowId,
@@ -24,6 +25,7 @@ export function runStartOptions(input: RunInput, ids: { workflowId: string; task
       { key: TemplateVersionKey, value: input.templateVersion },
       { key: RunStatusKey, value: 'running' },
       { key: StartedByKey, value: input.startedBy },
+      ...(ids.tenantId ? [{ key: TenantIdKey, value: ids.tenantId }] : []),
     ],
     memo: { templateName: input.templateName, templateVersion: input.templateVersion, startedBy: input.startedBy },
     staticSummary: truncateUtf8(`${input.templateName} v${input.templateVersion} by ${input.startedBy}`, MAX_SUMMARY_BYTES),

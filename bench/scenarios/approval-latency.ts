@@ -19,17 +19,18 @@ export interface ApprovalLatencyResult {
 
 /** Event times are the server's clock; the server runs on this machine, so one clock serves both. */
 export async function measureApprovalLatency(env: BenchEnvironment, taskQueue: string, samples: number): Promise<ApprovalLatencyResult> {
-  const apiUrl = await env.startApi(taskQueue);
+  const api = await env.startApi(taskQueue);
+  const approverToken = await api.tokenFor('approver', ['approver']);
   const input = runInput(approvalThenNoopSpec('approver'), 'bench');
   const fromAnswer: number[] = [];
   const fromRequest: number[] = [];
   const calls: number[] = [];
   for (let i = 0; i < samples + 2; i++) {
-    const handle = await startEngineRun(env, input, taskQueue);
+    const handle = await startEngineRun(env, input, taskQueue, api.tenantId);
     await waitForApproval(handle);
     const sent = Date.now();
-    const answer = await postJson(`${apiUrl}/api/v1/runs/${handle.workflowId}/steps/approve/approve`, {}, {
-      'x-user': 'approver',
+    const answer = await postJson(`${api.url}/api/v1/runs/${handle.workflowId}/steps/approve/approve`, {}, {
+      authorization: `Bearer ${approverToken}`,
       'idempotency-key': randomUUID(),
     });
     const answered = Date.now();

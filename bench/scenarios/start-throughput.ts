@@ -37,19 +37,21 @@ interface Round {
  */
 export async function measureStartThroughput(env: BenchEnvironment, options: { rounds: number; startsPerRound: number; concurrency: number }): Promise<StartThroughputResult> {
   const idleQueue = `bench-idle-${randomUUID()}`;
-  const apiUrl = await env.startApi(idleQueue);
+  const api = await env.startApi(idleQueue);
+  const apiUrl = api.url;
+  const auth = { authorization: `Bearer ${await api.tokenFor('bench', ['editor', 'operator'])}` };
   const spec = linearNoopSpec(1);
-  const template = await createTemplate(apiUrl, spec);
+  const template = await createTemplate(apiUrl, spec, auth);
   const input = runInput(spec);
   const started: string[] = [];
 
   const viaApi = async (): Promise<void> => {
-    const answer = await postJson(`${apiUrl}/api/v1/runs`, { templateId: template, input: {} }, { 'x-user': 'bench' });
+    const answer = await postJson(`${apiUrl}/api/v1/runs`, { templateId: template, input: {} }, auth);
     if (answer.status !== 201) throw new Error(`start answered ${answer.status}: ${JSON.stringify(answer.body)}`);
     started.push((answer.body as { workflowId: string }).workflowId);
   };
   const viaClient = async (): Promise<void> => {
-    const handle = await env.client.workflow.start('runTemplate', runStartOptions(input, { workflowId: `run-${randomUUID()}`, taskQueue: idleQueue }));
+    const handle = await env.client.workflow.start('runTemplate', runStartOptions(input, { workflowId: `run-${randomUUID()}`, taskQueue: idleQueue, tenantId: api.tenantId }));
     started.push(handle.workflowId);
   };
 
@@ -92,8 +94,8 @@ async function measureRound(start: () => Promise<void>, count: number, concurren
   return { startsPerSecond: (count / (performance.now() - begin)) * 1000, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-async function createTemplate(apiUrl: string, spec: unknown): Promise<string> {
-  const answer = await postJson(`${apiUrl}/api/v1/templates`, { name: `bench-${randomUUID()}`, spec }, { 'x-user': 'bench' });
+async function createTemplate(apiUrl: string, spec: unknown, auth: Record<string, string>): Promise<string> {
+  const answer = await postJson(`${apiUrl}/api/v1/templates`, { name: `bench-${randomUUID()}`, spec }, auth);
   if (answer.status !== 201) throw new Error(`template create answered ${answer.status}: ${JSON.stringify(answer.body)}`);
   return (answer.body as { id: string }).id;
 }

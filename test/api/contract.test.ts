@@ -1,6 +1,6 @@
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
-import { call, createTemplate, expectProblem, startApi, type Api } from './harness';
+import { bearer, call, createTemplate, expectProblem, startApi, type Api } from './harness';
 
 /**
  * The defects Schemathesis found in the published contract (test/contract/ runs it), one by one:
@@ -233,7 +233,7 @@ describe('answers Node gives before Express', () => {
 function rawRequest(method: string, path: string, headers: Record<string, string>, body?: string) {
   const { hostname, port } = new URL(api.baseUrl);
   return new Promise<{ status: number; contentType: string; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
-    const req = request({ host: hostname, port, method, path, headers }, (res) => {
+    const req = request({ host: hostname, port, method, path, headers: { ...bearer(api.token), ...headers } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));

@@ -163,7 +163,11 @@ describe('PostgreSQL', () => {
 test('an API started while PostgreSQL is hung starts, and answers 503 naming the database', async () => {
   const silent = await startSilentServer();
   const startedAt = Date.now();
-  const api = await startApi({ databaseUrl: `postgresql://nobody:nothing@${silent.address}/none`, templateChangesUrl: `postgresql://nobody:nothing@${silent.address}/none` });
+  const api = await startApi({
+    databaseUrl: `postgresql://nobody:nothing@${silent.address}/none`,
+    templateChangesUrl: `postgresql://nobody:nothing@${silent.address}/none`,
+    unreachableDatabase: true,
+  });
   try {
     expect(Date.now() - startedAt).toBeLessThan(BOUND_MS);
     const answers = await Promise.all([

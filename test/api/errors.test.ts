@@ -5,7 +5,7 @@ import type { PrismaClient } from '@prisma/client';
 import pino from 'pino';
 import { createApp } from '../../apps/api/src/app';
 import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
-import { call, createTemplate, expectProblem, sampleSpec, startApi, uniqueName, type Api } from './harness';
+import { bearer, call, createTemplate, expectProblem, sampleSpec, startApi, uniqueName, type Api } from './harness';
 
 let api: Api;
 beforeAll(async () => {
@@ -116,9 +116,11 @@ describe('unexpected failures', () => {
   test('are logged with their context and answered as a 500 problem that reveals nothing', async () => {
     const logLines: string[] = [];
     const logger = pino({ level: 'error' }, { write: (line: string) => logLines.push(line) });
+    // The credential is checked against the real database; reading the template fails.
     const failingPrisma = {
+      apiToken: api.prisma.apiToken,
       template: {
-        findUnique: async () => {
+        findFirst: async () => {
           throw new Error('connection to 10.0.0.7 refused: password authentication failed');
         },
       },
@@ -131,7 +133,7 @@ describe('unexpected failures', () => {
     try {
       const { port } = server.address() as AddressInfo;
       const path = `/api/v1/templates/${randomUUID()}`;
-      const response = await fetch(`http://127.0.0.1:${port}${path}`);
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: bearer(api.token) });
       const text = await response.text();
       expect(response.status).toBe(500);
       expect(response.headers.get('content-type')).toContain('application/problem+json');

@@ -4,8 +4,11 @@ import type { Server } from 'node:http';
 import type { PrismaClient } from '@prisma/client';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../apps/api/src/app';
+import type { OidcSettings } from '../../apps/api/src/auth/oidc';
 import { createApiServer } from '../../apps/api/src/http/server';
 import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
+import { issueToken } from '../../apps/api/src/tokens/service';
+import { newTokenSecret } from '../../apps/api/src/auth/api-tokens';
 import { defaultDependencyTimeouts } from '../../apps/common/config';
 import { createPrismaClient } from '../../apps/common/database';
 import { createLogger, type Logger } from '../../apps/common/logger';
@@ -15,11 +18,15 @@ import { SecretStore } from '../../apps/common/secrets/secret-store';
 import type { PayloadCodec } from '@temporalio/common';
 
 /**
- * The API on a real port, over the real PostgreSQL and Temporal of the global setup.
+ * The API on a real port, over the real PostgreSQL and Temporal of the global setup, with a tenant
+ * of its own and that tenant's admin token, which `call` sends unless told otherwise.
  * Test files run in parallel on one database: every test names its templates with `uniqueName()`.
  */
 export interface Api {
   baseUrl: string;
+  tenant: TestTenant;
+  /** The tenant's admin token (subject `alice`). */
+  token: string;
   prisma: PrismaClient;
   temporal: Client;
   templateChanges: TemplateChangeFeed;
@@ -41,6 +48,20 @@ export interface ApiOptions {
   /** The payload codec of the API's Temporal client and codec endpoints. */
   payloadCodecs?: PayloadCodec[];
   codecCorsOrigins?: string[];
+  /** An OIDC issuer whose JWTs the API accepts. */
+  oidc?: OidcSettings;
+  /** Another instance's tenant, for several instances serving one tenant; a fresh tenant otherwise. */
+  tenant?: TestTenant;
+  /**
+   * The database cannot be reached: no tenant or token can be stored, so the API's token is
+   * well-formed but stored nowhere, and every call meets the outage when its token is looked up.
+   */
+  unreachableDatabase?: boolean;
+}
+
+export interface TestTenant {
+  id: string;
+  slug: string;
 }
 
 export async function startApi(options: ApiOptions = {}): Promise<Api> {
@@ -60,17 +81,21 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     taskQueue: options.taskQueue ?? `test-${randomUUID()}`,
     logger,
     templateChanges,
+    ...(options.oidc ? { oidc: options.oidc } : {}),
     ...(options.runCancelGraceMs ? { runCancelGraceMs: options.runCancelGraceMs } : {}),
     secrets: options.secretsKeys ? new SecretStore(prisma, options.secretsKeys) : undefined,
     payloadCodecs: options.payloadCodecs,
     codecCorsOrigins: options.codecCorsOrigins,
   });
+  const tenant = options.unreachableDatabase ? { id: randomUUID(), slug: 'unreachable' } : (options.tenant ?? (await createTestTenant(prisma)));
   const server = await new Promise<Server>((resolve) => {
     const listening = createApiServer(app).listen(0, '127.0.0.1', () => resolve(listening));
   });
   const { port } = server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}`,
+    tenant,
+    token: options.unreachableDatabase ? newTokenSecret() : await createToken(prisma, { tenantId: tenant.id, name: 'alice', roles: ['admin'] }),
     prisma,
     temporal,
     templateChanges,
@@ -97,6 +122,44 @@ export interface Answer<Body = any> {
   body: Body;
 }
 
+/** A tenant of the test's own (slugs are unique across the parallel test files). */
+export async function createTestTenant(prisma: PrismaClient): Promise<TestTenant> {
+  const slug = `t-${randomUUID()}`;
+  const { id } = await prisma.tenant.create({ data: { slug, name: slug } });
+  return { id, slug };
+}
+
+export interface TokenOptions {
+  tenantId: string;
+  /** The subject the token speaks for. */
+  name: string;
+  roles: string[];
+  system?: boolean;
+  expiresAt?: Date;
+}
+
+/** An API token's secret, issued directly in the database (as `npm run token` does). */
+export async function createToken(prisma: PrismaClient, options: TokenOptions): Promise<string> {
+  const { secret } = await issueToken(prisma, {
+    tenantId: options.tenantId,
+    name: options.name,
+    roles: options.roles,
+    system: options.system ?? false,
+    expiresAt: options.expiresAt ?? null,
+    createdBy: 'test',
+  });
+  return secret;
+}
+
+/** A token of the API's own tenant. */
+export function tokenFor(api: Api, name: string, roles: string[]): Promise<string> {
+  return createToken(api.prisma, { tenantId: api.tenant.id, name, roles });
+}
+
+export function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
 export interface CallOptions {
   /** A value sent as JSON, unless `raw` is given. */
   json?: unknown;
@@ -104,10 +167,13 @@ export interface CallOptions {
   raw?: string | Buffer;
   contentType?: string;
   headers?: Record<string, string>;
+  /** The bearer token to send instead of the API's admin token; null sends none. */
+  token?: string | null;
 }
 
 export async function call<Body = any>(api: Api, method: string, path: string, options: CallOptions = {}): Promise<Answer<Body>> {
-  const headers: Record<string, string> = { 'x-user': 'alice', ...options.headers };
+  const token = options.token === undefined ? api.token : options.token;
+  const headers: Record<string, string> = { ...(token === null ? {} : bearer(token)), ...options.headers };
   let body: string | Buffer | undefined;
   if (options.raw !== undefined) {
     body = options.raw;

@@ -4,7 +4,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { RUN_WORKFLOW_TYPE } from '../../workflows/contract';
 import { startTestWorker, type TestWorker } from '../support/worker';
 import { runInput } from '../workflow/support';
-import { call, createTemplate, expectProblem, startApi, type Api } from './harness';
+import { call, createTemplate, expectProblem, startApi, tokenFor, type Api } from './harness';
 
 /**
  * Cancel ends any run: one whose workflow task fails forever cannot take a cancellation, so the
@@ -50,7 +50,7 @@ afterAll(async () => {
 async function startWedgedRun(templateId: string): Promise<string> {
   const input = runInput({ steps: [{ id: 'only', type: 'noop' }] }, { templateId });
   const workflowId = `run-${randomUUID()}`;
-  const options = runStartOptions(input, { workflowId, taskQueue: brokenDeploy.taskQueue });
+  const options = runStartOptions(input, { workflowId, taskQueue: brokenDeploy.taskQueue, tenantId: api.tenant.id });
   await worker.client.workflow.start(RUN_WORKFLOW_TYPE, { ...options, args: [input] });
   // Until the first attempt has failed, the run may still look merely slow.
   for (let attempt = 0; attempt < 100; attempt++) {
@@ -77,7 +77,7 @@ test('a run whose workflow task keeps failing is readable, and cancel terminates
   expectProblem(await call(api, 'DELETE', `/api/v1/templates/${template.id}`), 409);
 
   const startedAt = Date.now();
-  const cancelled = await call(api, 'POST', `/api/v1/runs/${runId}/cancel`, { headers: { 'x-user': 'carol' } });
+  const cancelled = await call(api, 'POST', `/api/v1/runs/${runId}/cancel`, { token: await tokenFor(api, 'carol', ['operator']) });
   const elapsedMs = Date.now() - startedAt;
   expect(cancelled.status).toBe(202);
   expect(cancelled.body).toEqual({ runId, cancelRequested: true, terminated: true });

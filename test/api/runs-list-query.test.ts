@@ -2,9 +2,13 @@ import { ProblemError } from '../../apps/api/src/http/problem';
 import { buildRunsQuery, decodeCursor, encodeCursor, quote } from '../../apps/api/src/runs/list-query';
 import { ListRunsQuerySchema } from '../../apps/api/src/runs/schemas';
 
+const TENANT = '7d4c1a52-3f0e-4c8b-9a61-2b5e8f0c1d2e';
+
 describe('runs visibility query', () => {
-  it('always restricts to run workflows and skips continued-as-new links', () => {
-    expect(buildRunsQuery({})).toBe(`WorkflowType = 'runTemplate' AND ExecutionStatus != 'ContinuedAsNew'`);
+  it('always restricts to run workflows of the tenant and skips continued-as-new links', () => {
+    expect(buildRunsQuery(TENANT, {})).toBe(
+      `WorkflowType = 'runTemplate' AND ExecutionStatus != 'ContinuedAsNew' AND TenantId = '${TENANT}'`,
+    );
   });
 
   it('combines filters, normalising times and quoting strings', () => {
@@ -15,9 +19,10 @@ describe('runs visibility query', () => {
       startedAfter: '2026-01-01T01:00:00+01:00',
       status: 'paused',
     });
-    expect(buildRunsQuery(filters)).toBe(
+    expect(buildRunsQuery(TENANT, filters)).toBe(
       [
         `WorkflowType = 'runTemplate' AND ExecutionStatus != 'ContinuedAsNew'`,
+        `TenantId = '${TENANT}'`,
         `TemplateId = '0b0c5a3e-5d0f-4b7e-9a51-4b0f6a1c2d3e'`,
         `TemplateVersion = 2`,
         `StartedBy = 'o\\'brien'`,
@@ -28,7 +33,7 @@ describe('runs visibility query', () => {
   });
 
   it('ORs several statuses', () => {
-    const query = buildRunsQuery(ListRunsQuerySchema.parse({ status: 'failed,cancelled' }));
+    const query = buildRunsQuery(TENANT, ListRunsQuerySchema.parse({ status: 'failed,cancelled' }));
     expect(query).toContain(`AND (((ExecutionStatus = 'Failed' AND`);
     expect(query).toContain(`) OR (ExecutionStatus IN ('Canceled', 'Terminated')`);
   });

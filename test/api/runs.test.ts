@@ -3,7 +3,7 @@ import type { RunEvent } from '../../apps/api/src/runs/history-events';
 import pino from 'pino';
 import { startTestWorker, type TestWorker } from '../support/worker';
 import { json, runInput, startHttpServer, startRun as startRunDirectly } from '../workflow/support';
-import { call, expectProblem, startApi, uniqueName, type Answer, type Api } from './harness';
+import { bearer, call, expectProblem, startApi, tokenFor, uniqueName, type Answer, type Api } from './harness';
 
 /**
  * The runs API over real HTTP, with a real worker running the real workflow on the task queue the
@@ -12,6 +12,11 @@ import { call, expectProblem, startApi, uniqueName, type Answer, type Api } from
 
 let worker: TestWorker;
 let api: Api;
+/**
+ * Tokens of the API's tenant. The harness's own token is alice's (admin): she starts the runs.
+ * bob is named by the approval step; dave holds its `approvers` role; carol holds neither.
+ */
+const tokens: Record<'bob' | 'carol' | 'dave' | 'aliceApprover' | 'carolOperator', string> = {} as never;
 /** What the API logged, to see what happens on the server side of a stream. */
 const logLines: Array<Record<string, unknown>> = [];
 
@@ -19,6 +24,11 @@ beforeAll(async () => {
   worker = await startTestWorker();
   const logger = pino({ level: 'debug' }, { write: (line: string) => logLines.push(JSON.parse(line)) });
   api = await startApi({ taskQueue: worker.taskQueue, logger });
+  tokens.bob = await tokenFor(api, 'bob', ['approver']);
+  tokens.carol = await tokenFor(api, 'carol', ['approver']);
+  tokens.dave = await tokenFor(api, 'dave', ['approver', 'approvers']);
+  tokens.aliceApprover = await tokenFor(api, 'alice', ['approver', 'approvers']);
+  tokens.carolOperator = await tokenFor(api, 'carol', ['operator']);
 }, 120_000);
 
 afterAll(async () => {
@@ -102,7 +112,7 @@ async function* sseFrames(response: Response): AsyncGenerator<SseFrame> {
 
 function openStream(runId: string, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${api.baseUrl}/api/v1/runs/${runId}/events`, {
-    headers: { accept: 'text/event-stream', 'x-user': 'alice', ...headers },
+    headers: { accept: 'text/event-stream', ...bearer(api.token), ...headers },
   });
 }
 
@@ -195,7 +205,7 @@ describe('POST /api/v1/runs', () => {
     expect(afterClose.body).toMatchObject({ runId: first.body.runId, status: 'cancelled' });
 
     // The key belongs to its caller: someone else using it starts their own run.
-    const otherCaller = await call(api, 'POST', '/api/v1/runs', { json: body, headers: { ...key, 'x-user': 'carol' } });
+    const otherCaller = await call(api, 'POST', '/api/v1/runs', { json: body, headers: key, token: tokens.carolOperator });
     expect(otherCaller.status).toBe(201);
     expect(otherCaller.body.runId).not.toBe(first.body.runId);
   });
@@ -207,8 +217,9 @@ describe('GET /api/v1/runs', () => {
     const startedAfter = new Date(Date.now() - 1000).toISOString();
     // A quote in the value: the query must match it literally.
     const starter = `o'lister-${randomUUID()}`;
+    const starterToken = await tokenFor(api, starter, ['operator']);
     const runs = [];
-    for (const orderId of ['L-1', 'L-2', 'L-3']) runs.push(await startRun(template.id, { orderId }, { 'x-user': starter }));
+    for (const orderId of ['L-1', 'L-2', 'L-3']) runs.push(await startRun(template.id, { orderId }, bearer(starterToken)));
     const runIds = runs.map((run) => run.runId).sort();
 
     const byTemplate = await eventually(
@@ -273,7 +284,7 @@ describe('events', () => {
       if (event.type === 'approval.waiting') {
         const approved = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, {
           json: { comment: 'looks good' },
-          headers: { 'x-user': 'bob' },
+          token: tokens.bob,
         });
         expect(approved.status).toBe(200);
       }
@@ -311,7 +322,7 @@ describe('events', () => {
 
     const leaving = new AbortController();
     const response = await fetch(`${api.baseUrl}/api/v1/runs/${runId}/events`, {
-      headers: { accept: 'text/event-stream', 'x-user': 'alice' },
+      headers: { accept: 'text/event-stream', ...bearer(api.token) },
       signal: leaving.signal,
     });
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -342,7 +353,7 @@ describe('events', () => {
     expect(second.body.events.map((e: RunEvent) => e.type)).toEqual(['approval.waiting']);
     expect(second.body.finished).toBe(false);
 
-    await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/reject`, { json: { reason: 'no' }, headers: { 'x-user': 'bob' } });
+    await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/reject`, { json: { reason: 'no' }, token: tokens.bob });
     const rest = await eventually(
       () => call(api, 'GET', `/api/v1/runs/${runId}/events?after=${second.body.nextCursor}`),
       (answer) => answer.body.finished === true,
@@ -370,12 +381,12 @@ describe('control', () => {
     const { runId } = await startRun(template.id);
     await untilGateWaits(runId);
 
-    const stranger = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { json: {}, headers: { 'x-user': 'carol' } });
+    const stranger = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { json: {}, token: tokens.carol });
     expectProblem(stranger, 403);
-    expectProblem(await call(api, 'POST', `/api/v1/runs/${runId}/steps/nope/approve`, { headers: { 'x-user': 'bob' } }), 404);
+    expectProblem(await call(api, 'POST', `/api/v1/runs/${runId}/steps/nope/approve`, { token: tokens.bob }), 404);
 
-    const approver = { 'x-user': 'dave', 'x-roles': 'approvers', 'idempotency-key': randomUUID() };
-    const first = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { json: { comment: 'ok' }, headers: approver });
+    const approver = { headers: { 'idempotency-key': randomUUID() }, token: tokens.dave };
+    const first = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { json: { comment: 'ok' }, ...approver });
     expect(first.status).toBe(200);
     expect(first.body.step).toMatchObject({
       id: 'gate',
@@ -383,32 +394,32 @@ describe('control', () => {
       approvals: [expect.objectContaining({ decision: 'approved', by: 'dave', comment: 'ok' })],
     });
 
-    const repeated = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { json: { comment: 'ok' }, headers: approver });
+    const repeated = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { json: { comment: 'ok' }, ...approver });
     expect(repeated.status).toBe(200);
     expect(repeated.body).toEqual(first.body);
 
     await untilStatus(runId, 'succeeded');
     // Without the key it is a new decision, on a step no longer waiting, on a finished run.
-    expectProblem(await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { headers: { 'x-user': 'dave', 'x-roles': 'approvers' } }), 409);
+    expectProblem(await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { token: tokens.dave }), 409);
   });
 
   test('approve: the starter is refused 403 unless the template allows self-approval', async () => {
-    // The harness names the caller alice unless a test says otherwise: she starts the run, and is an approver by role.
-    const starterApproves = { 'x-user': 'alice', 'x-roles': 'approvers' };
+    // The harness's token is alice's: she starts the run; another token of hers makes her an approver by role.
+    const starterApproves = { token: tokens.aliceApprover };
     const { runId } = await startRun(template.id);
     await untilGateWaits(runId);
-    const refused = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { json: {}, headers: starterApproves });
+    const refused = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { json: {}, ...starterApproves });
     expectProblem(refused, 403);
     expect(refused.body.detail).toContain('started this run');
     expect(stepOf(await getRun(runId), 'gate')).toMatchObject({ status: 'waiting_approval', approvals: [] });
     // Rejecting one's own run stays allowed: it can only stop it.
-    const rejected = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/reject`, { json: {}, headers: starterApproves });
+    const rejected = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/reject`, { json: {}, ...starterApproves });
     expect(rejected.status).toBe(200);
 
     const selfApproving = await createTemplate(approvalSpec({ allowSelfApproval: true }));
     const allowed = await startRun(selfApproving.id);
     await untilGateWaits(allowed.runId);
-    const approved = await call(api, 'POST', `/api/v1/runs/${allowed.runId}/steps/gate/approve`, { json: {}, headers: starterApproves });
+    const approved = await call(api, 'POST', `/api/v1/runs/${allowed.runId}/steps/gate/approve`, { json: {}, ...starterApproves });
     expect(approved.status).toBe(200);
     expect(approved.body.step).toMatchObject({ status: 'succeeded', approvals: [expect.objectContaining({ decision: 'approved', by: 'alice' })] });
     await untilStatus(allowed.runId, 'succeeded');
@@ -417,7 +428,7 @@ describe('control', () => {
   test('reject fails the run with the rejection', async () => {
     const { runId } = await startRun(template.id);
     await untilGateWaits(runId);
-    const rejected = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/reject`, { json: { reason: 'too risky' }, headers: { 'x-user': 'bob' } });
+    const rejected = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/reject`, { json: { reason: 'too risky' }, token: tokens.bob });
     expect(rejected.status).toBe(200);
     expect(rejected.body.step.approvals).toEqual([expect.objectContaining({ decision: 'rejected', by: 'bob', comment: 'too risky' })]);
 
@@ -455,7 +466,7 @@ describe('control', () => {
     expect(stepOf(run, 'gate')).toMatchObject({ status: 'cancelled' });
     expectProblem(await call(api, 'POST', `/api/v1/runs/${runId}/cancel`), 409);
     expectProblem(await call(api, 'POST', `/api/v1/runs/${runId}/pause`), 409);
-    expectProblem(await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { headers: { 'x-user': 'bob' } }), 409);
+    expectProblem(await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { token: tokens.bob }), 409);
     expectProblem(await call(api, 'POST', `/api/v1/runs/run-${randomUUID()}/cancel`), 404);
     expectProblem(await call(api, 'POST', `/api/v1/runs/run-${randomUUID()}/pause`), 404);
   });
@@ -470,7 +481,7 @@ describe('runs the API did not see start', () => {
       dependsOn: i === 0 ? [] : [`s${i - 1}`],
     }));
     const testStartedAt = new Date(Date.now() - 1000).toISOString();
-    const handle = await startRunDirectly(worker.client, worker.taskQueue, runInput({ steps }, { limits: { continueAsNewAfterEvents: 20 } }));
+    const handle = await startRunDirectly(worker.client, worker.taskQueue, runInput({ steps }, { limits: { continueAsNewAfterEvents: 20 } }), api.tenant.id);
     const runId = handle.workflowId;
 
     const events: RunEvent[] = [];
@@ -509,6 +520,7 @@ describe('runs the API did not see start', () => {
       worker.client,
       `nobody-polls-${randomUUID()}`,
       runInput({ steps: [{ id: 'a', type: 'noop' }] }),
+      api.tenant.id,
     );
     try {
       const unanswered = await getRun(handle.workflowId);
@@ -525,7 +537,7 @@ describe('runs the API did not see start', () => {
 describe('a finished run no worker answers for', () => {
   test('GET falls back to the workflow result', async () => {
     const gone = await startTestWorker();
-    const handle = await startRunDirectly(gone.client, gone.taskQueue, runInput({ steps: [{ id: 'only', type: 'noop', with: { output: 7 } }] }));
+    const handle = await startRunDirectly(gone.client, gone.taskQueue, runInput({ steps: [{ id: 'only', type: 'noop', with: { output: 7 } }] }), api.tenant.id);
     await handle.result();
     await gone.shutdown();
 

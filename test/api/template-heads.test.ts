@@ -13,10 +13,10 @@ let second: Api;
 let deaf: Api;
 
 beforeAll(async () => {
-  [first, second, deaf] = await Promise.all([
-    startApi(),
-    startApi(),
-    startApi({ templateChangesUrl: 'postgresql://nobody:nothing@127.0.0.1:1/none' }),
+  first = await startApi();
+  [second, deaf] = await Promise.all([
+    startApi({ tenant: first.tenant }),
+    startApi({ tenant: first.tenant, templateChangesUrl: 'postgresql://nobody:nothing@127.0.0.1:1/none' }),
   ]);
 });
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { call, createTemplate, expectProblem, sampleSpec, startApi, uniqueName, type Api } from './harness';
+import { call, createTemplate, expectProblem, sampleSpec, startApi, tokenFor, uniqueName, type Api } from './harness';
 
 let api: Api;
 beforeAll(async () => {
@@ -14,7 +14,7 @@ describe('POST /api/v1/templates', () => {
     const name = uniqueName();
     const answer = await call(api, 'POST', '/api/v1/templates', {
       json: { name, description: 'Settles orders', labels: { team: 'payments' }, spec: sampleSpec(), message: 'first' },
-      headers: { 'x-user': 'bob' },
+      token: await tokenFor(api, 'bob', ['editor']),
     });
     expect(answer.status).toBe(201);
     expect(answer.headers.get('location')).toBe(`/api/v1/templates/${answer.body.id}`);

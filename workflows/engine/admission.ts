@@ -56,14 +56,19 @@ const ADMISSION_SHARE = 0.5;
  * wide fan-out of templated steps never reaches the per-task bound on evaluation steps (the bound keeps
  * an activation inside the SDK's execution timeout; a step over it would fail). Steps are admitted by
  * their least cost (`leastEvaluationCost`) while it fits in the task's share; the first step of a task
- * always is, so a run always moves on. Those held back stay pending for the next task.
+ * always is, so a run always moves on. Those held back stay pending for the next task, and so does
+ * every step with expressions once a step ran into one of the task's limits (`taskExhausted`).
  *
  * Replay safety: `patched()` is asked only when a step is held back, as for the cap above.
  */
-export function admitWithinExpressionBudget<T>(ready: T[], costOf: (item: T) => number): { admitted: T[]; deferred: number } {
+export function admitWithinExpressionBudget<T>(
+  ready: T[],
+  costOf: (item: T) => number,
+  taskExhausted: boolean,
+): { admitted: T[]; deferred: number } {
   const { maxWorkflowTaskSteps } = EXPRESSION_BOUNDS;
-  const firstOfTask = workflowTaskStepsLeft() === maxWorkflowTaskSteps;
-  let left = workflowTaskStepsLeft() - maxWorkflowTaskSteps * (1 - ADMISSION_SHARE);
+  const firstOfTask = !taskExhausted && workflowTaskStepsLeft() === maxWorkflowTaskSteps;
+  let left = taskExhausted ? 0 : workflowTaskStepsLeft() - maxWorkflowTaskSteps * (1 - ADMISSION_SHARE);
   const admitted: T[] = [];
   for (const [index, item] of ready.entries()) {
     const cost = costOf(item);

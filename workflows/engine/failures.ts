@@ -16,6 +16,8 @@ export const FailureType = {
   RunTimeout: 'RunTimeout',
   /** The engine threw on this run's own data (see crash-guard.ts): the run ends failed instead of wedging. */
   RunCrashed: 'RunCrashed',
+  /** A step's output would take the outputs the run carries past MAX_RUN_OUTPUT_BYTES. */
+  RunOutputLimit: 'RunOutputLimit',
   Cancelled: 'Cancelled',
 } as const;
 

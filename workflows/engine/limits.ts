@@ -32,3 +32,20 @@ export const DEFAULT_STEP_RETRY = {
   backoffCoefficient: 2,
   nonRetryableErrors: [] as string[],
 } as const;
+
+/**
+ * The largest rendered `with` a step may hand its activity. Rendering can build far more than the
+ * spec holds (a template may pad a string to the expression bounds' megabyte), and what a workflow
+ * task schedules must fit Temporal's 2 MB payload and 4 MB message limits.
+ */
+export const MAX_STEP_INPUT_BYTES = 256 * 1024;
+
+/** Rendered inputs one workflow task may schedule in all; steps past it start in the next task. */
+export const MAX_TASK_INPUT_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Step outputs a run carries in all (its state, its result and what continue-as-new hands on must
+ * stay under Temporal's 2 MB payload limit, next to a spec of up to 1 MiB); a step whose output would
+ * go past it fails as `RunOutputLimit`.
+ */
+export const MAX_RUN_OUTPUT_BYTES = 512 * 1024;

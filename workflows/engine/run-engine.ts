@@ -41,11 +41,12 @@ import { secretReferencePaths } from '../spec/secret-references';
 import { stepTypes, type ApprovalWith, type DelayWith } from '../spec/step-types';
 import { activityIdFor, stepActivityOptions } from './activity-options';
 import { admit, admitWithinExpressionBudget, maxStepsInFlight } from './admission';
+import { isWorkflowTaskBreach, jsonBytes, WorkflowTaskBudget } from './task-budget';
 import { approvalOutcome, decisionRefusal, recordDecision, refusal } from './approvals';
 import { CrashGuard } from './crash-guard';
 import { failedAttempts, FailureType, stepFailure, toStepError } from './failures';
 import { dependenciesVerdict, groupOutcome, RunGraph } from './graph';
-import { DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS } from './limits';
+import { DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS, MAX_RUN_OUTPUT_BYTES, MAX_STEP_INPUT_BYTES } from './limits';
 import type { ApprovalActivities, StepActivity, StepActivityResult, StepRunContext } from './step-activity';
 
 const stepActivities = proxyActivities<Record<string, StepActivity>>({ startToCloseTimeout: '5m' });
@@ -72,6 +73,19 @@ const ANSWER_WITH_SETTLED_STEP = 'answer-with-settled-step';
  * Asked at each evaluation, so only runs that evaluate expressions record the marker.
  */
 const SYNCHRONOUS_EXPRESSIONS = 'synchronous-expressions';
+/**
+ * Patch id: runs recorded before steps with expressions were prepared (condition, rendering) one at
+ * a time, before they start, evaluated them side by side, so their activities were scheduled in the
+ * order their evaluations happened to finish. Asked only for steps with expressions.
+ */
+const PREPARE_IN_TURN = 'prepare-in-turn';
+/** Patch id: runs recorded before the bound on the outputs a run carries kept every output. */
+const BOUND_RUN_OUTPUTS = 'bound-run-outputs';
+
+/** What preparing a step with expressions decided. */
+type Preparation = { readonly params: unknown } | 'skip' | 'next-task';
+/** Thrown inside preparation when the workflow task ran out: the step waits for the next one. */
+const NEXT_TASK = Symbol('next workflow task');
 
 const now = (): string => new Date().toISOString();
 const afterMs = (duration: string): string => new Date(Date.now() + (parseDuration(duration) ?? 0)).toISOString();
@@ -101,6 +115,11 @@ export class RunEngine {
   /** The least evaluation cost of each step with a condition or templates (admission.ts). */
   private readonly expressionCosts: ReadonlyMap<string, number>;
   private wakeArmed = false;
+  private readonly taskBudget = new WorkflowTaskBudget();
+  /** The end of the line of steps being prepared one at a time (see `prepareInTurn`). */
+  private preparations: Promise<unknown> = Promise.resolve();
+  /** Bytes of the step outputs the run carries (MAX_RUN_OUTPUT_BYTES). */
+  private outputBytes = 0;
   private readonly awaitingDecision = new Set<string>();
   private readonly approvals = new Map<string, ApprovalWith>();
   /** Where each step's `with` holds secret references, found once per step. */
@@ -144,7 +163,10 @@ export class RunEngine {
     this.groupDeadlines = new Map(Object.entries(carried?.groupDeadlines ?? {}));
     this.executions = new Map(Object.entries(carried?.executions ?? {}));
     this.pending = this.graph.order.filter((id) => this.step(id).status === 'pending');
-    for (const step of Object.values(this.state.steps)) this.stepsContext[step.id] = { status: step.status, output: step.output };
+    for (const step of Object.values(this.state.steps)) {
+      this.stepsContext[step.id] = { status: step.status, output: step.output };
+      if (step.output !== undefined) this.outputBytes += jsonBytes(step.output);
+    }
   }
 
   /** Handlers are installed before the first await so that updates in the first task are not lost. */
@@ -233,6 +255,7 @@ export class RunEngine {
     const { admitted, deferred } = admitWithinExpressionBudget(
       admit(ready, this.slotsTaken(), this.maxStepsInFlight),
       (step) => this.expressionCosts.get(step.id) ?? 0,
+      this.taskBudget.isExhausted(),
     );
     this.startAll(admitted, false);
     if (deferred > 0 && this.slotsTaken() === 0) this.wakeInNextTask();
@@ -328,7 +351,7 @@ export class RunEngine {
       (result) => {
         try {
           state.attempts = result.attempt;
-          this.settle(state, 'succeeded', result.output);
+          this.succeed(step, state, result.output);
         } catch (error) {
           this.stepThrew(step, state, error);
         } finally {
@@ -346,6 +369,7 @@ export class RunEngine {
   }
 
   private async executeAnyStep(step: Step, resumed: boolean): Promise<void> {
+    if (!resumed && this.expressionCosts.has(step.id) && patched(PREPARE_IN_TURN)) return this.executeExpressionStep(step);
     const state = this.step(step.id);
     try {
       if (!resumed && step.when !== undefined && !(await this.conditionHolds(step))) {
@@ -362,12 +386,98 @@ export class RunEngine {
       } else {
         output = await this.waitForStep(step, state, params, resumed);
       }
-      this.settle(state, 'succeeded', output);
+      this.succeed(step, state, output);
     } catch (error) {
       this.stepThrew(step, state, error);
     } finally {
       this.stepDone(step);
     }
+  }
+
+  /**
+   * A step with a condition or templates: prepared in turn with the other such steps (evaluated and
+   * rendered before it starts), then run like any step. One that its workflow task had no room
+   * left for goes back to pending and is prepared again in the next task.
+   */
+  private async executeExpressionStep(step: Step): Promise<void> {
+    const state = this.step(step.id);
+    try {
+      const prepared = await this.prepareInTurn(step);
+      if (prepared === 'next-task') return this.requeue(step);
+      if (prepared === 'skip') return this.settleSkipped(step.id, 'condition');
+      if (!this.beginStep(step, state, false)) return;
+      let output: unknown;
+      if (stepTypes[step.type].kind === 'activity') {
+        const options = stepActivityOptions(step, this.execution(step.id));
+        const result = await stepActivities[step.type]!.executeWithOptions(options, this.activityArgs(step, prepared.params));
+        state.attempts = result.attempt;
+        output = result.output;
+      } else {
+        output = await this.waitForStep(step, state, prepared.params, false);
+      }
+      this.succeed(step, state, output);
+    } catch (error) {
+      this.stepThrew(step, state, error);
+    } finally {
+      this.stepDone(step);
+    }
+  }
+
+  /**
+   * Steps with expressions are prepared one after the other, in the order they were started, so
+   * each evaluation has the task's budget to itself until it ends, and activities are scheduled in
+   * start order whatever their expressions cost.
+   */
+  private prepareInTurn(step: Step): Promise<Preparation> {
+    const turn = this.preparations.then(() => this.prepare(step));
+    this.preparations = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async prepare(step: Step): Promise<Preparation> {
+    if (this.taskBudget.isExhausted()) return 'next-task';
+    const alone = this.taskBudget.untouched();
+    try {
+      if (step.when !== undefined && !(await this.conditionHolds(step, !alone))) return 'skip';
+      if (!this.templated.has(step.id)) return { params: this.validateWith(step, step.with) };
+      const params = await this.renderWith(step, !alone);
+      const bytes = jsonBytes(params);
+      if (bytes > MAX_STEP_INPUT_BYTES) {
+        throw stepFailure(
+          FailureType.InvalidStepInput,
+          `step ${step.id}: its rendered \`with\` is ${bytes} bytes as JSON; the limit is ${MAX_STEP_INPUT_BYTES}`,
+        );
+      }
+      return this.taskBudget.takeInput(bytes) ? { params } : 'next-task';
+    } catch (error) {
+      if (error === NEXT_TASK) return 'next-task';
+      throw error;
+    }
+  }
+
+  /** Puts a step that was not prepared back among the pending ones, in dependency order. */
+  private requeue(step: Step): void {
+    this.pending = this.graph.order.filter((id) => id === step.id || this.pending.includes(id));
+    this.changed = true;
+  }
+
+  /**
+   * Settles a step that succeeded, unless its output would take what the run carries past
+   * MAX_RUN_OUTPUT_BYTES: then it fails, so the run's state, result and continue-as-new input stay
+   * within Temporal's payload limit instead of failing every workflow task that would carry them.
+   */
+  private succeed(step: Step, state: StepState, output: unknown): void {
+    const bytes = output === undefined ? 0 : jsonBytes(output);
+    if (this.outputBytes + bytes > MAX_RUN_OUTPUT_BYTES && patched(BOUND_RUN_OUTPUTS)) {
+      const message =
+        `step ${step.id}: its output of ${bytes} bytes would take the outputs this run carries past ` +
+        `${MAX_RUN_OUTPUT_BYTES} bytes; return less, or split the work over runs`;
+      this.settle(state, 'failed', undefined, { type: FailureType.RunOutputLimit, message });
+      this.applyOnError(step);
+      return;
+    }
+    this.outputBytes += bytes;
+    this.settle(state, 'succeeded', output);
   }
 
   /** Marks a step running, or skips it when its group was decided meanwhile (then answers false). */
@@ -426,20 +536,28 @@ export class RunEngine {
       : this.awaitApproval(step, state, params as ApprovalWith, resumed);
   }
 
-  private async conditionHolds(step: Step): Promise<boolean> {
+  /** With `deferrable`, a workflow task that runs out throws NEXT_TASK instead of failing the step. */
+  private async conditionHolds(step: Step, deferrable = false): Promise<boolean> {
     try {
       return await evaluateCondition(step.when!, this.expressionContext(), { synchronous: patched(SYNCHRONOUS_EXPRESSIONS) });
     } catch (error) {
+      if (deferrable && isWorkflowTaskBreach(error)) throw this.taskRanOut();
       throw stepFailure(FailureType.ExpressionError, `step ${step.id}: \`when\` failed: ${(error as Error).message}`);
     }
   }
 
+  private taskRanOut(): typeof NEXT_TASK {
+    this.taskBudget.markExhausted();
+    return NEXT_TASK;
+  }
+
   /** Renders `{{ }}` templates in `with` and checks the result against the step type's schema. */
-  private async renderWith(step: Step): Promise<unknown> {
+  private async renderWith(step: Step, deferrable = false): Promise<unknown> {
     let rendered: unknown;
     try {
       rendered = await renderTemplate(step.with, this.expressionContext(), { synchronous: patched(SYNCHRONOUS_EXPRESSIONS) });
     } catch (error) {
+      if (deferrable && isWorkflowTaskBreach(error)) throw this.taskRanOut();
       throw stepFailure(FailureType.ExpressionError, `step ${step.id}: \`with\` failed to render: ${(error as Error).message}`);
     }
     return this.validateWith(step, rendered);

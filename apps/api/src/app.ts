@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
+import { authenticate, Authenticator } from './auth/authenticate';
 import type { ApiDependencies } from './dependencies';
 import { createHealthRouter } from './health/router';
 import { parseBodies } from './http/body';
 import { renderProblems, unknownRoute } from './http/errors';
 import { createOpenApiRouter } from './openapi/document';
-import { createCodecRouter } from './codec/router';
+import { createCodecCors, createCodecRouter } from './codec/router';
 import { createRunsRouter } from './runs/router';
 import { createSecretsRouter } from './secrets/router';
+import { createTenantsRouter } from './tenants/router';
 import { createTemplatesRouter } from './templates/router';
 import { TemplateHeads } from './templates/template-heads';
+import { createTokensRouter } from './tokens/router';
 
 /** Bodies above this are refused before parsing; a spec alone may hold MAX_SPEC_BYTES (checked later). */
 const BODY_LIMIT = '2mb';
@@ -45,8 +48,18 @@ export function createApp(deps: ApiDependencies): express.Express {
   app.use(createHealthRouter(deps));
   app.use(createOpenApiRouter());
 
+  // The codec's CORS headers and its preflight, which browsers send without a credential.
+  app.use('/api/v1/codec', createCodecCors(deps));
+
+  // Everything above is public (health, the OpenAPI document and its viewer, CORS preflights);
+  // everything below needs a credential.
+  const authenticator = new Authenticator(deps.prisma, deps.logger, deps.oidc);
+  app.use(authenticate(authenticator));
+
   const templateHeads = new TemplateHeads(deps.prisma, deps.templateChanges);
   app.use(parseBodies({ limit: BODY_LIMIT }));
+  app.use('/api/v1/tenants', createTenantsRouter(deps));
+  app.use('/api/v1/tokens', createTokensRouter(deps, authenticator));
   app.use('/api/v1/templates', createTemplatesRouter(deps, templateHeads));
   app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
   app.use('/api/v1/secrets', createSecretsRouter(deps));

@@ -4,6 +4,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import type { RunLimits } from '../../../workflows/contract';
 import type { Logger } from '../../common/logger';
 import type { SecretStore } from '../../common/secrets/secret-store';
+import type { OidcSettings } from './auth/oidc';
 import type { TemplateChanges } from './templates/template-changes';
 
 /** What the API's handlers need; built once in main.ts (or by a test) and passed down. */
@@ -16,6 +17,8 @@ export interface ApiDependencies {
   templateChanges: TemplateChanges;
   /** Engine limits every run starts with (from the configuration); the engine's defaults when absent. */
   runLimits?: RunLimits;
+  /** The OIDC issuer whose JWTs are accepted beside API tokens; API tokens only when absent. */
+  oidc?: OidcSettings;
   /** How long a cancelled run has to take its cancellation before the API terminates it; RUN_CANCEL_GRACE_MS's default when absent. */
   runCancelGraceMs?: number;
   /** Tenants' secrets; absent when SECRETS_KEYS is not configured (the secrets API then answers 503). */

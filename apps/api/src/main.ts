@@ -6,6 +6,7 @@ import { payloadCodecsOf } from '../../common/crypto/payload-codec';
 import { SecretStore } from '../../common/secrets/secret-store';
 import { createTemporalClient } from '../../common/temporal';
 import { createApp } from './app';
+import { oidcSettingsOf } from './auth/oidc';
 import { createApiServer } from './http/server';
 import { TemplateChangeFeed } from './templates/template-changes';
 
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
 
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
 
+  const oidc = oidcSettingsOf(config);
   const app = createApp({
     prisma,
     temporal,
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
     logger,
     templateChanges,
     runLimits: runLimitsOf(config),
+    ...(oidc ? { oidc } : {}),
     runCancelGraceMs: config.RUN_CANCEL_GRACE_MS,
     secrets,
     payloadCodecs,

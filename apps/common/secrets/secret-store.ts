@@ -51,7 +51,7 @@ export class SecretStore {
     const sealed = this.keyring.seal(Buffer.from(input.value, 'utf8'), associatedData(tenantId, name));
     const insert = Prisma.sql`
       INSERT INTO "Secret" ("tenantId", "name", "description", "keyId", "ciphertext", "createdBy", "updatedBy", "updatedAt")
-      VALUES (${tenantId}, ${name}, ${input.description ?? ''}, ${sealed.keyId}, ${sealed.bytes}, ${actor}, ${actor}, now())`;
+      VALUES (${tenantId}::uuid, ${name}, ${input.description ?? ''}, ${sealed.keyId}, ${sealed.bytes}, ${actor}, ${actor}, now())`;
     const onConflict = options.createOnly
       ? Prisma.sql`ON CONFLICT ("tenantId", "name") DO NOTHING`
       : Prisma.sql`ON CONFLICT ("tenantId", "name") DO UPDATE SET

@@ -1,6 +1,6 @@
 -- CreateTable
 CREATE TABLE "Secret" (
-    "tenantId" TEXT NOT NULL,
+    "tenantId" UUID NOT NULL,
     "name" TEXT NOT NULL,
     "description" TEXT NOT NULL DEFAULT '',
     "keyId" TEXT NOT NULL,
@@ -15,3 +15,6 @@ CREATE TABLE "Secret" (
 
 -- CreateIndex
 CREATE INDEX "Secret_keyId_idx" ON "Secret"("keyId");
+
+-- AddForeignKey: a secret belongs to a tenant, like a template (20261129000000_tenants_tokens).
+ALTER TABLE "Secret" ADD CONSTRAINT "Secret_tenantId_fkey" FOREIGN KEY ("tenantId") REFERENCES "Tenant"("id") ON DELETE RESTRICT ON UPDATE CASCADE;

@@ -18,7 +18,10 @@ for (const [operation, summary] of [
     path,
     tags,
     summary,
-    description: "Temporal's codec server protocol: metadata values and data are base64. Payloads the codec does not apply to pass unchanged.",
+    description:
+      "Temporal's codec server protocol: metadata values and data are base64. Payloads the codec does not apply to pass unchanged. " +
+      'Needs a credential of a tenant with the viewer role or above. A payload names no tenant, so the codec cannot tell whose it is: ' +
+      'a reader of any tenant can have any payload sealed under the API\'s keys decoded (see the README).',
     request: { body: { required: true, content: { 'application/json': { schema: CodecPayloads } } } },
     responses: {
       200: json('The payloads, decoded or encoded', CodecPayloads),
@@ -29,7 +32,8 @@ for (const [operation, summary] of [
     method: 'options',
     path,
     tags,
-    summary: 'CORS preflight for the Temporal Web UI',
+    summary: 'CORS preflight for the Temporal Web UI (no credential: browsers send none with a preflight)',
+    security: [],
     responses: { 204: { description: 'CORS headers for the origins in CODEC_CORS_ORIGINS' } },
   });
 }

@@ -32,7 +32,8 @@ export const ProblemSchema = registry.register(
 
 const statusDescriptions: Record<number, string> = {
   400: 'Malformed request: invalid parameters or headers (a paging cursor this API did not hand out among them), a body that is not JSON or YAML, or text with NUL characters or unpaired surrogates anywhere in the body',
-  403: 'The caller may not do this',
+  401: 'No credential, or one that is malformed, unknown, expired or revoked (with `WWW-Authenticate: Bearer`)',
+  403: 'The credential lacks the role this needs',
   404: 'Not found',
   405: 'Method not allowed',
   409: 'Conflict with the current state',

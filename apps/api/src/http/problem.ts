@@ -47,6 +47,7 @@ export const problems = {
     new ProblemError(400, 'bad-request', 'Bad request', detail, extensions),
   invalidParams: (detail: string, invalidParams: InvalidParam[]) =>
     new ProblemError(400, 'invalid-parameters', 'Invalid parameters', detail, { invalidParams }),
+  unauthorized: (detail: string) => new ProblemError(401, 'unauthorized', 'Unauthorized', detail),
   forbidden: (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail),
   notFound: (detail: string) => new ProblemError(404, 'not-found', 'Not found', detail),
   conflict: (detail: string, extensions?: Record<string, unknown>) =>

@@ -1,11 +1,18 @@
 import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { Router } from 'express';
 import swaggerUi from 'swagger-ui-express';
-import { commonProblemResponses } from '../http/problem-schema';
+import { commonProblemResponses, problemResponses } from '../http/problem-schema';
 import { allowOnly } from '../http/routes';
 import { registry } from './registry';
 
 type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
+
+/** Every documented operation needs a bearer credential: an API token (`fpk_…`) or an OIDC JWT. */
+const bearerAuth = registry.registerComponent('securitySchemes', 'bearerAuth', {
+  type: 'http',
+  scheme: 'bearer',
+  description: 'An API token (fpk_…) or, when OIDC is configured, a JWT of the issuer',
+});
 
 /**
  * Renders the shared registry. Generated on first use, after every route module has registered
@@ -26,21 +33,30 @@ export function openApiDocument(): OpenApiDocument {
 }
 
 /**
- * Every operation documents the errors any request can meet (see `commonProblemResponses`) beside
- * its own; its own descriptions win. Added here, once, so no operation can forget them.
+ * Every operation documents the errors any request can meet (see `commonProblemResponses`), and
+ * the bearer credential with its 401 and 403, beside its own; its own descriptions win. Added
+ * here, once, so no operation can forget them. /healthz, /readyz, /openapi.json and /docs are
+ * public and not operations of this document; the one public operation is the codec's CORS
+ * preflight, which declares `security: []` and gets neither.
  */
 function withCommonResponses(definitions: typeof registry.definitions): typeof registry.definitions {
-  return definitions.map((definition) =>
-    definition.type === 'route'
-      ? {
-          ...definition,
-          route: {
-            ...definition.route,
-            responses: sortedByStatus({ ...commonProblemResponses(definition.route.method), ...definition.route.responses }),
-          },
-        }
-      : definition,
-  );
+  return definitions.map((definition) => {
+    if (definition.type !== 'route') return definition;
+    // An operation declaring `security: []` is answered before authentication (the codec's CORS preflight).
+    const isPublic = Array.isArray(definition.route.security) && definition.route.security.length === 0;
+    return {
+      ...definition,
+      route: {
+        ...definition.route,
+        security: isPublic ? [] : [{ [bearerAuth.name]: [] }],
+        responses: sortedByStatus({
+          ...commonProblemResponses(definition.route.method),
+          ...(isPublic ? {} : problemResponses(401, 403)),
+          ...definition.route.responses,
+        }),
+      },
+    };
+  });
 }
 
 function sortedByStatus<T>(responses: Record<string, T>): Record<string, T> {

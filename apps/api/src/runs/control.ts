@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { defaultDependencyTimeouts } from '../../../common/config';
@@ -20,13 +20,15 @@ import type { ApiDependencies } from '../dependencies';
 import { ProblemError, problems } from '../http/problem';
 import type { Principal } from '../http/principal';
 import { toNumber } from './history-events';
-import { describeRun } from './run-handle';
+import { describeRun, runOfTenant } from './run-handle';
 import { isClosed } from './run-status';
 
 /**
- * Decisions and operator commands, sent to the run as updates. The caller's identity always comes
- * from the principal, never from the body. An Idempotency-Key becomes the update id, so a repeated
- * call gets the first call's answer instead of deciding twice.
+ * Decisions and operator commands, sent to the run as updates, only to runs of the caller's
+ * tenant. The caller's identity (subject and roles) always comes from its verified credential,
+ * never from the body; the workflow judges decisions against the step's approvers with it. An
+ * Idempotency-Key becomes the update id, so a repeated call gets the first call's answer instead
+ * of deciding twice.
  */
 
 export type StepAction = 'approve' | 'reject' | 'retry' | 'skip';
@@ -79,18 +81,26 @@ export interface CancelOutcome {
  * running forever, so the call waits until the run has taken it, normally within milliseconds,
  * and terminates it, naming the caller in the reason, when it has not within the grace period.
  * Waiting in the call, not in the background, keeps the promise durable without a watchdog: if
- * this process dies meanwhile, the caller gets no answer and calls again.
+ * this process dies meanwhile, the caller gets no answer and calls again. The request carries the
+ * caller's subject as its identity, so the run's history (and its events, as `run.cancel_requested`)
+ * records who cancelled it.
  */
 export async function cancelRun(deps: ApiDependencies, runId: string, principal: Principal): Promise<CancelOutcome> {
-  const { handle, description } = await describeRun(deps, runId);
+  const { handle, description } = await describeRun(deps, runId, principal.tenantId);
   if (isClosed(description.status.name)) throw runFinished(runId);
   const graceMs = deps.runCancelGraceMs ?? defaultDependencyTimeouts.RUN_CANCEL_GRACE_MS;
   const requestedAt = Date.now();
   try {
-    await handle.cancel();
+    await deps.temporal.workflowService.requestCancelWorkflowExecution({
+      namespace: deps.temporal.options.namespace,
+      workflowExecution: { workflowId: runId },
+      identity: principal.subject,
+      reason: `cancelled by ${principal.subject}`,
+      requestId: randomUUID(),
+    });
   } catch (error) {
     // It finished between describe and cancel.
-    if (error instanceof WorkflowNotFoundError) throw runFinished(runId);
+    if ((error as { code?: number }).code === GRPC_NOT_FOUND) throw runFinished(runId);
     throw error;
   }
   deps.logger.info({ runId, actor: principal.subject }, 'run cancellation requested');
@@ -104,7 +114,7 @@ export async function cancelRun(deps: ApiDependencies, runId: string, principal:
   return { terminated: false };
 }
 
-async function terminate(deps: ApiDependencies, handle: Handle, principal: Principal, graceMs: number): Promise<CancelOutcome> {
+async function terminate(deps: ApiDependencies, handle: WorkflowHandle, principal: Principal, graceMs: number): Promise<CancelOutcome> {
   const reason = `cancelled by ${principal.subject}; terminated because the run did not take the cancellation within ${graceMs} ms`;
   try {
     await handle.terminate(reason);
@@ -185,19 +195,20 @@ function closesRun(event: temporal.api.history.v1.IHistoryEvent): boolean {
   );
 }
 
-type Handle = ReturnType<ApiDependencies['temporal']['workflow']['getHandle']>;
+const GRPC_NOT_FOUND = 5;
 
 async function sendUpdate<T>(
   deps: ApiDependencies,
   request: ControlRequest,
   action: StepAction | RunAction,
   stepId: string | undefined,
-  send: (handle: Handle, updateId: string | undefined) => Promise<T>,
+  send: (handle: WorkflowHandle, updateId: string | undefined) => Promise<T>,
 ): Promise<T> {
   const { runId, principal, idempotencyKey } = request;
   const updateId = idempotencyKey ? updateIdFor(action, principal, stepId, idempotencyKey) : undefined;
+  const handle = await runOfTenant(deps, runId, principal.tenantId);
   try {
-    const result = await send(deps.temporal.workflow.getHandle(runId), updateId);
+    const result = await send(handle, updateId);
     deps.logger.info({ runId, stepId, action, actor: principal.subject, updateId }, 'run control accepted');
     return result;
   } catch (error) {
@@ -208,7 +219,7 @@ async function sendUpdate<T>(
     }
     if (error instanceof WorkflowNotFoundError) {
       // Temporal answers "not found" both for runs that never existed and for finished ones.
-      const { description } = await describeRun(deps, runId);
+      const { description } = await describeRun(deps, runId, principal.tenantId);
       if (isClosed(description.status.name)) throw runFinished(runId);
     }
     throw error;

@@ -29,6 +29,7 @@ export const runEventTypes = [
   'approval.rejected',
   'run.paused',
   'run.resumed',
+  'run.cancel_requested',
   'run.continued',
   'run.finished',
 ] as const;
@@ -169,6 +170,14 @@ export class HistoryEventMapper {
         ...(actor ? { actor } : {}),
         ...(comment ? { comment } : {}),
       };
+    }
+
+    // The API sends the caller's subject as the request's identity (runs/control.ts `cancelRun`).
+    const cancelRequested = event.workflowExecutionCancelRequestedEventAttributes;
+    if (cancelRequested) {
+      const actor = cancelRequested.identity || undefined;
+      const comment = cancelRequested.cause || undefined;
+      return { ...base, type: 'run.cancel_requested', ...(actor ? { actor } : {}), ...(comment ? { comment } : {}) };
     }
 
     return this.mapWorkflowClose(event, base);

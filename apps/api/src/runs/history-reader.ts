@@ -28,9 +28,14 @@ export interface RunHistoryPosition {
   closedBeforeReading: boolean;
 }
 
-/** Checks that the run exists (404) and that a resume cursor belongs to it (400), before anything is sent. */
-export async function locateRunHistory(deps: ApiDependencies, runId: string, cursor: string | undefined): Promise<RunHistoryPosition> {
-  const { description } = await describeRun(deps, runId);
+/** Checks that the run exists in the tenant (404) and that a resume cursor belongs to it (400), before anything is sent. */
+export async function locateRunHistory(
+  deps: ApiDependencies,
+  runId: string,
+  tenantId: string,
+  cursor: string | undefined,
+): Promise<RunHistoryPosition> {
+  const { description } = await describeRun(deps, runId, tenantId);
   const closedBeforeReading = isClosed(description.status.name);
   if (cursor === undefined || cursor === '') {
     return { runId, temporalRunId: description.raw.workflowExecutionInfo?.firstRunId || description.runId, closedBeforeReading };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RUN_WORKFLOW_TYPE, type RunStatus } from '../../../../workflows/contract';
-import { RunStatusKey, StartedByKey, TemplateIdKey, TemplateVersionKey } from '../../../../workflows/search-attributes';
+import { RunStatusKey, StartedByKey, TemplateIdKey, TemplateVersionKey, TenantIdKey } from '../../../../workflows/search-attributes';
 import { problems } from '../http/problem';
 import type { ListRunsQuery } from './schemas';
 
@@ -26,8 +26,9 @@ const statusClauses: Record<RunStatus, string> = {
   timed_out: `(ExecutionStatus = 'TimedOut' OR (ExecutionStatus IN ('Failed', 'Completed') AND ${RunStatusKey.name} = 'timed_out'))`,
 };
 
-export function buildRunsQuery(filters: Omit<ListRunsQuery, 'limit' | 'cursor'>): string {
-  const clauses = [RUNS_ONLY];
+/** Only the tenant's runs: the tenant is part of every query, so a cursor of one tenant's query is refused in another's. */
+export function buildRunsQuery(tenantId: string, filters: Omit<ListRunsQuery, 'limit' | 'cursor'>): string {
+  const clauses = [RUNS_ONLY, `${TenantIdKey.name} = ${quote(tenantId)}`];
   if (filters.templateId) clauses.push(`${TemplateIdKey.name} = ${quote(filters.templateId)}`);
   if (filters.version !== undefined) clauses.push(`${TemplateVersionKey.name} = ${Math.trunc(filters.version)}`);
   if (filters.startedBy) clauses.push(`${StartedByKey.name} = ${quote(filters.startedBy)}`);

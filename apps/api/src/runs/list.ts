@@ -15,8 +15,9 @@ import type { ListRunsQuery, RunSummary } from './schemas';
 export async function listRuns(
   deps: ApiDependencies,
   filters: ListRunsQuery,
+  tenantId: string,
 ): Promise<{ items: RunSummary[]; nextCursor: string | null }> {
-  const query = buildRunsQuery(filters);
+  const query = buildRunsQuery(tenantId, filters);
   const nextPageToken = filters.cursor ? decodeCursor(query, filters.cursor) : undefined;
   const namespace = deps.temporal.options.namespace;
   const response = await deps.temporal.workflowService.listWorkflowExecutions({

@@ -1,9 +1,8 @@
 import { Router, type Request, type Response } from 'express';
 import type { ApiDependencies } from '../dependencies';
 import { principalOf } from '../http/principal';
-import { tenantIdOf } from '../http/tenant';
 import { problems } from '../http/problem';
-import { allowOnly } from '../http/routes';
+import { declareRoutes } from '../http/routes';
 import { bodyOrEmpty } from '../http/validation';
 import { cancelRun, controlRun, controlStep, type RunAction, type StepAction } from './control';
 import { locateRunHistory } from './history-reader';
@@ -31,43 +30,6 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
   const router = Router();
   const starter = new RunStarter(deps, templateHeads);
 
-  router
-    .route('/')
-    .post(async (req, res) => {
-      const body = parseRequestPart(StartRunBodySchema, bodyOrEmpty(req.body), 'body');
-      const { created, run } = await starter.start(principalOf(req), tenantIdOf(req), body, idempotencyKeyOf(req));
-      res.status(created ? 201 : 200).location(run.links.self).json(run);
-    })
-    .get(async (req, res) => {
-      res.json(await listRuns(deps, parseRequestPart(ListRunsQuerySchema, req.query, 'query')));
-    })
-    .all(allowOnly('GET', 'POST'));
-
-  router
-    .route('/:id')
-    .get(async (req, res) => {
-      const { id } = runParamsOf(req);
-      res.json(await viewRun(deps, id));
-    })
-    .all(allowOnly('GET'));
-
-  router
-    .route('/:id/events')
-    .get(async (req, res) => {
-      const { id } = runParamsOf(req);
-      const query = parseRequestPart(EventsQuerySchema, req.query, 'query');
-      const streaming = req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream';
-      // EventSource resumes with Last-Event-ID; pollers pass the cursor they were given as `after`.
-      const cursor = (streaming ? req.header('last-event-id') : undefined) ?? query.after;
-      const position = await locateRunHistory(deps, id, cursor);
-      if (streaming) {
-        await streamRunEvents(deps, req, res, position);
-        return;
-      }
-      res.json(await readRunEventsPage(deps, position, query.limit));
-    })
-    .all(allowOnly('GET'));
-
   const stepAction = (action: StepAction) => async (req: Request, res: Response) => {
     const { id, stepId } = stepParamsOf(req);
     const comment = commentFor(action, req.body);
@@ -81,9 +43,6 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
     });
     res.json({ runId: id, step });
   };
-  for (const action of ['approve', 'reject', 'retry', 'skip'] as const) {
-    router.route(`/:id/steps/:stepId/${action}`).post(stepAction(action)).all(allowOnly('POST'));
-  }
 
   const runAction = (action: RunAction) => async (req: Request, res: Response) => {
     const { id } = runParamsOf(req);
@@ -97,18 +56,53 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
     });
     res.json({ runId: id, status: state.status, paused: state.paused });
   };
-  for (const action of ['pause', 'resume'] as const) {
-    router.route(`/:id/${action}`).post(runAction(action)).all(allowOnly('POST'));
-  }
 
-  router
-    .route('/:id/cancel')
-    .post(async (req, res) => {
-      const { id } = runParamsOf(req);
-      const { terminated } = await cancelRun(deps, id, principalOf(req));
-      res.status(202).json({ runId: id, cancelRequested: true, terminated });
-    })
-    .all(allowOnly('POST'));
+  declareRoutes(router, '/api/v1/runs', {
+    '/': {
+      post: async (req, res) => {
+        const body = parseRequestPart(StartRunBodySchema, bodyOrEmpty(req.body), 'body');
+        const { created, run } = await starter.start(principalOf(req), body, idempotencyKeyOf(req));
+        res.status(created ? 201 : 200).location(run.links.self).json(run);
+      },
+      get: async (req, res) => {
+        res.json(await listRuns(deps, parseRequestPart(ListRunsQuerySchema, req.query, 'query'), principalOf(req).tenantId));
+      },
+    },
+    '/:id': {
+      get: async (req, res) => {
+        const { id } = runParamsOf(req);
+        res.json(await viewRun(deps, id, principalOf(req).tenantId));
+      },
+    },
+    '/:id/events': {
+      get: async (req, res) => {
+        const { id } = runParamsOf(req);
+        const query = parseRequestPart(EventsQuerySchema, req.query, 'query');
+        const streaming = req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream';
+        // EventSource resumes with Last-Event-ID; pollers pass the cursor they were given as `after`.
+        const cursor = (streaming ? req.header('last-event-id') : undefined) ?? query.after;
+        const position = await locateRunHistory(deps, id, principalOf(req).tenantId, cursor);
+        if (streaming) {
+          await streamRunEvents(deps, req, res, position);
+          return;
+        }
+        res.json(await readRunEventsPage(deps, position, query.limit));
+      },
+    },
+    '/:id/pause': { post: runAction('pause') },
+    '/:id/resume': { post: runAction('resume') },
+    '/:id/cancel': {
+      post: async (req, res) => {
+        const { id } = runParamsOf(req);
+        const { terminated } = await cancelRun(deps, id, principalOf(req));
+        res.status(202).json({ runId: id, cancelRequested: true, terminated });
+      },
+    },
+    '/:id/steps/:stepId/approve': { post: stepAction('approve') },
+    '/:id/steps/:stepId/reject': { post: stepAction('reject') },
+    '/:id/steps/:stepId/retry': { post: stepAction('retry') },
+    '/:id/steps/:stepId/skip': { post: stepAction('skip') },
+  });
 
   return router;
 }

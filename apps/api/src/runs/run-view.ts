@@ -35,8 +35,8 @@ interface KnownState {
  * A running run that cannot answer the query (no worker, or a workflow task that keeps failing)
  * is shown from the description alone, with a note saying why its steps are missing.
  */
-export async function viewRun(deps: ApiDependencies, runId: string): Promise<RunDetail> {
-  const { handle, description } = await describeRun(deps, runId);
+export async function viewRun(deps: ApiDependencies, runId: string, tenantId: string): Promise<RunDetail> {
+  const { handle, description } = await describeRun(deps, runId, tenantId);
   const { state, error, note } = await knownStateOf(deps, handle, description);
   const attributes = description.typedSearchAttributes;
   const pending = description.raw.pendingActivities ?? [];

@@ -10,7 +10,7 @@ import { problems } from '../http/problem';
 import type { Principal } from '../http/principal';
 import type { TemplateHeads } from '../templates/template-heads';
 import { InputValidators } from './input-validation';
-import { describeRun } from './run-handle';
+import { describeRun, rememberRunTenant } from './run-handle';
 import { runSummaryOf } from './list';
 import type { StartRunBody, StartRunResponse } from './schemas';
 
@@ -46,8 +46,8 @@ export class RunStarter {
     private readonly templateHeads: TemplateHeads,
   ) {}
 
-  async start(principal: Principal, tenantId: string, body: StartRunBody, idempotencyKey: string | undefined): Promise<StartedRun> {
-    const version = await this.pinVersion(body.templateId, body.version);
+  async start(principal: Principal, body: StartRunBody, idempotencyKey: string | undefined): Promise<StartedRun> {
+    const version = await this.pinVersion(principal.tenantId, body.templateId, body.version);
     const invalidParams = this.inputValidators.check(version.versionId, version.spec.inputs, body.input);
     if (invalidParams.length > 0) {
       throw problems.unprocessable(`input does not match the input schema of version ${version.number}`, invalidParams);
@@ -60,12 +60,12 @@ export class RunStarter {
       spec: version.spec,
       inputs: body.input,
       startedBy: principal.subject,
-      tenantId,
+      tenantId: principal.tenantId,
       ...(this.deps.runLimits ? { limits: this.deps.runLimits } : {}),
     };
     const workflowId = idempotencyKey ? idempotentRunId(principal, idempotencyKey) : `run-${randomUUID()}`;
     const requestHash = requestHashOf(body);
-    const options = runStartOptions(runInput, { workflowId, taskQueue: this.deps.taskQueue });
+    const options = runStartOptions(runInput, { workflowId, taskQueue: this.deps.taskQueue, tenantId: principal.tenantId });
     try {
       await this.deps.temporal.workflow.start(RUN_WORKFLOW_TYPE, {
         ...options,
@@ -75,12 +75,13 @@ export class RunStarter {
       });
     } catch (error) {
       if (idempotencyKey && error instanceof WorkflowExecutionAlreadyStartedError) {
-        const run = await this.existingRun(workflowId, requestHash);
+        const run = await this.existingRun(workflowId, principal.tenantId, requestHash);
         this.deps.logger.info({ runId: workflowId, startedBy: principal.subject }, 'run start repeated with its Idempotency-Key');
         return { created: false, run };
       }
       throw error;
     }
+    rememberRunTenant(workflowId, principal.tenantId);
     this.deps.logger.info(
       { runId: workflowId, templateId: version.templateId, version: version.number, startedBy: principal.subject },
       'run started',
@@ -91,9 +92,9 @@ export class RunStarter {
     };
   }
 
-  private async pinVersion(templateId: string, requested: number | undefined): Promise<PinnedVersion> {
+  private async pinVersion(tenantId: string, templateId: string, requested: number | undefined): Promise<PinnedVersion> {
     const template = await this.templateHeads.get(templateId);
-    if (!template) throw problems.notFound(`template ${templateId} does not exist`);
+    if (!template || template.tenantId !== tenantId) throw problems.notFound(`template ${templateId} does not exist`);
     if (template.archived) throw problems.conflict(`template ${template.name} is archived and cannot be run`);
     const number = requested ?? template.latestVersion;
     const version = await this.loadVersion(templateId, number);
@@ -117,8 +118,8 @@ export class RunStarter {
     return version;
   }
 
-  private async existingRun(workflowId: string, requestHash: string): Promise<StartRunResponse> {
-    const { description } = await describeRun(this.deps, workflowId);
+  private async existingRun(workflowId: string, tenantId: string, requestHash: string): Promise<StartRunResponse> {
+    const { description } = await describeRun(this.deps, workflowId, tenantId);
     if (description.memo?.requestHash !== requestHash) {
       throw problems.conflict('this Idempotency-Key was already used for a different request', { runId: workflowId });
     }
@@ -139,9 +140,9 @@ export function runLinks(runId: string): StartRunResponse['links'] {
   return { self, events: `${self}/events`, cancel: `${self}/cancel` };
 }
 
-/** The key is the caller's: two callers using the same key get two runs. */
+/** The key is the caller's: two callers (of one tenant or of two) using the same key get two runs. */
 function idempotentRunId(principal: Principal, key: string): string {
-  return `run-${createHash('sha256').update(`${principal.subject}\n${key}`).digest('hex').slice(0, 32)}`;
+  return `run-${createHash('sha256').update(`${principal.tenantId}\n${principal.subject}\n${key}`).digest('hex').slice(0, 32)}`;
 }
 
 /** The request as sent (an omitted version stays omitted): a retry must repeat it exactly. */

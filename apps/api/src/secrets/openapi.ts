@@ -14,7 +14,7 @@ registry.registerPath({
   method: 'get',
   path: BASE,
   tags,
-  summary: "The tenant's secrets: names and metadata, never values",
+  summary: "The caller's tenant's secrets (admin): names and metadata, never values",
   responses: { 200: json('Every secret, by name', SecretList) },
 });
 
@@ -22,7 +22,7 @@ registry.registerPath({
   method: 'get',
   path: `${BASE}/{name}`,
   tags,
-  summary: "A secret's metadata (never its value)",
+  summary: "A secret's metadata (admin; never its value)",
   request: { params: NameParams },
   responses: { 200: json('The secret', SecretResource), ...problemResponses(404) },
 });
@@ -31,7 +31,7 @@ registry.registerPath({
   method: 'put',
   path: `${BASE}/{name}`,
   tags,
-  summary: 'Create or replace a secret; the value is stored encrypted and never shown again',
+  summary: 'Create or replace a secret (admin); the value is stored encrypted and never shown again',
   request: {
     params: NameParams,
     headers: PutSecretHeaders,
@@ -50,7 +50,7 @@ registry.registerPath({
   method: 'delete',
   path: `${BASE}/{name}`,
   tags,
-  summary: 'Delete a secret; steps referencing it then fail as SecretNotFound',
+  summary: 'Delete a secret (admin); steps referencing it then fail as SecretNotFound',
   request: { params: NameParams },
   responses: { 204: { description: 'Deleted' }, ...problemResponses(404) },
 });

@@ -3,54 +3,56 @@ import { MAX_SECRET_VALUE_BYTES, type SecretStore } from '../../../common/secret
 import type { ApiDependencies } from '../dependencies';
 import { problems } from '../http/problem';
 import { principalOf } from '../http/principal';
-import { allowOnly } from '../http/routes';
-import { tenantIdOf } from '../http/tenant';
+import { declareRoutes } from '../http/routes';
 import { parseRequest, pathParam } from '../http/validation';
 import { PutSecretBody, SecretNameParam } from './schemas';
 import './openapi';
 
 /**
- * The tenant's secrets: written here, read (decrypted) only by the worker's step activities. No
- * answer and no log line holds a value. Admin-only once authentication lands.
+ * The caller's tenant's secrets, mounted at /api/v1/secrets: written here, read (decrypted) only
+ * by the worker's step activities. No answer and no log line holds a value. Admin-only (the
+ * policy table); every read and write is scoped to the caller's tenant, so another tenant's
+ * secret is a 404 like one that does not exist.
  */
 export function createSecretsRouter(deps: ApiDependencies): Router {
   const router = Router();
-
-  router
-    .route('/')
-    .get(async (req, res) => {
-      res.json({ items: await storeOf(deps).list(tenantIdOf(req)) });
-    })
-    .all(allowOnly('GET'));
-
-  router
-    .route('/:name')
-    .get(async (req, res) => {
-      const name = pathParam(SecretNameParam, req.params.name, 'secret');
-      const secret = await storeOf(deps).get(tenantIdOf(req), name);
-      if (!secret) throw problems.notFound(`secret ${name} does not exist`);
-      res.json(secret);
-    })
-    .put(async (req, res) => {
-      const name = nameToWrite(req);
-      const createOnly = createOnlyOf(req);
-      const body = parseRequest(PutSecretBody, req.body, 'body');
-      if (Buffer.byteLength(body.value, 'utf8') > MAX_SECRET_VALUE_BYTES) {
-        throw problems.payloadTooLarge(`a secret's value holds at most ${MAX_SECRET_VALUE_BYTES} bytes of UTF-8`);
-      }
-      const stored = await storeOf(deps).put(tenantIdOf(req), name, body, principalOf(req).subject, { createOnly });
-      if (!stored) throw problems.conflict(`secret ${name} already exists (If-None-Match: *)`);
-      res.status(stored.created ? 201 : 200);
-      if (stored.created) res.location(`${req.baseUrl}/${name}`);
-      res.json(stored.secret);
-    })
-    .delete(async (req, res) => {
-      const name = pathParam(SecretNameParam, req.params.name, 'secret');
-      if (!(await storeOf(deps).delete(tenantIdOf(req), name))) throw problems.notFound(`secret ${name} does not exist`);
-      res.status(204).end();
-    })
-    .all(allowOnly('GET', 'PUT', 'DELETE'));
-
+  declareRoutes(router, '/api/v1/secrets', {
+    '/': {
+      get: async (req, res) => {
+        res.json({ items: await storeOf(deps).list(principalOf(req).tenantId) });
+      },
+    },
+    '/:name': {
+      get: async (req, res) => {
+        const name = pathParam(SecretNameParam, req.params.name, 'secret');
+        const secret = await storeOf(deps).get(principalOf(req).tenantId, name);
+        if (!secret) throw problems.notFound(`secret ${name} does not exist`);
+        res.json(secret);
+      },
+      put: async (req, res) => {
+        const principal = principalOf(req);
+        const name = nameToWrite(req);
+        const createOnly = createOnlyOf(req);
+        const body = parseRequest(PutSecretBody, req.body, 'body');
+        if (Buffer.byteLength(body.value, 'utf8') > MAX_SECRET_VALUE_BYTES) {
+          throw problems.payloadTooLarge(`a secret's value holds at most ${MAX_SECRET_VALUE_BYTES} bytes of UTF-8`);
+        }
+        const stored = await storeOf(deps).put(principal.tenantId, name, body, principal.subject, { createOnly });
+        if (!stored) throw problems.conflict(`secret ${name} already exists (If-None-Match: *)`);
+        deps.logger.info({ secret: name, created: stored.created, by: principal.subject }, 'secret written');
+        res.status(stored.created ? 201 : 200);
+        if (stored.created) res.location(`${req.baseUrl}/${name}`);
+        res.json(stored.secret);
+      },
+      delete: async (req, res) => {
+        const principal = principalOf(req);
+        const name = pathParam(SecretNameParam, req.params.name, 'secret');
+        if (!(await storeOf(deps).delete(principal.tenantId, name))) throw problems.notFound(`secret ${name} does not exist`);
+        deps.logger.info({ secret: name, by: principal.subject }, 'secret deleted');
+        res.status(204).end();
+      },
+    },
+  });
   return router;
 }
 

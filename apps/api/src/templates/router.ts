@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import type { ApiDependencies } from '../dependencies';
 import { principalOf } from '../http/principal';
-import { allowOnly } from '../http/routes';
+import { declareRoutes } from '../http/routes';
 import { bodyOrEmpty, parseRequest, pathParam } from '../http/validation';
 import {
   CreateTemplateBody,
@@ -23,84 +23,72 @@ import './openapi';
 export function createTemplatesRouter(deps: ApiDependencies, templateHeads: TemplateHeads): Router {
   const templates = new TemplateService({ ...deps, templateHeads });
   const router = Router();
-
-  router
-    .route('/')
-    .get(async (req, res) => {
-      res.json(await templates.list(parseRequest(ListTemplatesQuery, req.query, 'query')));
-    })
-    .post(async (req, res) => {
-      const body = parseRequest(CreateTemplateBody, req.body, 'body');
-      const spec = checkSpec(body.spec, ['spec']);
-      const created = await templates.create({ ...body, spec }, actorOf(req));
-      res.status(201).location(`${req.baseUrl}/${created.id}`).json(created);
-    })
-    .all(allowOnly('GET', 'POST'));
-
-  router
-    .route('/validate')
-    .post((req, res) => {
-      const wrapped = isObject(req.body) && 'spec' in req.body && !('steps' in req.body);
-      const spec = checkSpec(wrapped ? (req.body as { spec: unknown }).spec : req.body, wrapped ? ['spec'] : []);
-      res.json({ valid: true, spec, stats: specStats(spec) });
-    })
-    .all(allowOnly('POST'));
-
-  router
-    .route('/:id')
-    .get(async (req, res) => {
-      res.json(await templates.get(templateIdOf(req)));
-    })
-    .patch(async (req, res) => {
-      const id = templateIdOf(req);
-      res.json(await templates.update(id, parseRequest(UpdateTemplateBody, req.body, 'body'), actorOf(req)));
-    })
-    .delete(async (req, res) => {
-      await templates.archive(templateIdOf(req), actorOf(req));
-      res.status(204).end();
-    })
-    .all(allowOnly('GET', 'PATCH', 'DELETE'));
-
-  router
-    .route('/:id/versions')
-    .get(async (req, res) => {
-      const id = templateIdOf(req);
-      res.json(await templates.listVersions(id, parseRequest(ListVersionsQuery, req.query, 'query')));
-    })
-    .post(async (req, res) => {
-      const id = templateIdOf(req);
-      const body = parseRequest(CreateVersionBody, req.body, 'body');
-      const spec = checkSpec(body.spec, ['spec']);
-      const { version, created } = await templates.appendVersion(id, spec, body.message, actorOf(req));
-      res.status(created ? 201 : 200).location(`${req.baseUrl}/${id}/versions/${version.number}`).json(version);
-    })
-    .all(allowOnly('GET', 'POST'));
-
-  router
-    .route('/:id/versions/:number')
-    .get(async (req, res) => {
-      res.json(await templates.getVersion(templateIdOf(req), versionNumberOf(req, 'number')));
-    })
-    .all(allowOnly('GET'));
-
-  router
-    .route('/:id/versions/:from/diff/:to')
-    .get(async (req, res) => {
-      const id = templateIdOf(req);
-      res.json(await templates.diff(id, versionNumberOf(req, 'from'), versionNumberOf(req, 'to')));
-    })
-    .all(allowOnly('GET'));
-
-  router
-    .route('/:id/versions/:number/rollback')
-    .post(async (req, res) => {
-      const id = templateIdOf(req);
-      const number = versionNumberOf(req, 'number');
-      const body = parseRequest(RollbackBody, bodyOrEmpty(req.body), 'body');
-      const { version, created } = await templates.rollback(id, number, body.message, actorOf(req));
-      res.status(created ? 201 : 200).location(`${req.baseUrl}/${id}/versions/${version.number}`).json(version);
-    })
-    .all(allowOnly('POST'));
+  declareRoutes(router, '/api/v1/templates', {
+    '/': {
+      get: async (req, res) => {
+        res.json(await templates.list(parseRequest(ListTemplatesQuery, req.query, 'query'), principalOf(req)));
+      },
+      post: async (req, res) => {
+        const body = parseRequest(CreateTemplateBody, req.body, 'body');
+        const spec = checkSpec(body.spec, ['spec']);
+        const created = await templates.create({ ...body, spec }, principalOf(req));
+        res.status(201).location(`${req.baseUrl}/${created.id}`).json(created);
+      },
+    },
+    '/validate': {
+      post: (req, res) => {
+        const wrapped = isObject(req.body) && 'spec' in req.body && !('steps' in req.body);
+        const spec = checkSpec(wrapped ? (req.body as { spec: unknown }).spec : req.body, wrapped ? ['spec'] : []);
+        res.json({ valid: true, spec, stats: specStats(spec) });
+      },
+    },
+    '/:id': {
+      get: async (req, res) => {
+        res.json(await templates.get(templateIdOf(req), principalOf(req)));
+      },
+      patch: async (req, res) => {
+        const id = templateIdOf(req);
+        res.json(await templates.update(id, parseRequest(UpdateTemplateBody, req.body, 'body'), principalOf(req)));
+      },
+      delete: async (req, res) => {
+        await templates.archive(templateIdOf(req), principalOf(req));
+        res.status(204).end();
+      },
+    },
+    '/:id/versions': {
+      get: async (req, res) => {
+        const id = templateIdOf(req);
+        res.json(await templates.listVersions(id, parseRequest(ListVersionsQuery, req.query, 'query'), principalOf(req)));
+      },
+      post: async (req, res) => {
+        const id = templateIdOf(req);
+        const body = parseRequest(CreateVersionBody, req.body, 'body');
+        const spec = checkSpec(body.spec, ['spec']);
+        const { version, created } = await templates.appendVersion(id, spec, body.message, principalOf(req));
+        res.status(created ? 201 : 200).location(`${req.baseUrl}/${id}/versions/${version.number}`).json(version);
+      },
+    },
+    '/:id/versions/:number': {
+      get: async (req, res) => {
+        res.json(await templates.getVersion(templateIdOf(req), versionNumberOf(req, 'number'), principalOf(req)));
+      },
+    },
+    '/:id/versions/:from/diff/:to': {
+      get: async (req, res) => {
+        const id = templateIdOf(req);
+        res.json(await templates.diff(id, versionNumberOf(req, 'from'), versionNumberOf(req, 'to'), principalOf(req)));
+      },
+    },
+    '/:id/versions/:number/rollback': {
+      post: async (req, res) => {
+        const id = templateIdOf(req);
+        const number = versionNumberOf(req, 'number');
+        const body = parseRequest(RollbackBody, bodyOrEmpty(req.body), 'body');
+        const { version, created } = await templates.rollback(id, number, body.message, principalOf(req));
+        res.status(created ? 201 : 200).location(`${req.baseUrl}/${id}/versions/${version.number}`).json(version);
+      },
+    },
+  });
 
   return router;
 }
@@ -111,10 +99,6 @@ function templateIdOf(req: Request): string {
 
 function versionNumberOf(req: Request, param: string): number {
   return pathParam(VersionNumberParam, req.params[param], 'version');
-}
-
-function actorOf(req: Request): string {
-  return principalOf(req).subject;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -27,6 +27,12 @@ export interface TemplateServiceDependencies {
   templateHeads: TemplateHeads;
 }
 
+/** Who asks: every read and write is scoped to the caller's tenant, so another tenant's template is a 404. */
+export interface Caller {
+  tenantId: string;
+  subject: string;
+}
+
 export interface NewTemplate {
   name: string;
   description: string;
@@ -51,7 +57,7 @@ type Transaction = Prisma.TransactionClient;
 export class TemplateService {
   constructor(private readonly deps: TemplateServiceDependencies) {}
 
-  async create(input: NewTemplate, actor: string): Promise<TemplateView & { version: VersionView }> {
+  async create(input: NewTemplate, caller: Caller): Promise<TemplateView & { version: VersionView }> {
     const id = randomUUID();
     const specHash = hashSpec(input.spec);
     try {
@@ -59,18 +65,19 @@ export class TemplateService {
         this.deps.prisma.template.create({
           data: {
             id,
+            tenantId: caller.tenantId,
             name: input.name,
             description: input.description,
             labels: input.labels,
             latestVersion: 1,
-            createdBy: actor,
+            createdBy: caller.subject,
             versions: {
-              create: { number: 1, spec: input.spec as Prisma.InputJsonObject, specHash, author: actor, message: input.message },
+              create: { number: 1, spec: input.spec as Prisma.InputJsonObject, specHash, author: caller.subject, message: input.message },
             },
           },
           include: { versions: true },
         }),
-        auditEvent(this.deps.prisma, actor, 'template.created', id, { name: input.name, version: 1, specHash }),
+        auditEvent(this.deps.prisma, caller, 'template.created', id, { name: input.name, version: 1, specHash }),
       ]);
       const [version] = template.versions;
       return { ...templateView(template), version: versionView(version!) };
@@ -79,8 +86,8 @@ export class TemplateService {
     }
   }
 
-  async list(query: TemplateListQuery): Promise<Page<TemplateView>> {
-    const where: Prisma.TemplateWhereInput[] = [{ archived: query.archived }];
+  async list(query: TemplateListQuery, caller: Caller): Promise<Page<TemplateView>> {
+    const where: Prisma.TemplateWhereInput[] = [{ tenantId: caller.tenantId, archived: query.archived }];
     if (query.q) {
       where.push({
         OR: [
@@ -107,16 +114,16 @@ export class TemplateService {
     return { items: items.map(templateView), nextCursor };
   }
 
-  async get(id: string): Promise<TemplateView> {
-    return templateView(await this.findTemplate(this.deps.prisma, id));
+  async get(id: string, caller: Caller): Promise<TemplateView> {
+    return templateView(await this.findTemplate(this.deps.prisma, id, caller));
   }
 
-  async update(id: string, patch: TemplatePatch, actor: string): Promise<TemplateView> {
+  async update(id: string, patch: TemplatePatch, caller: Caller): Promise<TemplateView> {
     try {
-      const updated = await this.changeTemplate(id, async (tx, template) => {
+      const updated = await this.changeTemplate(id, caller, async (tx, template) => {
         refuseArchived(template, 'changed');
         const row = await tx.template.update({ where: { id }, data: patch });
-        await recordChange(tx, actor, 'template.updated', id, { changes: patch });
+        await recordChange(tx, caller, 'template.updated', id, { changes: patch });
         return row;
       });
       return templateView(updated);
@@ -126,8 +133,8 @@ export class TemplateService {
   }
 
   /** Archives (soft-deletes) a template; archiving an archived template changes nothing. */
-  async archive(id: string, actor: string): Promise<TemplateView> {
-    const template = await this.findTemplate(this.deps.prisma, id);
+  async archive(id: string, caller: Caller): Promise<TemplateView> {
+    const template = await this.findTemplate(this.deps.prisma, id, caller);
     if (template.archived) return templateView(template);
     const activeRuns = await this.countActiveRuns(id);
     if (activeRuns > 0) {
@@ -135,30 +142,30 @@ export class TemplateService {
         activeRuns,
       });
     }
-    const archived = await this.changeTemplate(id, async (tx, locked) => {
+    const archived = await this.changeTemplate(id, caller, async (tx, locked) => {
       if (locked.archived) return locked;
       const row = await tx.template.update({ where: { id }, data: { archived: true } });
-      await recordChange(tx, actor, 'template.archived', id, {});
+      await recordChange(tx, caller, 'template.archived', id, {});
       return row;
     });
     return templateView(archived);
   }
 
   /** Appends `spec` as the next version unless it equals the latest one. */
-  async appendVersion(id: string, spec: Spec, message: string, actor: string): Promise<AppendedVersion> {
-    return this.append(id, spec, message, actor, 'template.version_created', {});
+  async appendVersion(id: string, spec: Spec, message: string, caller: Caller): Promise<AppendedVersion> {
+    return this.append(id, spec, message, caller, 'template.version_created', {});
   }
 
   /** Appends a copy of version `number`'s spec as the next version. */
-  async rollback(id: string, number: number, message: string | undefined, actor: string): Promise<AppendedVersion> {
-    const source = await this.findVersion(id, number);
-    return this.append(id, source.spec, message ?? `Roll back to version ${number}`, actor, 'template.rolled_back', {
+  async rollback(id: string, number: number, message: string | undefined, caller: Caller): Promise<AppendedVersion> {
+    const source = await this.findVersion(id, number, caller);
+    return this.append(id, source.spec, message ?? `Roll back to version ${number}`, caller, 'template.rolled_back', {
       rolledBackTo: number,
     });
   }
 
-  async listVersions(id: string, query: VersionListQuery): Promise<Page<VersionView>> {
-    await this.findTemplate(this.deps.prisma, id);
+  async listVersions(id: string, query: VersionListQuery, caller: Caller): Promise<Page<VersionView>> {
+    await this.findTemplate(this.deps.prisma, id, caller);
     const before = query.cursor ? decodeCursor(VersionCursorSchema, query.cursor).number : undefined;
     const rows = await this.deps.prisma.templateVersion.findMany({
       where: { templateId: id, ...(before === undefined ? {} : { number: { lt: before } }) },
@@ -171,12 +178,12 @@ export class TemplateService {
     return { items: items.map(versionView), nextCursor };
   }
 
-  async getVersion(id: string, number: number): Promise<VersionView> {
-    return this.findVersion(id, number);
+  async getVersion(id: string, number: number, caller: Caller): Promise<VersionView> {
+    return this.findVersion(id, number, caller);
   }
 
-  async diff(id: string, from: number, to: number): Promise<SpecDiff> {
-    const [before, after] = await Promise.all([this.findVersion(id, from), this.findVersion(id, to)]);
+  async diff(id: string, from: number, to: number, caller: Caller): Promise<SpecDiff> {
+    const [before, after] = await Promise.all([this.findVersion(id, from, caller), this.findVersion(id, to, caller)]);
     return diffSpecs(before, after);
   }
 
@@ -184,12 +191,12 @@ export class TemplateService {
     id: string,
     spec: Spec,
     message: string,
-    actor: string,
+    caller: Caller,
     action: string,
     details: Record<string, unknown>,
   ): Promise<AppendedVersion> {
     const specHash = hashSpec(spec);
-    return this.changeTemplate(id, async (tx, template) => {
+    return this.changeTemplate(id, caller, async (tx, template) => {
       refuseArchived(template, 'given new versions');
       const latest = await tx.templateVersion.findUniqueOrThrow({
         where: { templateId_number: { templateId: id, number: template.latestVersion } },
@@ -197,10 +204,10 @@ export class TemplateService {
       if (latest.specHash === specHash) return { version: versionView(latest), created: false };
       const number = template.latestVersion + 1;
       const version = await tx.templateVersion.create({
-        data: { templateId: id, number, spec: spec as Prisma.InputJsonObject, specHash, author: actor, message },
+        data: { templateId: id, number, spec: spec as Prisma.InputJsonObject, specHash, author: caller.subject, message },
       });
       await tx.template.update({ where: { id }, data: { latestVersion: number } });
-      await recordChange(tx, actor, action, id, { ...details, version: number, specHash });
+      await recordChange(tx, caller, action, id, { ...details, version: number, specHash });
       return { version: versionView(version), created: true };
     });
   }
@@ -209,24 +216,24 @@ export class TemplateService {
    * Runs `change` in one transaction with the template's row locked. Once it has committed, this
    * instance forgets the template's cached head at once; the others hear of it by notification.
    */
-  private async changeTemplate<T>(id: string, change: (tx: Transaction, locked: Template) => Promise<T>): Promise<T> {
-    const result = await this.deps.prisma.$transaction(async (tx) => change(tx, await lockTemplate(tx, id)));
+  private async changeTemplate<T>(id: string, caller: Caller, change: (tx: Transaction, locked: Template) => Promise<T>): Promise<T> {
+    const result = await this.deps.prisma.$transaction(async (tx) => change(tx, await lockTemplate(tx, id, caller.tenantId)));
     this.deps.templateHeads.forget(id);
     return result;
   }
 
-  private async findTemplate(db: Transaction | PrismaClient, id: string): Promise<Template> {
-    const template = await db.template.findUnique({ where: { id } });
+  private async findTemplate(db: Transaction | PrismaClient, id: string, caller: Caller): Promise<Template> {
+    const template = await db.template.findFirst({ where: { id, tenantId: caller.tenantId } });
     if (!template) throw templateNotFound(id);
     return template;
   }
 
-  private async findVersion(id: string, number: number): Promise<VersionView> {
-    const version = await this.deps.prisma.templateVersion.findUnique({
-      where: { templateId_number: { templateId: id, number } },
+  private async findVersion(id: string, number: number, caller: Caller): Promise<VersionView> {
+    const version = await this.deps.prisma.templateVersion.findFirst({
+      where: { templateId: id, number, template: { tenantId: caller.tenantId } },
     });
     if (version) return versionView(version);
-    await this.findTemplate(this.deps.prisma, id);
+    await this.findTemplate(this.deps.prisma, id, caller);
     throw problems.notFound(`template ${id} has no version ${number}`);
   }
 
@@ -244,8 +251,9 @@ export class TemplateService {
 }
 
 /** Locks the template's row until the transaction ends; every change to a template starts here. */
-async function lockTemplate(tx: Transaction, id: string): Promise<Template> {
-  const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM "Template" WHERE id = ${id}::uuid FOR UPDATE`;
+async function lockTemplate(tx: Transaction, id: string, tenantId: string): Promise<Template> {
+  const locked = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id FROM "Template" WHERE id = ${id}::uuid AND "tenantId" = ${tenantId}::uuid FOR UPDATE`;
   if (locked.length === 0) throw templateNotFound(id);
   return tx.template.findUniqueOrThrow({ where: { id } });
 }
@@ -266,13 +274,13 @@ function duplicateNameOr(error: unknown, name: string): unknown {
 }
 
 /** A change to an existing template: its audit event, and the notice to every API instance. */
-async function recordChange(tx: Transaction, actor: string, action: string, templateId: string, details: object): Promise<void> {
-  await auditEvent(tx, actor, action, templateId, details);
+async function recordChange(tx: Transaction, caller: Caller, action: string, templateId: string, details: object): Promise<void> {
+  await auditEvent(tx, caller, action, templateId, details);
   await announceTemplateChange(tx, templateId);
 }
 
-function auditEvent(db: Transaction | PrismaClient, actor: string, action: string, templateId: string, details: object) {
+function auditEvent(db: Transaction | PrismaClient, caller: Caller, action: string, templateId: string, details: object) {
   return db.auditEvent.create({
-    data: { actor, action, subjectType: 'template', subjectId: templateId, details: details as Prisma.InputJsonObject },
+    data: { tenantId: caller.tenantId, actor: caller.subject, action, subjectType: 'template', subjectId: templateId, details: details as Prisma.InputJsonObject },
   });
 }

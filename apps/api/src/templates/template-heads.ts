@@ -5,6 +5,7 @@ import type { TemplateChanges } from './template-changes';
 /** What starting a run needs to know of a template, read on every start. */
 export interface TemplateHead {
   id: string;
+  tenantId: string;
   name: string;
   archived: boolean;
   latestVersion: number;
@@ -40,7 +41,7 @@ export class TemplateHeads {
     const seen = this.invalidations;
     const head = await this.prisma.template.findUnique({
       where: { id: templateId },
-      select: { id: true, name: true, archived: true, latestVersion: true },
+      select: { id: true, tenantId: true, name: true, archived: true, latestVersion: true },
     });
     if (head && this.changes.live && seen === this.invalidations) this.cache.set(templateId, head);
     return head;

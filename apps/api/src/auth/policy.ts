@@ -1,0 +1,103 @@
+import type { Principal } from '../http/principal';
+
+/**
+ * Who may call what: ONE table, keyed by method and route pattern as the routes are declared
+ * (`declareRoutes` refuses to declare a route that has no entry here, and a test walks the router
+ * to prove every route went through it). Resources of another tenant are not a matter of policy:
+ * the handlers scope every read and write to the caller's tenant, so they answer 404.
+ */
+
+/** flowpilot's roles within a tenant. A credential may carry other names too (e.g. `sre`), which only approval steps read. */
+export const ROLES = ['admin', 'editor', 'operator', 'approver', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+/**
+ * What each role grants. Admin grants everything. Editors, operators and approvers also read,
+ * since nobody can edit, operate or decide on what they cannot see.
+ */
+const GRANTS: Record<Role, readonly Role[]> = {
+  admin: ROLES,
+  editor: ['editor', 'viewer'],
+  operator: ['operator', 'viewer'],
+  approver: ['approver', 'viewer'],
+  viewer: ['viewer'],
+};
+
+/** A role of the caller's tenant, or a system administrator's credential. */
+export type Access = { role: Role } | { system: true };
+
+const viewer = { role: 'viewer' } as const;
+const editor = { role: 'editor' } as const;
+const operator = { role: 'operator' } as const;
+/** Decisions need the approver role; the step's own `approvers` (users, roles) then decide who among them. */
+const approver = { role: 'approver' } as const;
+const admin = { role: 'admin' } as const;
+const system = { system: true } as const;
+
+export const POLICY: Readonly<Record<string, Access>> = {
+  'POST /api/v1/tenants': system,
+  'GET /api/v1/tenants': system,
+
+  'POST /api/v1/tokens': admin,
+  'GET /api/v1/tokens': admin,
+  'DELETE /api/v1/tokens/:id': admin,
+
+  'GET /api/v1/templates': viewer,
+  'POST /api/v1/templates': editor,
+  'POST /api/v1/templates/validate': viewer,
+  'GET /api/v1/templates/:id': viewer,
+  'PATCH /api/v1/templates/:id': editor,
+  'DELETE /api/v1/templates/:id': editor,
+  'GET /api/v1/templates/:id/versions': viewer,
+  'POST /api/v1/templates/:id/versions': editor,
+  'GET /api/v1/templates/:id/versions/:number': viewer,
+  'GET /api/v1/templates/:id/versions/:from/diff/:to': viewer,
+  'POST /api/v1/templates/:id/versions/:number/rollback': editor,
+
+  'POST /api/v1/runs': operator,
+  'GET /api/v1/runs': viewer,
+  'GET /api/v1/runs/:id': viewer,
+  'GET /api/v1/runs/:id/events': viewer,
+  'POST /api/v1/runs/:id/pause': operator,
+  'POST /api/v1/runs/:id/resume': operator,
+  'POST /api/v1/runs/:id/cancel': operator,
+  'POST /api/v1/runs/:id/steps/:stepId/retry': operator,
+  'POST /api/v1/runs/:id/steps/:stepId/skip': operator,
+  'POST /api/v1/runs/:id/steps/:stepId/approve': approver,
+  'POST /api/v1/runs/:id/steps/:stepId/reject': approver,
+
+  // Secret values never leave the API, but whoever writes them decides what runs send where.
+  'GET /api/v1/secrets': admin,
+  'GET /api/v1/secrets/:name': admin,
+  'PUT /api/v1/secrets/:name': admin,
+  'DELETE /api/v1/secrets/:name': admin,
+
+  // The Temporal Web UI's codec server, called with the user's credential. A payload carries no
+  // tenant, so the codec cannot tell whose it is: it asks for a reader of some tenant (README,
+  // "The codec endpoint"). Its CORS preflight (OPTIONS) is answered before authentication.
+  'POST /api/v1/codec/decode': viewer,
+  'POST /api/v1/codec/encode': viewer,
+};
+
+export class MissingPolicy extends Error {
+  constructor(readonly route: string) {
+    super(`route ${route} has no entry in the policy table (apps/api/src/auth/policy.ts)`);
+    this.name = 'MissingPolicy';
+  }
+}
+
+export function policyFor(method: string, path: string): Access {
+  const route = `${method.toUpperCase()} ${path}`;
+  const access = POLICY[route];
+  if (!access) throw new MissingPolicy(route);
+  return access;
+}
+
+export function allows(access: Access, principal: Principal): boolean {
+  if ('system' in access) return principal.system;
+  return principal.roles.some((role) => (GRANTS[role as Role] ?? []).includes(access.role));
+}
+
+export function describeAccess(access: Access): string {
+  return 'system' in access ? 'a system administrator' : `the ${access.role} role`;
+}

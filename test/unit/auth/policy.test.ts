@@ -1,0 +1,28 @@
+import { allows, policyFor, MissingPolicy, ROLES, type Access } from '../../../apps/api/src/auth/policy';
+import type { Principal } from '../../../apps/api/src/http/principal';
+
+const principal = (roles: string[], system = false): Principal => ({ subject: 's', tenantId: 't', roles, system, credential: 'token:x' });
+
+describe('roles', () => {
+  test.each([
+    ['admin', ['admin', 'editor', 'operator', 'approver', 'viewer']],
+    ['editor', ['editor', 'viewer']],
+    ['operator', ['operator', 'viewer']],
+    ['approver', ['approver', 'viewer']],
+    ['viewer', ['viewer']],
+    ['sre', []],
+  ])('%s grants %j', (role, granted) => {
+    expect(ROLES.filter((needed) => allows({ role: needed }, principal([role])))).toEqual(granted);
+  });
+
+  test('a system administrator is a flag of the credential, not a role of the tenant', () => {
+    const system: Access = { system: true };
+    expect(allows(system, principal(['admin']))).toBe(false);
+    expect(allows(system, principal([], true))).toBe(true);
+  });
+
+  test('a route without an entry has no policy', () => {
+    expect(policyFor('get', '/api/v1/runs/:id')).toEqual({ role: 'viewer' });
+    expect(() => policyFor('put', '/api/v1/runs/:id')).toThrow(MissingPolicy);
+  });
+});
