@@ -11,6 +11,12 @@ export const StepErrorType = {
   HttpTooManyRedirects: 'HttpTooManyRedirects',
   /** The URL, a redirect, or what its host resolved to is refused by the egress policy. Not retried. */
   EgressDenied: 'EgressDenied',
+  /** The step references a secret its run's tenant does not have. Not retried. */
+  SecretNotFound: 'SecretNotFound',
+  /** The step references secrets and the worker has no secret store (DATABASE_URL, SECRETS_KEYS). Not retried. */
+  SecretsUnavailable: 'SecretsUnavailable',
+  /** A secret's ciphertext does not open: its key is not in SECRETS_KEYS, or the row was altered. Not retried. */
+  SecretUnreadable: 'SecretUnreadable',
 } as const;
 
 export interface HttpFailureContext {

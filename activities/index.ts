@@ -4,12 +4,18 @@ import { GuardedFetch, type EgressPolicy } from './egress';
 import { createHttpStep } from './steps/http';
 import { noopStep } from './steps/noop';
 import { createNotifyApprovers } from './notify-approvers';
+import type { SecretResolver } from './secrets';
 import type { StepType } from '../workflows/spec/step-types';
 
 export interface ActivityDependencies {
   logger: Logger;
   /** Where HTTP steps may connect; the worker builds it from its configuration (EGRESS_*). */
   egressPolicy: EgressPolicy;
+  /**
+   * Where steps read the secrets they reference; a worker without a secret store (no DATABASE_URL
+   * or SECRETS_KEYS) leaves it out, and a step referencing a secret then fails as SecretsUnavailable.
+   */
+  secrets?: SecretResolver;
 }
 
 /**
@@ -20,7 +26,7 @@ export function createActivities(deps: ActivityDependencies) {
   const logger = deps.logger.child({ component: 'activities' });
   const steps = {
     // One guarded fetch, hence one connection pool, for every HTTP step this worker runs.
-    http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy))),
+    http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy)), deps.secrets),
     noop: stepActivity(logger, noopStep),
   } satisfies Partial<Record<StepType, unknown>>;
   return { ...steps, notifyApprovers: createNotifyApprovers(logger) };

@@ -9,11 +9,14 @@ import type { PrismaClient } from '@prisma/client';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type { PayloadCodec } from '@temporalio/common';
 import { createApp } from '../apps/api/src/app';
 import { TemplateChangeFeed } from '../apps/api/src/templates/template-changes';
 import { issueToken } from '../apps/api/src/tokens/service';
 import { createPrismaClient } from '../apps/common/database';
 import pino from 'pino';
+import { Keyring } from '../apps/common/crypto/keyring';
+import { payloadCodecsOf } from '../apps/common/crypto/payload-codec';
 import { createLogger } from '../apps/common/logger';
 import { ensureSearchAttributes } from '../apps/common/temporal';
 import { createRunWorker, runWorkflowBundlerOptions } from '../apps/worker/src/worker';
@@ -46,9 +49,13 @@ export class BenchEnvironment {
     readonly databaseUrl: string,
     readonly client: Client,
     readonly prisma: PrismaClient,
+    /** PAYLOAD_CODEC_KEYS of every worker and client, when the benchmark runs with the payload codec. */
+    private readonly codecKeys: string | undefined,
+    private readonly payloadCodecs: PayloadCodec[],
   ) {}
 
-  static async start(): Promise<BenchEnvironment> {
+  /** With `codec`, every worker and client encrypts its payloads (PAYLOAD_CODEC_KEYS), as deployed with it on. */
+  static async start(options: { codec?: boolean } = {}): Promise<BenchEnvironment> {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     const cleanups: (() => Promise<void>)[] = [];
 
@@ -73,10 +80,12 @@ export class BenchEnvironment {
     const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
     const connection = await Connection.connect({ address: temporalAddress });
     await ensureSearchAttributes(connection, namespace);
-    const client = new Client({ connection, namespace });
+    const codecKeys = options.codec ? Keyring.generateEntry('bench') : undefined;
+    const payloadCodecs = payloadCodecsOf(codecKeys === undefined ? undefined : Keyring.parse(codecKeys, 'PAYLOAD_CODEC_KEYS'));
+    const client = new Client({ connection, namespace, dataConverter: { payloadCodecs } });
     const prisma = createPrismaClient(databaseUrl);
 
-    const environment = new BenchEnvironment(temporalAddress, namespace, databaseUrl, client, prisma);
+    const environment = new BenchEnvironment(temporalAddress, namespace, databaseUrl, client, prisma, codecKeys, payloadCodecs);
     environment.cleanups.push(...cleanups.reverse());
     return environment;
   }
@@ -97,6 +106,7 @@ export class BenchEnvironment {
       workflowBundle: await this.workflowBundle(),
       logger: createLogger('bench-worker', 'warn'),
       shutdownGraceTime: '1s',
+      payloadCodecs: this.payloadCodecs,
     });
     const running = worker.run();
     this.cleanups.unshift(async () => {
@@ -115,7 +125,15 @@ export class BenchEnvironment {
     const entry = options.bundle === 'bench' ? 'bench/worker-process.ts' : 'apps/worker/src/main.ts';
     const child = spawn(resolve(root, 'node_modules/.bin/tsx'), [resolve(root, entry)], {
       cwd: root,
-      env: { ...process.env, TEMPORAL_ADDRESS: this.temporalAddress, TEMPORAL_NAMESPACE: this.namespace, TASK_QUEUE: taskQueue, LOG_LEVEL: 'warn', ...options.config },
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: this.temporalAddress,
+        TEMPORAL_NAMESPACE: this.namespace,
+        TASK_QUEUE: taskQueue,
+        LOG_LEVEL: 'warn',
+        ...(this.codecKeys === undefined ? {} : { PAYLOAD_CODEC_KEYS: this.codecKeys }),
+        ...options.config,
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     this.cleanups.unshift(() => stopChild(child));

@@ -6,6 +6,7 @@
  *   npm run bench                          # everything, full size
  *   npm run bench -- --quick               # fewer samples
  *   npm run bench -- --only=starts,pool    # some measures (names below)
+ *   npm run bench -- --codec               # with the encryption payload codec on (PAYLOAD_CODEC_KEYS)
  *   npx tsx bench/run.ts --only=wide       # the same, without the bootstrap
  */
 import { randomUUID } from 'node:crypto';
@@ -61,12 +62,14 @@ const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unk
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
+  const codec = process.argv.includes('--codec');
   const chosen = chosenMeasures();
-  const env = await BenchEnvironment.start();
+  const env = await BenchEnvironment.start({ codec });
   const results: Record<string, unknown> = {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
     startedAt: new Date().toISOString(),
     quick,
+    payloadCodec: codec,
   };
   try {
     const taskQueue = `bench-${randomUUID()}`;

@@ -13,6 +13,7 @@ import { hashTokenSecret } from '../apps/api/src/auth/api-tokens';
 import { createPrismaClient } from '../apps/common/database';
 import { ensureSearchAttributes } from '../apps/common/temporal';
 import { issueBootstrapCredential } from './lib/credentials';
+import { developmentSecretsKeys } from './lib/dev-keys';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './lib/embedded-postgres';
 import { migrateDatabase } from './lib/migrate';
 import { Supervisor, type SupervisorEvent } from './lib/supervisor';
@@ -47,6 +48,17 @@ async function main(): Promise<void> {
   await migrateDatabase(databaseUrl);
   const token = await developmentToken(databaseUrl);
 
+  let secretsKeys = process.env.SECRETS_KEYS;
+  if (!secretsKeys) {
+    const generated = developmentSecretsKeys(dataDir);
+    if (generated.created) log(`generated a development secrets key in ${generated.file}`);
+    secretsKeys = generated.keys;
+  }
+
+  const api = `http://127.0.0.1:${ports.api}`;
+  // With the payload codec on, the Web UI is pointed at the API's codec endpoint; it answers only
+  // to a credential, which a UI with a login on the API's OIDC issuer can pass.
+  const codecEndpoint = process.env.PAYLOAD_CODEC_KEYS ? `${api}/api/v1/codec` : undefined;
   let temporalAddress = process.env.TEMPORAL_ADDRESS;
   let temporalUi = process.env.TEMPORAL_UI_URL;
   if (!temporalAddress) {
@@ -55,6 +67,7 @@ async function main(): Promise<void> {
       port: ports.temporal,
       uiPort: ports.temporalUi,
       dbFilename: resolve(dataDir, 'temporal.db'),
+      uiCodecEndpoint: codecEndpoint,
     });
     temporalAddress = running.temporal.address;
     temporalUi = running.temporal.uiUrl;
@@ -71,17 +84,22 @@ async function main(): Promise<void> {
     TEMPORAL_NAMESPACE: namespace,
     TASK_QUEUE: taskQueue,
     API_PORT: String(ports.api),
+    SECRETS_KEYS: secretsKeys,
+    CODEC_CORS_ORIGINS: process.env.CODEC_CORS_ORIGINS ?? temporalUi ?? '',
   };
   startApp('worker', 'apps/worker/src/main.ts', env);
   startApp('api', 'apps/api/src/main.ts', env);
 
-  const api = `http://127.0.0.1:${ports.api}`;
   await waitForHttp(`${api}/healthz`);
   await waitForWorker(connection, namespace, taskQueue).finally(() => connection.close());
   log('ready');
   log(`  API            ${api}/api/v1`);
   log(`  API docs       ${api}/docs  (OpenAPI: ${api}/openapi.json)`);
   log(`  Temporal UI    ${temporalUi ?? '(external Temporal: see its own UI)'}`);
+  if (codecEndpoint) {
+    // The endpoint needs a credential, and this UI has no login to send one with (README, "The codec endpoint").
+    log(`  codec endpoint ${codecEndpoint}  (payloads are encrypted; decode with the API token: this UI sends no credential)`);
+  }
   log(`  Temporal gRPC  ${temporalAddress}  namespace ${namespace}`);
   log(`  API token      ${token}`);
   log(`                 tenant ${DEV_TENANT}: admin, approver and system administrator (kept in ${tokenFile})`);

@@ -22,6 +22,11 @@ export interface RunInput {
   spec: Spec;
   inputs: Record<string, unknown>;
   startedBy: string;
+  /**
+   * The tenant the run belongs to: its step activities read this tenant's secrets. Absent on runs
+   * started before tenants existed.
+   */
+  tenantId?: string;
   /** State carried across continue-as-new; absent on the first run of the chain. */
   carried?: CarriedState;
   /** Engine limits; tests lower them to exercise continue-as-new without thousands of steps. */

@@ -36,6 +36,9 @@ const EXCERPT_CHARS = 500;
  * Egress: calls go through `guardedFetch`, which refuses destinations outside the worker's egress
  * policy (also after a redirect, and on what a name resolves to) and caps redirects. Both fail
  * the step at once, typed EgressDenied and HttpTooManyRedirects: a retry would be refused again.
+ *
+ * Secrets: `params` arrive with their `{{ secrets.NAME }}` substituted (step-activity.ts), so
+ * whatever this logs goes through `context.redact`; failures are redacted by the wrapper.
  */
 export function createHttpStep(guardedFetch: GuardedFetch): StepImplementation<HttpWith> {
   return (params, context) => httpStep(guardedFetch, params, context);
@@ -64,7 +67,7 @@ async function httpStep(guardedFetch: GuardedFetch, params: HttpWith, context: S
       throw callFailure(error, activity.cancellationSignal.aborted, timeoutMs, failureContext);
     });
     context.logger.info(
-      { method: params.method, url: params.url, status: response.status, durationMs: Date.now() - started },
+      { method: params.method, url: context.redact(params.url), status: response.status, durationMs: Date.now() - started },
       'http step answered',
     );
     checkStatus(params, response.status, { ...failureContext, status: response.status, bodyExcerpt: excerpt(body) });

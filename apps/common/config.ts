@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { InvalidEgressRule, parseEgressRule } from '../../activities/egress/rules';
 import type { RunLimits } from '../../workflows/contract';
 import { MAX_STEPS_IN_FLIGHT } from '../../workflows/engine/limits';
+import { InvalidKeyring, Keyring } from './crypto/keyring';
 
 const TemporalConfigSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
@@ -26,7 +27,36 @@ const EgressRuleList = z
     }
   });
 
-const WorkerConfigSchema = TemporalConfigSchema.extend({
+/** `id:<base64 of 32 bytes>,…`, first key active (crypto/keyring.ts); unset or empty means none. */
+function keyringSetting(variable: string) {
+  return z
+    .string()
+    .optional()
+    .transform((text, context) => {
+      if (text === undefined || text.trim() === '') return undefined;
+      try {
+        return Keyring.parse(text, variable);
+      } catch (error) {
+        if (!(error instanceof InvalidKeyring)) throw error;
+        context.addIssue({ code: 'custom', message: error.message });
+        return z.NEVER;
+      }
+    });
+}
+
+/** Settings both apps share: the payload codec has to be the same on each side of Temporal. */
+const TemporalConfigWithCodecSchema = TemporalConfigSchema.extend({
+  /** Keys of the payload codec: when set, every payload the apps send to Temporal is encrypted. */
+  PAYLOAD_CODEC_KEYS: keyringSetting('PAYLOAD_CODEC_KEYS'),
+});
+
+const WorkerConfigSchema = TemporalConfigWithCodecSchema.extend({
+  /**
+   * Where tenants' secrets are stored, and the keys that open them: needed only by runs whose
+   * steps reference `{{ secrets.NAME }}`; without them such a step fails, saying why.
+   */
+  DATABASE_URL: z.string().min(1).optional(),
+  SECRETS_KEYS: keyringSetting('SECRETS_KEYS'),
   /**
    * Runs kept in memory between their workflow tasks; one waiting on an approval costs a few
    * hundred KB. Unset, the SDK sizes the cache from the heap limit.
@@ -63,8 +93,18 @@ export type DependencyTimeouts = z.infer<typeof DependencyTimeoutsSchema>;
 /** The defaults, for whoever builds the API without a configuration (tests, the benchmark). */
 export const defaultDependencyTimeouts: DependencyTimeouts = DependencyTimeoutsSchema.parse({});
 
-const ApiConfigSchema = TemporalConfigSchema.extend({
+const ApiConfigSchema = TemporalConfigWithCodecSchema.extend({
   DATABASE_URL: z.string().min(1, 'DATABASE_URL must be set'),
+  /** Keys secrets are sealed under; without them the secrets API answers 503. */
+  SECRETS_KEYS: keyringSetting('SECRETS_KEYS'),
+  /**
+   * Origins allowed to call the codec endpoints from a browser: the Temporal Web UI's, e.g.
+   * `http://127.0.0.1:8233`; comma-separated.
+   */
+  CODEC_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((text) => text.split(',').map((origin) => origin.trim()).filter((origin) => origin.length > 0)),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /**
    * Steps one run keeps in flight at once (pending activities and timers), given to every run it
@@ -90,7 +130,7 @@ const ApiConfigSchema = TemporalConfigSchema.extend({
   path: ['OIDC_ISSUER'],
 });
 
-/** What a worker needs: it talks to Temporal only. */
+/** What a worker needs: Temporal, and for secrets, the database and their keys. */
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 export type ApiConfig = z.infer<typeof ApiConfigSchema>;
 

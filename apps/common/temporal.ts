@@ -1,6 +1,6 @@
 import { Connection, Client, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
 import { searchAttributeKeys } from '../../workflows/search-attributes';
-import { SearchAttributeType } from '@temporalio/common';
+import { SearchAttributeType, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 
 export interface TemporalTarget {
@@ -8,6 +8,8 @@ export interface TemporalTarget {
   namespace: string;
   /** The deadline of every call that sets none of its own (`withDeadline`), its retries included. */
   callTimeoutMs: number;
+  /** The payload codec (crypto/payload-codec.ts) when configured: the same as the worker's. */
+  payloadCodecs?: PayloadCodec[];
 }
 
 type GrpcInterceptor = NonNullable<ConnectionOptions['interceptors']>[number];
@@ -23,7 +25,7 @@ export function createTemporalClient(target: TemporalTarget): Client {
     // First, so that the retry interceptor after it retries within the deadline, not past it.
     interceptors: [defaultDeadline(target.callTimeoutMs), makeGrpcRetryInterceptor(defaultGrpcRetryOptions())],
   });
-  return new Client({ connection, namespace: target.namespace });
+  return new Client({ connection, namespace: target.namespace, dataConverter: { payloadCodecs: target.payloadCodecs ?? [] } });
 }
 
 function defaultDeadline(timeoutMs: number): GrpcInterceptor {

@@ -17,6 +17,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** Where the server's own log goes; the terminal when omitted. */
   logFile?: string;
+  /** A codec server the Web UI decodes payloads through (the API's /api/v1/codec). */
+  uiCodecEndpoint?: string;
 }
 
 const toolsBin = resolve(__dirname, '..', '..', '.tools', 'venv', 'bin');
@@ -44,6 +46,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     '--dynamic-config-value', 'frontend.namespaceRPS=100000',
   ];
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
+  if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   // Its own process group, so Ctrl-C in a terminal reaches it through its owner, in order.
   const log = options.logFile ? openSync(options.logFile, 'a') : 'inherit';
   const child = spawn(cli, args, { stdio: ['ignore', 'ignore', log], detached: true });

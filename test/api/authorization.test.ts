@@ -4,6 +4,8 @@ import pino from 'pino';
 import { POLICY, MissingPolicy } from '../../apps/api/src/auth/policy';
 import { declareRoutes, declaredRoutes } from '../../apps/api/src/http/routes';
 import { createApp } from '../../apps/api/src/app';
+import { Keyring } from '../../apps/common/crypto/keyring';
+import { EncryptionCodec } from '../../apps/common/crypto/payload-codec';
 import { call, createTestTenant, createToken, startApi, type Api } from './harness';
 
 /**
@@ -20,7 +22,11 @@ let credentials: { expired: string; revoked: string; noRole: string; tenantAdmin
 let params: Record<string, string>;
 
 beforeAll(async () => {
-  api = await startApi();
+  // Secrets and the payload codec on, so that their routes answer past authorization.
+  api = await startApi({
+    secretsKeys: Keyring.parse(Keyring.generateEntry('matrix'), 'SECRETS_KEYS'),
+    payloadCodecs: [new EncryptionCodec(Keyring.parse(Keyring.generateEntry('matrix'), 'PAYLOAD_CODEC_KEYS'))],
+  });
   const tenantId = api.tenant.id;
   const other = await createTestTenant(api.prisma);
   otherTenantAdmin = await createToken(api.prisma, { tenantId: other.id, name: 'mallory', roles: ['admin', 'approver'] });
@@ -40,8 +46,9 @@ beforeAll(async () => {
   });
   const run = await call(api, 'POST', '/api/v1/runs', { json: { templateId: template.body.id } });
   const token = await call(api, 'POST', '/api/v1/tokens', { json: { name: 'matrix', roles: ['viewer'] } });
-  expect([template.status, run.status, token.status]).toEqual([201, 201, 201]);
-  params = { template: template.body.id, run: run.body.runId, token: token.body.id };
+  const secret = await call(api, 'PUT', '/api/v1/secrets/MATRIX', { json: { value: 'ours', description: 'the tenant’s own' } });
+  expect([template.status, run.status, token.status, secret.status]).toEqual([201, 201, 201, 201]);
+  params = { template: template.body.id, run: run.body.runId, token: token.body.id, secret: 'MATRIX' };
 }, 60_000);
 
 afterAll(async () => {
@@ -64,6 +71,7 @@ function pathOf(route: Route): string {
   const owner = route.pattern.startsWith('/api/v1/runs') ? 'run' : route.pattern.startsWith('/api/v1/tokens') ? 'token' : 'template';
   return route.pattern
     .replace(':id', params[owner]!)
+    .replace(':name', params.secret!)
     .replace(/:(number|from|to)/g, '1')
     .replace(':stepId', 'gate');
 }
@@ -72,10 +80,13 @@ function pathOf(route: Route): string {
 const bodies: Record<string, unknown> = {
   'PATCH /api/v1/templates/:id': { description: 'changed' },
   'POST /api/v1/templates/:id/versions': { spec: { steps: [{ id: 'other', type: 'noop' }] } },
+  'PUT /api/v1/secrets/:name': { value: 'theirs' },
+  'POST /api/v1/codec/decode': { payloads: [] },
+  'POST /api/v1/codec/encode': { payloads: [] },
 };
 
 async function send(route: Route, token: string | null, authorization?: string) {
-  const withBody = route.method === 'POST' || route.method === 'PATCH';
+  const withBody = route.method === 'POST' || route.method === 'PATCH' || route.method === 'PUT';
   return call(api, route.method, pathOf(route), {
     token,
     ...(authorization ? { headers: { authorization } } : {}),
@@ -107,10 +118,22 @@ describe.each(routes)('$method $pattern', (route) => {
     expect([answer.status, answer.contentType]).toEqual([403, expect.stringContaining('application/problem+json')]);
   });
 
-  if (route.pattern.includes(':id')) {
+  if (/:(id|name)\b/.test(route.pattern) && route.method !== 'PUT') {
     test('another tenant’s resource: 404', async () => {
       const answer = await send(route, otherTenantAdmin);
       expect([answer.status, answer.body.detail]).toEqual([404, expect.any(String)]);
+    });
+  }
+
+  if (/:(id|name)\b/.test(route.pattern) && route.method === 'PUT') {
+    // A PUT creates or replaces the named resource in the caller's own tenant: never ours.
+    test('another tenant’s name: its own resource, ours untouched', async () => {
+      const answer = await send(route, otherTenantAdmin);
+      expect([answer.status, answer.body.createdBy]).toEqual([201, 'mallory']);
+      const ours = await call(api, 'GET', pathOf({ ...route, method: 'GET' }));
+      expect(ours.body).toMatchObject({ description: 'the tenant’s own', updatedBy: 'alice' });
+      // Gone again, so the next tests meet only ours.
+      expect((await call(api, 'DELETE', pathOf(route), { token: otherTenantAdmin })).status).toBe(204);
     });
   }
 });

@@ -13,6 +13,9 @@ import { defaultDependencyTimeouts } from '../../apps/common/config';
 import { createPrismaClient } from '../../apps/common/database';
 import { createLogger, type Logger } from '../../apps/common/logger';
 import { createTemporalClient } from '../../apps/common/temporal';
+import type { Keyring } from '../../apps/common/crypto/keyring';
+import { SecretStore } from '../../apps/common/secrets/secret-store';
+import type { PayloadCodec } from '@temporalio/common';
 
 /**
  * The API on a real port, over the real PostgreSQL and Temporal of the global setup, with a tenant
@@ -40,6 +43,11 @@ export interface ApiOptions {
   databaseUrl?: string;
   temporalAddress?: string;
   runCancelGraceMs?: number;
+  /** Keys of the secrets API; without them it answers 503. */
+  secretsKeys?: Keyring;
+  /** The payload codec of the API's Temporal client and codec endpoints. */
+  payloadCodecs?: PayloadCodec[];
+  codecCorsOrigins?: string[];
   /** An OIDC issuer whose JWTs the API accepts. */
   oidc?: OidcSettings;
   /** Another instance's tenant, for several instances serving one tenant; a fresh tenant otherwise. */
@@ -63,6 +71,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     address: options.temporalAddress ?? requiredEnv('TEMPORAL_ADDRESS'),
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
     callTimeoutMs: defaultDependencyTimeouts.TEMPORAL_CALL_TIMEOUT_MS,
+    payloadCodecs: options.payloadCodecs,
   });
   const logger = options.logger ?? createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
   const templateChanges = await TemplateChangeFeed.start(options.templateChangesUrl ?? databaseUrl, logger);
@@ -74,6 +83,9 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     templateChanges,
     ...(options.oidc ? { oidc: options.oidc } : {}),
     ...(options.runCancelGraceMs ? { runCancelGraceMs: options.runCancelGraceMs } : {}),
+    secrets: options.secretsKeys ? new SecretStore(prisma, options.secretsKeys) : undefined,
+    payloadCodecs: options.payloadCodecs,
+    codecCorsOrigins: options.codecCorsOrigins,
   });
   const tenant = options.unreachableDatabase ? { id: randomUUID(), slug: 'unreachable' } : (options.tenant ?? (await createTestTenant(prisma)));
   const server = await new Promise<Server>((resolve) => {

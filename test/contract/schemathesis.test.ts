@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { migrateDatabase } from '../../scripts/lib/migrate';
+import { Keyring } from '../../apps/common/crypto/keyring';
+import { EncryptionCodec } from '../../apps/common/crypto/payload-codec';
 import { createToken, startApi, type Api } from '../api/harness';
 
 /**
@@ -40,7 +42,12 @@ let token: string;
 
 beforeAll(async () => {
   database = await createDatabase(requiredEnv('DATABASE_URL'));
-  api = await startApi({ databaseUrl: databaseUrl(database.admin, database.name) });
+  // With secrets and the payload codec on, so that their routes are fuzzed doing their work.
+  api = await startApi({
+    databaseUrl: databaseUrl(database.admin, database.name),
+    secretsKeys: Keyring.parse(Keyring.generateEntry('contract'), 'SECRETS_KEYS'),
+    payloadCodecs: [new EncryptionCodec(Keyring.parse(Keyring.generateEntry('contract'), 'PAYLOAD_CODEC_KEYS'))],
+  });
   token = await createToken(api.prisma, { tenantId: api.tenant.id, name: 'schemathesis', roles: ['admin', 'sre'], system: true });
 }, 120_000);
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { bundleRunWorkflows, createRunWorker } from '../../apps/worker/src/worker';
+import { bundleRunWorkflows, createRunWorker, type RunWorkerOptions } from '../../apps/worker/src/worker';
 import { createLogger } from '../../apps/common/logger';
 
 /**
@@ -49,7 +49,10 @@ function quietLogger(): DefaultLogger {
   return new DefaultLogger('ERROR');
 }
 
-export async function startTestWorker(taskQueue = `test-${randomUUID()}`): Promise<TestWorker> {
+/** What a test may give its worker beside the defaults; the client gets the same payload codecs. */
+export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger'>;
+
+export async function startTestWorker(taskQueue = `test-${randomUUID()}`, options: TestWorkerOptions = {}): Promise<TestWorker> {
   const address = process.env.TEMPORAL_ADDRESS;
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
   if (!address) throw new Error('TEMPORAL_ADDRESS is not set: run tests through jest (global setup starts Temporal)');
@@ -60,12 +63,14 @@ export async function startTestWorker(taskQueue = `test-${randomUUID()}`): Promi
     namespace,
     taskQueue,
     workflowBundle: await workflowBundle(),
-    logger: createLogger('test-worker', process.env.LOG_LEVEL ?? 'warn'),
+    logger: options.logger ?? createLogger('test-worker', process.env.LOG_LEVEL ?? 'warn'),
     shutdownGraceTime: '1s',
+    secrets: options.secrets,
+    payloadCodecs: options.payloadCodecs,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace });
+  const client = new Client({ connection, namespace, dataConverter: { payloadCodecs: options.payloadCodecs ?? [] } });
   return {
     worker,
     client,

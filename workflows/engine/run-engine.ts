@@ -37,6 +37,7 @@ import { RunStatusKey } from '../search-attributes';
 import { parseDuration } from '../spec/duration';
 import { evaluateCondition, findExpressions, leastEvaluationCost, renderTemplate } from '../spec/expressions';
 import type { Group, Step } from '../spec/schema';
+import { secretReferencePaths } from '../spec/secret-references';
 import { stepTypes, type ApprovalWith, type DelayWith } from '../spec/step-types';
 import { activityIdFor, stepActivityOptions } from './activity-options';
 import { admit, admitWithinExpressionBudget, maxStepsInFlight } from './admission';
@@ -46,7 +47,7 @@ import { CrashGuard } from './crash-guard';
 import { failedAttempts, FailureType, stepFailure, toStepError } from './failures';
 import { dependenciesVerdict, groupOutcome, RunGraph } from './graph';
 import { DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS, MAX_RUN_OUTPUT_BYTES, MAX_STEP_INPUT_BYTES } from './limits';
-import type { ApprovalActivities, StepActivity, StepActivityResult } from './step-activity';
+import type { ApprovalActivities, StepActivity, StepActivityResult, StepRunContext } from './step-activity';
 
 const stepActivities = proxyActivities<Record<string, StepActivity>>({ startToCloseTimeout: '5m' });
 const { notifyApprovers } = proxyActivities<ApprovalActivities>({
@@ -121,6 +122,8 @@ export class RunEngine {
   private outputBytes = 0;
   private readonly awaitingDecision = new Set<string>();
   private readonly approvals = new Map<string, ApprovalWith>();
+  /** Where each step's `with` holds secret references, found once per step. */
+  private readonly secretPaths = new Map<string, (string | number)[][]>();
   private readonly executions: Map<string, number>;
   private readonly groupScopes = new Map<string, CancellationScope>();
   private readonly groupTimers = new Map<string, CancellationScope>();
@@ -340,7 +343,7 @@ export class RunEngine {
     try {
       if (!this.beginStep(step, state, false)) return this.endNow(step, () => undefined);
       const params = this.validateWith(step, step.with);
-      activity = stepActivities[step.type]!.executeWithOptions(stepActivityOptions(step, this.execution(step.id)), [params]);
+      activity = stepActivities[step.type]!.executeWithOptions(stepActivityOptions(step, this.execution(step.id)), this.activityArgs(step, params));
     } catch (error) {
       return this.endNow(step, () => this.stepThrew(step, state, error));
     }
@@ -377,7 +380,7 @@ export class RunEngine {
       const params = this.templated.has(step.id) ? await this.renderWith(step) : this.validateWith(step, step.with);
       let output: unknown;
       if (stepTypes[step.type].kind === 'activity') {
-        const result = await stepActivities[step.type]!.executeWithOptions(stepActivityOptions(step, this.execution(step.id)), [params]);
+        const result = await stepActivities[step.type]!.executeWithOptions(stepActivityOptions(step, this.execution(step.id)), this.activityArgs(step, params));
         state.attempts = result.attempt;
         output = result.output;
       } else {
@@ -406,7 +409,7 @@ export class RunEngine {
       let output: unknown;
       if (stepTypes[step.type].kind === 'activity') {
         const options = stepActivityOptions(step, this.execution(step.id));
-        const result = await stepActivities[step.type]!.executeWithOptions(options, [prepared.params]);
+        const result = await stepActivities[step.type]!.executeWithOptions(options, this.activityArgs(step, prepared.params));
         state.attempts = result.attempt;
         output = result.output;
       } else {
@@ -940,6 +943,23 @@ export class RunEngine {
 
   private execution(id: string): number {
     return this.executions.get(id) ?? 1;
+  }
+
+  /**
+   * A step activity's arguments: its `with`, then the run's tenant and where `with` holds secret
+   * references, read from the spec (never from rendered values, which run inputs and step outputs
+   * feed). Runs without a tenant (started before tenants existed) pass `with` alone, as they did.
+   * Only the activity's input changes, never which commands the workflow issues: replay-safe.
+   */
+  private activityArgs(step: Step, params: unknown): [unknown] | [unknown, StepRunContext] {
+    const { tenantId } = this.input;
+    let secretPaths = this.secretPaths.get(step.id);
+    if (secretPaths === undefined) {
+      secretPaths = secretReferencePaths(step.with).map((path) => [...path]);
+      this.secretPaths.set(step.id, secretPaths);
+    }
+    if (tenantId === undefined && secretPaths.length === 0) return [params];
+    return [params, { ...(tenantId === undefined ? {} : { tenantId }), ...(secretPaths.length > 0 ? { secretPaths } : {}) }];
   }
 
   private expressionContext() {

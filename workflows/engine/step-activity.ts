@@ -10,7 +10,18 @@ export interface StepActivityResult {
   attempt: number;
 }
 
-export type StepActivity = (params: unknown) => Promise<StepActivityResult>;
+/**
+ * What a step activity learns of its run beside the step's `with`: the run's tenant, and where
+ * `with` holds `{{ secrets.NAME }}` references for the activity to substitute (paths into `with`,
+ * found in the spec itself, never in rendered data: see workflows/spec/secret-references.ts).
+ * Absent for runs started before tenants existed, which reference no secrets.
+ */
+export interface StepRunContext {
+  tenantId?: string;
+  secretPaths?: (string | number)[][];
+}
+
+export type StepActivity = (params: unknown, run?: StepRunContext) => Promise<StepActivityResult>;
 
 export interface NotifyApproversInput {
   stepId: string;

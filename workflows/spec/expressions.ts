@@ -9,6 +9,7 @@ import {
   type BoundKind,
 } from './expression-bounds';
 import { LinearTimeRegExp, UnsupportedRegexError, unsupportedRegex } from './regex-engine';
+import { astReadsSecrets, secretReferencesIn } from './secret-references';
 import { CONCATENATION, synchronousExpression } from './synchronous-evaluation';
 
 /**
@@ -147,6 +148,8 @@ export interface CompiledExpression {
    * (loops and recursion cost more). The engine uses it to spread costly steps over workflow tasks.
    */
   readonly nodeCount: number;
+  /** Whether it reads `secrets`, which only a `{{ secrets.NAME }}` reference may (secret-references.ts). */
+  readonly readsSecrets: boolean;
   evaluate(context: ExpressionContext, options?: EvaluationOptions): Promise<unknown>;
   /**
    * The value, computed without a promise, for the common shapes synchronous-evaluation.ts handles;
@@ -191,6 +194,7 @@ function compile(source: string): CompiledExpression {
   }
   const ast = expression.ast();
   const steps = findStepReferences(ast);
+  const readsSecrets = astReadsSecrets(ast);
   const nodeCount = prepareAst(ast, source);
   boundExpression(expression);
   for (const [name, builtIn] of boundedBuiltIns) expression.assign(name, builtIn);
@@ -210,6 +214,7 @@ function compile(source: string): CompiledExpression {
     source,
     referencedSteps: steps,
     nodeCount,
+    readsSecrets,
     evaluateSynchronously,
     async evaluate(context, options = {}) {
       const evaluated = options.synchronous === false ? undefined : evaluateSynchronously(context);
@@ -479,8 +484,10 @@ function unclosedError(source: string, path?: ValuePath): ExpressionError {
 /**
  * Renders every string in `value`, walking objects and arrays. A string that is one whole `{{ expr }}`
  * becomes the expression's value; a string mixing text and templates becomes a string, with objects
- * JSON-encoded and undefined as "". Values come back as plain JSON (what an activity will receive), so
- * they never share objects with step outputs held in the context.
+ * JSON-encoded and undefined as "". A string holding `{{ secrets.NAME }}` stays as it is: the step's
+ * activity substitutes the secret, so its value never enters the workflow (secret-references.ts).
+ * Values come back as plain JSON (what an activity will receive), so they never share objects with
+ * step outputs held in the context.
  *
  * Expressions are evaluated in document order, each without a promise when it can be (every promise
  * costs a stack trace in the workflow sandbox): only those JSONata must evaluate are awaited.
@@ -492,7 +499,7 @@ export async function renderTemplate(value: unknown, context: ExpressionContext,
 async function renderWithFewestPromises(value: unknown, context: ExpressionContext): Promise<unknown> {
   const templates: { readonly template: string; readonly path: ValuePath }[] = [];
   visitStrings(value, [], (text, path) => {
-    if (text.includes(OPEN)) templates.push({ template: text, path });
+    if (isRendered(text)) templates.push({ template: text, path });
   });
   const rendered: unknown[] = [];
   for (const { template, path } of templates) {
@@ -516,7 +523,12 @@ async function renderWithFewestPromises(value: unknown, context: ExpressionConte
     rendered.push(text);
   }
   const next = rendered.values();
-  return replaceStrings(value, (text) => (text.includes(OPEN) ? next.next().value : text));
+  return replaceStrings(value, (text) => (isRendered(text) ? next.next().value : text));
+}
+
+/** Strings with templates are rendered, except those referencing secrets, which the activity fills in. */
+function isRendered(text: string): boolean {
+  return text.includes(OPEN) && secretReferencesIn(text).length === 0;
 }
 
 /** `value` with each string replaced by `replace`'s answer, visiting strings in the order `visitStrings` does. */
@@ -568,7 +580,7 @@ async function renderAsRecorded(value: unknown, context: ExpressionContext, path
 const AS_RECORDED: EvaluationOptions = { synchronous: false };
 
 async function renderStringAsRecorded(template: string, context: ExpressionContext, path: ValuePath): Promise<unknown> {
-  if (!template.includes(OPEN)) return template;
+  if (!isRendered(template)) return template;
   const parts = parseTemplate(template);
   const whole = wholeExpressionSource(parts);
   if (whole !== undefined) return toPlainJson(await evaluateAt(whole, context, path, AS_RECORDED));

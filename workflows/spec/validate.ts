@@ -10,6 +10,7 @@ import {
 } from './expressions';
 import { MAX_SPEC_BYTES, SpecSchema, type Spec } from './schema';
 import { stepTypes } from './step-types';
+import { mayHoldSecrets, referencesAfterHost, secretNameOf, secretReferencePaths } from './secret-references';
 
 /**
  * Everything that makes a spec runnable beyond its shape: unique ids, known references, an acyclic
@@ -185,6 +186,7 @@ function checkParsedSpec(spec: Spec): SpecIssue[] {
     ...checkCycles(spec, index, graph, blocked),
     ...checkGroupIndependence(spec, index, graph, blocked),
     ...checkExpressions(spec, index, graph),
+    ...checkSecretReferences(spec),
     ...checkWith(spec),
   ];
 }
@@ -347,6 +349,9 @@ function checkExpressions(spec: Spec, index: SpecIndex, graph: SpecGraph): SpecI
         report(compiled.message);
         return;
       }
+      if (compiled.readsSecrets && (path[0] === 'when' || secretNameOf(source) === undefined)) {
+        report(`reads \`secrets\`, which only a whole \`{{ secrets.NAME }}\` may: secrets are substituted by the step's activity, never evaluated`);
+      }
       for (const id of compiled.referencedSteps) {
         if (!index.steps.has(id)) report(`reads steps.${id}, but there is no step "${id}"`);
         else if (id === step.id) report(`reads steps.${id}, its own result, which does not exist before it runs`);
@@ -363,6 +368,29 @@ function checkExpressions(spec: Spec, index: SpecIndex, graph: SpecGraph): SpecI
       check(['when'], step.when);
     }
     for (const found of findExpressions(step.with)) check(['with', ...found.path], found.source, found.error);
+  });
+  return issues;
+}
+
+/**
+ * Where `{{ secrets.NAME }}` may stand, and with what around it (see secret-references.ts): the
+ * activity substitutes exactly these strings, so each must be plain text around its references.
+ */
+function checkSecretReferences(spec: Spec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  spec.steps.forEach((step, i) => {
+    for (const path of secretReferencePaths(step.with)) {
+      const where = formatValuePath(['with', ...path]);
+      const report = (message: string) => issues.push(stepIssue(spec, i, ['with', ...path], `${where}: ${message}`));
+      const text = path.reduce<unknown>((value, key) => (value as Record<string | number, unknown>)[key], step.with) as string;
+      if (!mayHoldSecrets(step.type, path)) {
+        report('secrets may be referenced only in an http step\'s `url`, header values and `body`');
+      } else if (findExpressions(text).some((found) => found.error !== undefined || secretNameOf(found.source) === undefined)) {
+        report('a string referencing a secret may hold only plain text around its `{{ secrets.NAME }}` references, no other expression');
+      } else if (path[0] === 'url' && !referencesAfterHost(text)) {
+        report('secrets may be referenced in a URL\'s path or query, not in its scheme or host');
+      }
+    }
   });
   return issues;
 }

@@ -7,7 +7,9 @@ import { createHealthRouter } from './health/router';
 import { parseBodies } from './http/body';
 import { renderProblems, unknownRoute } from './http/errors';
 import { createOpenApiRouter } from './openapi/document';
+import { createCodecCors, createCodecRouter } from './codec/router';
 import { createRunsRouter } from './runs/router';
+import { createSecretsRouter } from './secrets/router';
 import { createTenantsRouter } from './tenants/router';
 import { createTemplatesRouter } from './templates/router';
 import { TemplateHeads } from './templates/template-heads';
@@ -46,7 +48,11 @@ export function createApp(deps: ApiDependencies): express.Express {
   app.use(createHealthRouter(deps));
   app.use(createOpenApiRouter());
 
-  // Everything above is public (health, the OpenAPI document and its viewer); everything below needs a credential.
+  // The codec's CORS headers and its preflight, which browsers send without a credential.
+  app.use('/api/v1/codec', createCodecCors(deps));
+
+  // Everything above is public (health, the OpenAPI document and its viewer, CORS preflights);
+  // everything below needs a credential.
   const authenticator = new Authenticator(deps.prisma, deps.logger, deps.oidc);
   app.use(authenticate(authenticator));
 
@@ -56,6 +62,8 @@ export function createApp(deps: ApiDependencies): express.Express {
   app.use('/api/v1/tokens', createTokensRouter(deps, authenticator));
   app.use('/api/v1/templates', createTemplatesRouter(deps, templateHeads));
   app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
+  app.use('/api/v1/secrets', createSecretsRouter(deps));
+  app.use('/api/v1/codec', createCodecRouter(deps));
 
   app.use(unknownRoute);
   app.use(renderProblems(deps.logger));

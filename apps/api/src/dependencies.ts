@@ -1,7 +1,9 @@
 import type { PrismaClient } from '@prisma/client';
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import type { RunLimits } from '../../../workflows/contract';
 import type { Logger } from '../../common/logger';
+import type { SecretStore } from '../../common/secrets/secret-store';
 import type { OidcSettings } from './auth/oidc';
 import type { TemplateChanges } from './templates/template-changes';
 
@@ -19,4 +21,10 @@ export interface ApiDependencies {
   oidc?: OidcSettings;
   /** How long a cancelled run has to take its cancellation before the API terminates it; RUN_CANCEL_GRACE_MS's default when absent. */
   runCancelGraceMs?: number;
+  /** Tenants' secrets; absent when SECRETS_KEYS is not configured (the secrets API then answers 503). */
+  secrets?: SecretStore;
+  /** The payload codec the Temporal client uses, which the codec endpoints apply for the Web UI; none when off. */
+  payloadCodecs?: PayloadCodec[];
+  /** Browser origins allowed to call the codec endpoints (the Temporal Web UI's). */
+  codecCorsOrigins?: string[];
 }

@@ -2,6 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { loadApiConfig, runLimitsOf } from '../../common/config';
 import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
+import { payloadCodecsOf } from '../../common/crypto/payload-codec';
+import { SecretStore } from '../../common/secrets/secret-store';
 import { createTemporalClient } from '../../common/temporal';
 import { createApp } from './app';
 import { oidcSettingsOf } from './auth/oidc';
@@ -15,11 +17,14 @@ async function main(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('flowpilot-api', config.LOG_LEVEL);
   const prisma = createPrismaClient(config.DATABASE_URL, config);
+  const payloadCodecs = payloadCodecsOf(config.PAYLOAD_CODEC_KEYS);
   const temporal = createTemporalClient({
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,
     callTimeoutMs: config.TEMPORAL_CALL_TIMEOUT_MS,
+    payloadCodecs,
   });
+  const secrets = config.SECRETS_KEYS ? new SecretStore(prisma, config.SECRETS_KEYS) : undefined;
 
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
 
@@ -33,6 +38,9 @@ async function main(): Promise<void> {
     runLimits: runLimitsOf(config),
     ...(oidc ? { oidc } : {}),
     runCancelGraceMs: config.RUN_CANCEL_GRACE_MS,
+    secrets,
+    payloadCodecs,
+    codecCorsOrigins: config.CODEC_CORS_ORIGINS,
   });
   const server = createApiServer(app).listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;

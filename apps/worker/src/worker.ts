@@ -1,10 +1,15 @@
-import type { Duration } from '@temporalio/common';
+import type { PrismaClient } from '@prisma/client';
+import type { Duration, PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../../../activities';
 import { EgressPolicy } from '../../../activities/egress';
+import type { SecretResolver } from '../../../activities/secrets';
 import type { WorkerConfig } from '../../common/config';
+import { payloadCodecsOf } from '../../common/crypto/payload-codec';
+import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
+import { SecretStore } from '../../common/secrets/secret-store';
 
 export interface RunWorkerOptions {
   connection: NativeConnection;
@@ -22,6 +27,10 @@ export interface RunWorkerOptions {
   maxCachedWorkflows?: number;
   /** Where HTTP steps may connect; the default policy (link-local and cloud metadata refused) when absent. */
   egressPolicy?: EgressPolicy;
+  /** Where steps read the secrets they reference; without it, a step referencing one fails (SecretsUnavailable). */
+  secrets?: SecretResolver;
+  /** The payload codec (PAYLOAD_CODEC_KEYS): the same as the API's client, or neither reads the other's payloads. */
+  payloadCodecs?: PayloadCodec[];
 }
 
 const workflowsPath = require.resolve('../../../workflows');
@@ -69,7 +78,8 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...workflows,
-    activities: createActivities({ logger, egressPolicy: options.egressPolicy ?? new EgressPolicy() }),
+    activities: createActivities({ logger, egressPolicy: options.egressPolicy ?? new EgressPolicy(), secrets: options.secrets }),
+    dataConverter: { payloadCodecs: options.payloadCodecs ?? [] },
     maxHeartbeatThrottleInterval: '1s',
     ...ACTIVATION_TIME_LIMIT,
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
@@ -86,6 +96,7 @@ export async function runWorkerUntilShutdown(
   options: Pick<RunWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> & { logger: Logger },
 ): Promise<void> {
   const egressPolicy = egressPolicyOf(config);
+  const secretStore = secretStoreOf(config);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const worker = await createRunWorker({
@@ -95,6 +106,8 @@ export async function runWorkerUntilShutdown(
       taskQueue: config.TASK_QUEUE,
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       egressPolicy,
+      secrets: secretStore?.store,
+      payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
     });
     options.logger.info(
       {
@@ -103,14 +116,24 @@ export async function runWorkerUntilShutdown(
         taskQueue: config.TASK_QUEUE,
         maxCachedWorkflows: worker.options.maxCachedWorkflows,
         egress: egressPolicy.describe(),
+        // Key ids only: they say which keys are loaded, and reveal nothing.
+        secrets: config.SECRETS_KEYS && secretStore ? { keys: config.SECRETS_KEYS.keyIds } : 'off (set DATABASE_URL and SECRETS_KEYS)',
+        payloadCodec: config.PAYLOAD_CODEC_KEYS ? { keys: config.PAYLOAD_CODEC_KEYS.keyIds } : 'off',
       },
       'worker started',
     );
     await worker.run();
     options.logger.info('worker stopped');
   } finally {
-    await connection.close();
+    await Promise.allSettled([connection.close(), secretStore?.prisma.$disconnect()]);
   }
+}
+
+/** The store steps read secrets from, when the worker has both the database and the keys. */
+function secretStoreOf(config: WorkerConfig): { store: SecretStore; prisma: PrismaClient } | undefined {
+  if (!config.DATABASE_URL || !config.SECRETS_KEYS) return undefined;
+  const prisma = createPrismaClient(config.DATABASE_URL);
+  return { store: new SecretStore(prisma, config.SECRETS_KEYS), prisma };
 }
 
 /** The worker's egress policy, from EGRESS_ALLOW, EGRESS_DENY and EGRESS_MAX_REDIRECTS (already validated). */

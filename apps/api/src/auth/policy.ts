@@ -65,6 +65,18 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'POST /api/v1/runs/:id/steps/:stepId/skip': operator,
   'POST /api/v1/runs/:id/steps/:stepId/approve': approver,
   'POST /api/v1/runs/:id/steps/:stepId/reject': approver,
+
+  // Secret values never leave the API, but whoever writes them decides what runs send where.
+  'GET /api/v1/secrets': admin,
+  'GET /api/v1/secrets/:name': admin,
+  'PUT /api/v1/secrets/:name': admin,
+  'DELETE /api/v1/secrets/:name': admin,
+
+  // The Temporal Web UI's codec server, called with the user's credential. A payload carries no
+  // tenant, so the codec cannot tell whose it is: it asks for a reader of some tenant (README,
+  // "The codec endpoint"). Its CORS preflight (OPTIONS) is answered before authentication.
+  'POST /api/v1/codec/decode': viewer,
+  'POST /api/v1/codec/encode': viewer,
 };
 
 export class MissingPolicy extends Error {

@@ -3,7 +3,7 @@ import { allows, describeAccess, policyFor, type Access } from '../auth/policy';
 import { principalOf } from './principal';
 import { problems } from './problem';
 
-type Method = 'get' | 'post' | 'patch' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type RouteHandler = (req: Request, res: Response) => unknown;
 /** The handlers of one path, by method. */
 export type PathRoutes = Partial<Record<Method, RouteHandler>>;
@@ -14,9 +14,16 @@ export const declaredRoutes = new WeakSet<object>();
 /**
  * The one way to declare API routes: each method's handler runs behind the access its policy
  * entry names (a route without one throws here, so the API does not start), and any other method
- * on the path is a 405 listing the ones it has.
+ * on the path is a 405 listing the ones it has. `answeredBeforeAuthentication` names methods that
+ * a handler mounted before `authenticate` answers on these paths (a CORS preflight, which browsers
+ * send without credentials): they need no policy entry, and a 405's `Allow` lists them too.
  */
-export function declareRoutes(router: Router, mountPath: string, paths: Record<string, PathRoutes>): void {
+export function declareRoutes(
+  router: Router,
+  mountPath: string,
+  paths: Record<string, PathRoutes>,
+  options: { answeredBeforeAuthentication?: string[] } = {},
+): void {
   for (const [path, handlers] of Object.entries(paths)) {
     const route = router.route(path);
     const methods: string[] = [];
@@ -25,7 +32,7 @@ export function declareRoutes(router: Router, mountPath: string, paths: Record<s
       route[method](authorize(access), handler);
       methods.push(method.toUpperCase());
     }
-    route.all(allowOnly(...methods));
+    route.all(allowOnly(...methods, ...(options.answeredBeforeAuthentication ?? [])));
     declaredRoutes.add(route);
   }
 }

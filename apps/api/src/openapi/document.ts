@@ -35,26 +35,28 @@ export function openApiDocument(): OpenApiDocument {
 /**
  * Every operation documents the errors any request can meet (see `commonProblemResponses`), and
  * the bearer credential with its 401 and 403, beside its own; its own descriptions win. Added
- * here, once, so no operation can forget them (only /healthz, /readyz, /openapi.json and /docs
- * are public, and they are not operations of this document).
+ * here, once, so no operation can forget them. /healthz, /readyz, /openapi.json and /docs are
+ * public and not operations of this document; the one public operation is the codec's CORS
+ * preflight, which declares `security: []` and gets neither.
  */
 function withCommonResponses(definitions: typeof registry.definitions): typeof registry.definitions {
-  return definitions.map((definition) =>
-    definition.type === 'route'
-      ? {
-          ...definition,
-          route: {
-            ...definition.route,
-            security: [{ [bearerAuth.name]: [] }],
-            responses: sortedByStatus({
-              ...commonProblemResponses(definition.route.method),
-              ...problemResponses(401, 403),
-              ...definition.route.responses,
-            }),
-          },
-        }
-      : definition,
-  );
+  return definitions.map((definition) => {
+    if (definition.type !== 'route') return definition;
+    // An operation declaring `security: []` is answered before authentication (the codec's CORS preflight).
+    const isPublic = Array.isArray(definition.route.security) && definition.route.security.length === 0;
+    return {
+      ...definition,
+      route: {
+        ...definition.route,
+        security: isPublic ? [] : [{ [bearerAuth.name]: [] }],
+        responses: sortedByStatus({
+          ...commonProblemResponses(definition.route.method),
+          ...(isPublic ? {} : problemResponses(401, 403)),
+          ...definition.route.responses,
+        }),
+      },
+    };
+  });
 }
 
 function sortedByStatus<T>(responses: Record<string, T>): Record<string, T> {

@@ -60,6 +60,7 @@ export class RunStarter {
       spec: version.spec,
       inputs: body.input,
       startedBy: principal.subject,
+      tenantId: principal.tenantId,
       ...(this.deps.runLimits ? { limits: this.deps.runLimits } : {}),
     };
     const workflowId = idempotencyKey ? idempotentRunId(principal, idempotencyKey) : `run-${randomUUID()}`;
