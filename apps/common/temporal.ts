@@ -19,11 +19,17 @@ type GrpcInterceptor = NonNullable<ConnectionOptions['interceptors']>[number];
  * unreachable server for about 20 s, and waits for a hung one forever. The connection is made on
  * the first call, so the API starts, and serves what needs no Temporal, while Temporal is down.
  */
+/** What the API accepts in one answer from Temporal: pages of history with large payloads among them. */
+const MAX_RECEIVED_MESSAGE_BYTES = 64 * 1024 * 1024;
+
 export function createTemporalClient(target: TemporalTarget): Client {
   const connection = Connection.lazy({
     address: target.address,
     // First, so that the retry interceptor after it retries within the deadline, not past it.
     interceptors: [defaultDeadline(target.callTimeoutMs), makeGrpcRetryInterceptor(defaultGrpcRetryOptions())],
+    // gRPC's 4 MB default would refuse a page of history holding a few events near Temporal's 2 MB
+    // payload limit; the server's own messages may be larger than that, so the client accepts them.
+    channelArgs: { 'grpc.max_receive_message_length': MAX_RECEIVED_MESSAGE_BYTES },
   });
   return new Client({ connection, namespace: target.namespace, dataConverter: { payloadCodecs: target.payloadCodecs ?? [] } });
 }

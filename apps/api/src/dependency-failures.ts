@@ -86,8 +86,25 @@ function isTemporalUnavailable(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current; depth++) {
     if (current instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
-    if (isGrpcServiceError(current) && UNAVAILABLE_GRPC_CODES.has(current.code)) return true;
+    if (isGrpcServiceError(current) && UNAVAILABLE_GRPC_CODES.has(current.code)) return !isMessageTooLarge(current);
     current = (current as { cause?: unknown }).cause;
   }
   return false;
 }
+
+/**
+ * gRPC reports an answer over the client's message size limit (4 MB) as RESOURCE_EXHAUSTED too:
+ * "Received message larger than max (6815744 vs. 4194304)". That is no outage (the same call fails
+ * the same way however often it is retried): the caller must ask for less, e.g. a smaller page.
+ */
+export function isMessageTooLarge(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const { code, details, message } = current as { code?: unknown; details?: unknown; message?: unknown };
+    if (code === GRPC_RESOURCE_EXHAUSTED && MESSAGE_TOO_LARGE.test(`${String(details ?? '')} ${String(message ?? '')}`)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+const MESSAGE_TOO_LARGE = /message larger than max/i;

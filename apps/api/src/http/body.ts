@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import { parseDocument } from 'yaml';
+import { isMap, isScalar, parseDocument, visit } from 'yaml';
 import { problems } from './problem';
 
 /**
@@ -15,6 +15,13 @@ const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 export const MAX_BODY_DEPTH = 64;
 /** YAML anchors expand on parse; a small bound keeps "billion laughs" documents out. */
 const MAX_YAML_ALIASES = 100;
+/**
+ * The `yaml` library spends some 5 to 15 µs of blocked event loop per line, indicator and flow
+ * item (a 2 MB body of `- 1` lines took 8 s), and recurses once per nesting level (a body nested
+ * 600,000 deep ran it out of memory). A linear scan measures both first: 25,000 units is about
+ * 200 ms of parsing at worst, some 12,000 lines of an ordinary spec; larger specs go as JSON.
+ */
+export const MAX_YAML_UNITS = 25_000;
 
 export interface BodyParsingOptions {
   /** Largest accepted body, in bytes or as "2mb". */
@@ -59,11 +66,22 @@ function parseJson(text: string): unknown {
 }
 
 function parseYaml(text: string): unknown {
+  const { depth, units } = scanYaml(text);
+  if (depth > MAX_BODY_DEPTH) throw problems.badRequest(`the body nests deeper than ${MAX_BODY_DEPTH} levels`);
+  if (units > MAX_YAML_UNITS) {
+    throw problems.payloadTooLarge(
+      `the YAML body has more than ${MAX_YAML_UNITS} lines, indicators and flow items; send a body this large as application/json`,
+    );
+  }
   let value: unknown;
   try {
-    const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+    // `uniqueKeys: true` compares every key of a mapping with every other (quadratic: 16,000 keys
+    // took 3 s); duplicateKey below does it with a set.
+    const document = parseDocument(text, { uniqueKeys: false, prettyErrors: false });
     const [firstError] = document.errors;
     if (firstError) throw firstError;
+    const duplicate = duplicateKey(document);
+    if (duplicate !== undefined) throw new Error(`Map keys must be unique: ${JSON.stringify(duplicate).slice(0, 100)}`);
     value = document.toJS({ maxAliasCount: MAX_YAML_ALIASES });
   } catch (error) {
     throw problems.badRequest(`the body is not valid YAML: ${(error as Error).message}`);
@@ -71,6 +89,128 @@ function parseYaml(text: string): unknown {
   // YAML knows values JSON does not (.inf, .nan, binary, dates); the API speaks JSON only,
   // so they become what JSON.stringify makes of them.
   return value === undefined ? undefined : JSON.parse(JSON.stringify(value) ?? 'null');
+}
+
+function duplicateKey(document: ReturnType<typeof parseDocument>): string | undefined {
+  let duplicate: string | undefined;
+  visit(document, {
+    Map(_key, map) {
+      if (!isMap(map)) return undefined;
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        if (seen.has(key)) {
+          duplicate = key;
+          return visit.BREAK;
+        }
+        seen.add(key);
+      }
+      return undefined;
+    },
+  });
+  return duplicate;
+}
+
+/**
+ * One linear pass over YAML text, before the parser sees it: the deepest nesting (flow `[` and `{`
+ * outside quoted scalars, comments and block scalars, plus block levels by indentation and by
+ * compact `- `, `? `, `: ` indicators) and the work the parser will do (units: lines, indicators
+ * and flow items, tags, anchors and aliases). Errs towards counting more, never less.
+ */
+const BLOCK_SCALAR_HEADER = /^[|>][-+0-9]{0,2}$/;
+
+export function scanYaml(text: string): { depth: number; units: number } {
+  let units = 0;
+  let maxDepth = 0;
+  let flow = 0;
+  const indents: number[] = [];
+  /** The indentation of a line ending in `|` or `>`: deeper lines (and blank ones) are its text. */
+  let blockScalarParent: number | undefined;
+  let quote: '"' | "'" | undefined;
+  const length = text.length;
+  let i = 0;
+  while (i < length) {
+    // At the start of a line.
+    let column = 0;
+    while (i < length && (text[i] === ' ' || text[i] === '\t')) {
+      i++;
+      column++;
+    }
+    const lineEnd = text.indexOf('\n', i) === -1 ? length : text.indexOf('\n', i);
+    units++;
+    const blank = i >= lineEnd || text[i] === '\r' || (text[i] === '#' && quote === undefined);
+    if (blockScalarParent !== undefined && quote === undefined) {
+      if (blank || column > blockScalarParent) {
+        i = lineEnd + 1;
+        continue;
+      }
+      blockScalarParent = undefined;
+    }
+    if (!blank && quote === undefined && flow === 0) {
+      while (indents.length > 0 && indents[indents.length - 1]! > column) indents.pop();
+      if (indents.length === 0 || indents[indents.length - 1]! < column) indents.push(column);
+      // Compact nesting on one line: `- - x`, `? - x`.
+      while (i < lineEnd && (text[i] === '-' || text[i] === '?' || text[i] === ':') && (i + 1 >= lineEnd || text[i + 1] === ' ')) {
+        units++;
+        i++;
+        column++;
+        while (i < lineEnd && text[i] === ' ') {
+          i++;
+          column++;
+        }
+        indents.push(column);
+        if (indents.length > MAX_BODY_DEPTH) return { depth: indents.length, units };
+      }
+    }
+    let previous = quote === undefined ? '\n' : ''; // the last character that was not a space, on this line
+    let tokenStart = i; // where the last space-separated token began
+    for (; i < lineEnd; i++) {
+      const c = text[i]!;
+      if (quote === '"') {
+        if (c === '\\') i++;
+        else if (c === '"') quote = undefined;
+        previous = c;
+        continue;
+      }
+      if (quote === "'") {
+        if (c === "'") {
+          if (text[i + 1] === "'") i++;
+          else quote = undefined;
+        }
+        previous = c;
+        continue;
+      }
+      if (c === ' ' || c === '\t' || c === '\r') continue;
+      const afterSpace = text[i - 1] === ' ' || text[i - 1] === '\t' || previous === '\n';
+      if (c === '#' && afterSpace) break;
+      const previousToken = text[tokenStart];
+      if (afterSpace) tokenStart = i;
+      if ((c === '"' || c === "'") && (previous === '\n' || '[{,:-?'.includes(previous) || (afterSpace && (previousToken === '!' || previousToken === '&')))) {
+        quote = c;
+        units++;
+      } else if (c === '[' || c === '{') {
+        flow++;
+        units++;
+        if (indents.length + flow > MAX_BODY_DEPTH) return { depth: indents.length + flow, units };
+      } else if (c === ']' || c === '}') {
+        if (flow > 0) flow--;
+      } else if (c === ',' || ((c === '!' || c === '&' || c === '*') && afterSpace)) {
+        if (++units > MAX_YAML_UNITS) return { depth: maxDepth, units };
+      } else if ((c === ':' || c === '-' || c === '?') && (i + 1 >= lineEnd || text[i + 1] === ' ' || (flow > 0 && ',[]{}'.includes(text[i + 1]!)))) {
+        units++;
+      }
+      previous = c;
+    }
+    const depth = indents.length + flow;
+    if (depth > maxDepth) maxDepth = depth;
+    if (maxDepth > MAX_BODY_DEPTH || units > MAX_YAML_UNITS) return { depth: maxDepth, units };
+    if (quote === undefined && flow === 0 && BLOCK_SCALAR_HEADER.test(text.slice(tokenStart, Math.min(i, tokenStart + 8)).trimEnd())) {
+      blockScalarParent = indents[indents.length - 1] ?? 0;
+    }
+    i = lineEnd + 1;
+  }
+  return { depth: maxDepth, units };
 }
 
 const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

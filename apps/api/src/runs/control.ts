@@ -17,6 +17,7 @@ import {
   type StepState,
 } from '../../../../workflows/contract';
 import type { ApiDependencies } from '../dependencies';
+import { isMessageTooLarge } from '../dependency-failures';
 import { ProblemError, problems } from '../http/problem';
 import type { Principal } from '../http/principal';
 import { toNumber } from './history-events';
@@ -129,7 +130,12 @@ async function terminate(deps: ApiDependencies, handle: WorkflowHandle, principa
 
 /** How often a cancelled run's history is looked at while waiting for the run to take the cancellation. */
 const CANCEL_CHECK_INTERVAL_MS = 200;
-const HISTORY_PAGE_SIZE = 100;
+/**
+ * Small pages: the look reads the newest events, normally a handful, and a page of events carrying
+ * 60 KB step inputs and results must stay under gRPC's 4 MB message limit (100 such events did not). A page
+ * still too large is asked for again at half the size.
+ */
+const HISTORY_PAGE_SIZE = 10;
 const WORKFLOW_TASK_COMPLETED = temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
 
 /**
@@ -143,6 +149,7 @@ class CancellationWatch {
   /** Events up to this id have been read, and the request was not among those above a completion. */
   private readThrough = 0;
   private requested = false;
+  private pageSize = HISTORY_PAGE_SIZE;
 
   constructor(
     private readonly deps: ApiDependencies,
@@ -155,12 +162,21 @@ class CancellationWatch {
     let completedSince = false;
     let nextPageToken: Uint8Array | undefined;
     do {
-      const page = await this.deps.temporal.workflowService.getWorkflowExecutionHistoryReverse({
-        namespace: this.deps.temporal.options.namespace,
-        execution: { workflowId: this.workflowId, runId: this.temporalRunId },
-        maximumPageSize: HISTORY_PAGE_SIZE,
-        ...(nextPageToken ? { nextPageToken } : {}),
-      });
+      let page;
+      for (;;) {
+        try {
+          page = await this.deps.temporal.workflowService.getWorkflowExecutionHistoryReverse({
+            namespace: this.deps.temporal.options.namespace,
+            execution: { workflowId: this.workflowId, runId: this.temporalRunId },
+            maximumPageSize: this.pageSize,
+            ...(nextPageToken ? { nextPageToken } : {}),
+          });
+          break;
+        } catch (error) {
+          if (!isMessageTooLarge(error) || this.pageSize === 1) throw error;
+          this.pageSize = Math.max(1, Math.floor(this.pageSize / 2));
+        }
+      }
       for (const event of page.history?.events ?? []) {
         const id = toNumber(event.eventId);
         newest ??= id;

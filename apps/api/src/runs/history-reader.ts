@@ -1,5 +1,6 @@
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import type { ApiDependencies } from '../dependencies';
+import { isMessageTooLarge } from '../dependency-failures';
 import { problems } from '../http/problem';
 import { HistoryEventMapper, parseRunEventId, toNumber, type PayloadsDecoder, type RunEvent, type RunEventId } from './history-events';
 import { describeRun } from './run-handle';
@@ -11,7 +12,13 @@ import { isClosed } from './run-status';
  * or at the one a resume cursor names, and goes on through `newExecutionRunId` links.
  */
 
-const HISTORY_PAGE_SIZE = 500;
+/**
+ * Events per page. An answer over gRPC's 4 MB message limit fails ("received message larger than
+ * max"), and a step's events carry its rendered input and its result (60 KB each and more): a page
+ * of 40 such events measured over 4 MB. A page that is still too large is asked for again at half
+ * the size, when the error reaches here (the client's retries may turn it into a deadline first).
+ */
+export const HISTORY_PAGE_SIZE = 10;
 /**
  * Temporal answers a long poll for new events after its long-poll interval (20 s by default) at the
  * latest, with no events if none happened; one that takes longer met a hung server.
@@ -74,19 +81,29 @@ export async function* readRunEvents(
     const skipThrough = position.after?.temporalRunId === temporalRunId ? position.after.eventId : 0;
     let nextTemporalRunId: string | undefined;
     let pageToken: Uint8Array | undefined;
+    let pageSize = HISTORY_PAGE_SIZE;
     do {
       const read = () =>
         deps.temporal.workflowService.getWorkflowExecutionHistory({
           namespace: deps.temporal.options.namespace,
           execution: { workflowId: position.runId, runId: temporalRunId },
-          maximumPageSize: HISTORY_PAGE_SIZE,
+          maximumPageSize: pageSize,
           waitNewEvent: options.follow,
           ...(pageToken ? { nextPageToken: pageToken } : {}),
         });
       // A long poll outlasts the client's default call deadline by design.
-      const page = await abortable(deps, options.signal, () =>
-        options.follow ? deps.temporal.withDeadline(Date.now() + LONG_POLL_DEADLINE_MS, read) : read(),
-      );
+      let page;
+      for (;;) {
+        try {
+          page = await abortable(deps, options.signal, () =>
+            options.follow ? deps.temporal.withDeadline(Date.now() + LONG_POLL_DEADLINE_MS, read) : read(),
+          );
+          break;
+        } catch (error) {
+          if (!isMessageTooLarge(error) || pageSize === 1) throw error;
+          pageSize = Math.max(1, Math.floor(pageSize / 2));
+        }
+      }
       if (!page) return;
       // Every event goes through the mapper, delivered or not: later events refer back to earlier ones.
       for (const historyEvent of page.history?.events ?? []) {
