@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { RunLimits } from '../../../workflows/contract';
 import type { Logger } from '../../common/logger';
 import type { OidcSettings } from './auth/oidc';
+import type { RateLimits } from './http/rate-limit';
 import type { TemplateChanges } from './templates/template-changes';
 
 /** What the API's handlers need; built once in main.ts (or by a test) and passed down. */
@@ -19,4 +20,8 @@ export interface ApiDependencies {
   oidc?: OidcSettings;
   /** How long a cancelled run has to take its cancellation before the API terminates it; RUN_CANCEL_GRACE_MS's default when absent. */
   runCancelGraceMs?: number;
+  /** Per-credential rate limits (http/rate-limit.ts); none when absent. */
+  rateLimits?: RateLimits;
+  /** The largest run `input` a start accepts, as JSON bytes; RUN_INPUT_MAX_BYTES's default when absent. */
+  runInputMaxBytes?: number;
 }

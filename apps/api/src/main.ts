@@ -5,6 +5,7 @@ import { createLogger } from '../../common/logger';
 import { createTemporalClient } from '../../common/temporal';
 import { createApp } from './app';
 import { oidcSettingsOf } from './auth/oidc';
+import { RateLimits } from './http/rate-limit';
 import { createApiServer } from './http/server';
 import { TemplateChangeFeed } from './templates/template-changes';
 
@@ -24,6 +25,12 @@ async function main(): Promise<void> {
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
 
   const oidc = oidcSettingsOf(config);
+  const rateLimits = new RateLimits({
+    databaseUrl: config.DATABASE_URL,
+    logger,
+    readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
+    writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE,
+  });
   const app = createApp({
     prisma,
     temporal,
@@ -33,6 +40,8 @@ async function main(): Promise<void> {
     runLimits: runLimitsOf(config),
     ...(oidc ? { oidc } : {}),
     runCancelGraceMs: config.RUN_CANCEL_GRACE_MS,
+    rateLimits,
+    runInputMaxBytes: config.RUN_INPUT_MAX_BYTES,
   });
   const server = createApiServer(app).listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;
@@ -51,7 +60,7 @@ async function main(): Promise<void> {
     const closeIdle = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     closeIdle.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await Promise.allSettled([prisma.$disconnect(), temporal.connection.close(), templateChanges.close()]);
+    await Promise.allSettled([prisma.$disconnect(), temporal.connection.close(), templateChanges.close(), rateLimits.close()]);
     logger.info('stopped');
     process.exit(0);
   };
