@@ -67,6 +67,35 @@ describe('rate limits per credential', () => {
   }, 30_000);
 });
 
+describe('rate limits booked in leases', () => {
+  let first: Api;
+  let second: Api;
+
+  beforeAll(async () => {
+    // 300 a window: each instance books 3 points at a time and counts them down in memory.
+    const rateLimits = { readsPerMinute: 300, writesPerMinute: 0, durationSeconds: 30 };
+    first = await startApi({ rateLimits });
+    second = await startApi({ rateLimits, tenant: first.tenant });
+  }, 60_000);
+
+  afterAll(async () => {
+    await first?.close();
+    await second?.close();
+  });
+
+  it('lets through the budget, less at most (lease - 1) per instance, never more', async () => {
+    const token = await tokenFor(first, 'busy-reader', ['viewer']);
+    let allowed = 0;
+    for (let i = 0; i < 320; i++) {
+      const answer = await call(i % 2 === 0 ? first : second, 'GET', '/api/v1/templates?limit=1', { token });
+      if (answer.status === 200) allowed += 1;
+      else expectProblem(answer, 429);
+    }
+    expect(allowed).toBeLessThanOrEqual(300);
+    expect(allowed).toBeGreaterThanOrEqual(300 - 2 * 2);
+  }, 60_000);
+});
+
 describe('rate limits with their store down', () => {
   let api: Api;
 
