@@ -11,6 +11,8 @@ import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { PayloadCodec } from '@temporalio/common';
 import { createApp } from '../apps/api/src/app';
+import { RateLimits } from '../apps/api/src/http/rate-limit';
+import { DEFAULT_READS_PER_MINUTE, DEFAULT_WRITES_PER_MINUTE } from '../apps/common/config';
 import { TemplateChangeFeed } from '../apps/api/src/templates/template-changes';
 import { issueToken } from '../apps/api/src/tokens/service';
 import { createPrismaClient } from '../apps/common/database';
@@ -168,7 +170,13 @@ export class BenchEnvironment {
     const logger = pino({ name: 'bench-api', level: 'info', base: { service: 'bench-api' } }, pino.destination({ dest: '/dev/null', sync: true }));
     const templateChanges = await TemplateChangeFeed.start(this.databaseUrl, logger);
     this.cleanups.unshift(() => templateChanges.close());
-    const app = createApp({ prisma: this.prisma, temporal: this.client, taskQueue, logger, templateChanges });
+    // Rate limits as deployed (the defaults, shared through PostgreSQL), so their cost is measured too; BENCH_RATE_LIMITS=off leaves them out.
+    const rateLimits =
+      process.env.BENCH_RATE_LIMITS === 'off'
+        ? undefined
+        : new RateLimits({ databaseUrl: this.databaseUrl, logger, readsPerMinute: DEFAULT_READS_PER_MINUTE, writesPerMinute: DEFAULT_WRITES_PER_MINUTE });
+    if (rateLimits) this.cleanups.unshift(() => rateLimits.close());
+    const app = createApp({ prisma: this.prisma, temporal: this.client, taskQueue, logger, templateChanges, ...(rateLimits ? { rateLimits } : {}) });
     const server = await new Promise<Server>((done) => {
       const listening = app.listen(0, '127.0.0.1', () => done(listening));
     });

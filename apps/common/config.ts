@@ -70,6 +70,10 @@ const WorkerConfigSchema = TemporalConfigWithCodecSchema.extend({
   EGRESS_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
 });
 
+/** The defaults of RATE_LIMIT_READS_PER_MINUTE and RATE_LIMIT_WRITES_PER_MINUTE: far above what the tests and the benchmark (about 200 starts a second through one token) ask. */
+export const DEFAULT_READS_PER_MINUTE = 60_000;
+export const DEFAULT_WRITES_PER_MINUTE = 30_000;
+
 const milliseconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
 
 /**
@@ -123,6 +127,11 @@ const ApiConfigSchema = TemporalConfigWithCodecSchema.extend({
   OIDC_CLOCK_TOLERANCE: z.coerce.number().int().min(0).max(300).default(30),
   /** A role in the roles claim that makes its bearer a system administrator; none when unset. */
   OIDC_SYSTEM_ROLE: z.string().min(1).optional(),
+  /** Requests a minute per credential (shared by all API instances); 0 turns the limit off. */
+  RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(0).default(DEFAULT_READS_PER_MINUTE),
+  RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(0).default(DEFAULT_WRITES_PER_MINUTE),
+  /** The largest run `input` a start accepts, as JSON bytes (the whole start must stay under Temporal's 2 MB payload limit). */
+  RUN_INPUT_MAX_BYTES: z.coerce.number().int().min(1).max(1536 * 1024).default(256 * 1024),
 })
   .extend(DependencyTimeoutsSchema.shape)
   .refine((config) => !config.OIDC_ISSUER || (config.OIDC_AUDIENCE && config.OIDC_JWKS_URL), {

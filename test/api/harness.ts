@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { PrismaClient } from '@prisma/client';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../apps/api/src/app';
+import { RateLimits, type RateLimitOptions } from '../../apps/api/src/http/rate-limit';
 import type { OidcSettings } from '../../apps/api/src/auth/oidc';
 import { createApiServer } from '../../apps/api/src/http/server';
 import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
@@ -57,6 +58,10 @@ export interface ApiOptions {
    * well-formed but stored nowhere, and every call meets the outage when its token is looked up.
    */
   unreachableDatabase?: boolean;
+  /** Per-credential rate limits over the test database (none by default). */
+  rateLimits?: Omit<RateLimitOptions, 'databaseUrl' | 'logger'> & { databaseUrl?: string };
+  /** RUN_INPUT_MAX_BYTES; the default when absent. */
+  runInputMaxBytes?: number;
 }
 
 export interface TestTenant {
@@ -75,6 +80,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   });
   const logger = options.logger ?? createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
   const templateChanges = await TemplateChangeFeed.start(options.templateChangesUrl ?? databaseUrl, logger);
+  const rateLimits = options.rateLimits ? new RateLimits({ databaseUrl, logger, ...options.rateLimits }) : undefined;
   const app = createApp({
     prisma,
     temporal,
@@ -86,6 +92,8 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     secrets: options.secretsKeys ? new SecretStore(prisma, options.secretsKeys) : undefined,
     payloadCodecs: options.payloadCodecs,
     codecCorsOrigins: options.codecCorsOrigins,
+    ...(rateLimits ? { rateLimits } : {}),
+    ...(options.runInputMaxBytes ? { runInputMaxBytes: options.runInputMaxBytes } : {}),
   });
   const tenant = options.unreachableDatabase ? { id: randomUUID(), slug: 'unreachable' } : (options.tenant ?? (await createTestTenant(prisma)));
   const server = await new Promise<Server>((resolve) => {
@@ -105,6 +113,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
       await prisma.$disconnect();
       await temporal.connection.close();
       await templateChanges.close();
+      await rateLimits?.close();
     },
   };
 }

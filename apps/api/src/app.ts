@@ -55,6 +55,7 @@ export function createApp(deps: ApiDependencies): express.Express {
   // everything below needs a credential.
   const authenticator = new Authenticator(deps.prisma, deps.logger, deps.oidc);
   app.use(authenticate(authenticator));
+  if (deps.rateLimits) app.use(deps.rateLimits.middleware());
 
   const templateHeads = new TemplateHeads(deps.prisma, deps.templateChanges);
   app.use(parseBodies({ limit: BODY_LIMIT }));

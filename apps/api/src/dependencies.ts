@@ -5,6 +5,7 @@ import type { RunLimits } from '../../../workflows/contract';
 import type { Logger } from '../../common/logger';
 import type { SecretStore } from '../../common/secrets/secret-store';
 import type { OidcSettings } from './auth/oidc';
+import type { RateLimits } from './http/rate-limit';
 import type { TemplateChanges } from './templates/template-changes';
 
 /** What the API's handlers need; built once in main.ts (or by a test) and passed down. */
@@ -27,4 +28,8 @@ export interface ApiDependencies {
   payloadCodecs?: PayloadCodec[];
   /** Browser origins allowed to call the codec endpoints (the Temporal Web UI's). */
   codecCorsOrigins?: string[];
+  /** Per-credential rate limits (http/rate-limit.ts); none when absent. */
+  rateLimits?: RateLimits;
+  /** The largest run `input` a start accepts, as JSON bytes; RUN_INPUT_MAX_BYTES's default when absent. */
+  runInputMaxBytes?: number;
 }

@@ -20,6 +20,25 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
+/**
+ * Temporal (or gRPC) refusing what it was sent as too large: a payload over the server's blob
+ * limit, or a message over gRPC's maximum. Retrying cannot help, so it is never a 503 (nor a 500):
+ * the API answers 413. Recognised by message through a few causes, as the client wraps them.
+ */
+const TOO_LARGE_MESSAGES = /larger than max|blob data size exceeds|exceeds size limit|payload.{0,20}too large|message too large/i;
+
+export function isPayloadTooLarge(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const message = (current as { message?: unknown; details?: unknown }).message;
+    const details = (current as { details?: unknown }).details;
+    if (typeof message === 'string' && TOO_LARGE_MESSAGES.test(message)) return true;
+    if (typeof details === 'string' && TOO_LARGE_MESSAGES.test(details)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** The failure as a DependencyUnavailableError when it is one; undefined for every other error. */
 export function asDependencyUnavailable(error: unknown): DependencyUnavailableError | undefined {
   if (error instanceof DependencyUnavailableError) return error;

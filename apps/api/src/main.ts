@@ -7,6 +7,7 @@ import { SecretStore } from '../../common/secrets/secret-store';
 import { createTemporalClient } from '../../common/temporal';
 import { createApp } from './app';
 import { oidcSettingsOf } from './auth/oidc';
+import { RateLimits } from './http/rate-limit';
 import { createApiServer } from './http/server';
 import { TemplateChangeFeed } from './templates/template-changes';
 
@@ -29,6 +30,12 @@ async function main(): Promise<void> {
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
 
   const oidc = oidcSettingsOf(config);
+  const rateLimits = new RateLimits({
+    databaseUrl: config.DATABASE_URL,
+    logger,
+    readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
+    writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE,
+  });
   const app = createApp({
     prisma,
     temporal,
@@ -41,6 +48,8 @@ async function main(): Promise<void> {
     secrets,
     payloadCodecs,
     codecCorsOrigins: config.CODEC_CORS_ORIGINS,
+    rateLimits,
+    runInputMaxBytes: config.RUN_INPUT_MAX_BYTES,
   });
   const server = createApiServer(app).listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;
@@ -59,7 +68,7 @@ async function main(): Promise<void> {
     const closeIdle = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     closeIdle.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await Promise.allSettled([prisma.$disconnect(), temporal.connection.close(), templateChanges.close()]);
+    await Promise.allSettled([prisma.$disconnect(), temporal.connection.close(), templateChanges.close(), rateLimits.close()]);
     logger.info('stopped');
     process.exit(0);
   };

@@ -1,7 +1,7 @@
 import { Prisma } from '@prisma/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../../../common/logger';
-import { asDependencyUnavailable, type DependencyUnavailableError } from '../dependency-failures';
+import { asDependencyUnavailable, isPayloadTooLarge, type DependencyUnavailableError } from '../dependency-failures';
 import { ProblemError, problems } from './problem';
 
 /** When a client should try again after a 503: a dependency that is down rarely comes back sooner. */
@@ -35,6 +35,7 @@ export function renderProblems(logger: Logger): ErrorRequestHandler {
 
 export function toProblem(error: unknown): ProblemError {
   if (error instanceof ProblemError) return error;
+  if (isPayloadTooLarge(error)) return problems.payloadTooLarge('Temporal refused what this request would send it as too large');
   const unavailable = asDependencyUnavailable(error);
   if (unavailable) return fromUnavailable(unavailable);
   if (error instanceof Prisma.PrismaClientKnownRequestError) return fromPrisma(error);

@@ -40,16 +40,31 @@ const statusDescriptions: Record<number, string> = {
   413: 'Body or spec too large',
   415: 'Unsupported content type',
   422: 'Invalid workflow spec',
+  429: 'Too many requests: the credential used its rate limit (reads or writes a minute); see `Retry-After` and the `RateLimit-*` headers',
   431: 'Request header fields too large',
   503: 'A dependency is unavailable',
 };
 
 /** An OpenAPI response entry for an error status, with the operation's own description if it has one. */
-export function problemResponse(status: number, description = statusDescriptions[status] ?? 'Error') {
+export function problemResponse(
+  status: number,
+  description = statusDescriptions[status] ?? 'Error',
+): { description: string; headers?: Record<string, { description: string; schema: { type: 'integer'; minimum: number } }>; content: Record<string, { schema: typeof ProblemSchema }> } {
   const content = { 'application/problem+json': { schema: ProblemSchema } };
-  if (status !== 503) return { description, content };
-  const retryAfter = { description: 'Seconds to wait before trying again', schema: { type: 'integer' as const, minimum: 0 } };
-  return { description, headers: { 'Retry-After': retryAfter }, content };
+  if (status !== 503 && status !== 429) return { description, content };
+  const integer = (text: string) => ({ description: text, schema: { type: 'integer' as const, minimum: 0 } });
+  const retryAfter = integer('Seconds to wait before trying again');
+  if (status === 503) return { description, headers: { 'Retry-After': retryAfter }, content };
+  return {
+    description,
+    headers: {
+      'Retry-After': retryAfter,
+      'RateLimit-Limit': integer('Requests of this kind (reads or writes) the credential may make a minute'),
+      'RateLimit-Remaining': integer('Requests left in the window (0 here)'),
+      'RateLimit-Reset': integer('Seconds until the window ends'),
+    },
+    content,
+  };
 }
 
 /** OpenAPI `responses` entries for the given error statuses. */
@@ -60,11 +75,12 @@ export function problemResponses(...statuses: number[]) {
 /**
  * What any operation may answer whatever it does: a malformed request or header (400), a body
  * over the limit (413: any method's body is read before routing), header fields over Node's limit
- * (431, answered by the HTTP server itself, see http/server.ts), a dependency down (503); and for
+ * (431, answered by the HTTP server itself, see http/server.ts), the credential's rate limit
+ * used up (429, see http/rate-limit.ts), a dependency down (503); and for
  * methods that carry a body, a body in another content type (415). Operations list these first
  * and their own answers after, which may describe the same statuses more precisely.
  */
 export function commonProblemResponses(method: string) {
   const withBody = method === 'post' || method === 'patch' || method === 'put';
-  return problemResponses(400, 413, ...(withBody ? [415] : []), 431, 503);
+  return problemResponses(400, 413, ...(withBody ? [415] : []), 429, 431, 503);
 }

@@ -32,14 +32,32 @@ interface PinnedVersion {
   templateName: string;
   number: number;
   spec: Spec;
+  /** The spec's size as JSON, measured once per process. */
+  specBytes: number;
 }
+
+/** RUN_INPUT_MAX_BYTES's default: the largest run `input`, as JSON bytes. */
+export const DEFAULT_RUN_INPUT_MAX_BYTES = 256 * 1024;
+
+/**
+ * What one start may hand the workflow in all (spec, inputs and the rest of RunInput, as JSON):
+ * Temporal refuses a payload over 2 MiB, and the memo, search attributes and headers travel beside it.
+ * A spec may hold 1 MiB, so with a raised RUN_INPUT_MAX_BYTES the sum is checked at each start.
+ */
+export const MAX_START_PAYLOAD_BYTES = 2 * 1024 * 1024 - 128 * 1024;
 
 /** Versions are immutable, so a parsed one stays right forever; the bound only keeps memory flat. */
 const MAX_CACHED_VERSIONS = 500;
 
+interface LoadedVersion {
+  versionId: string;
+  spec: Spec;
+  specBytes: number;
+}
+
 export class RunStarter {
   private readonly inputValidators = new InputValidators();
-  private readonly versions = new LRUCache<string, { versionId: string; spec: Spec }>({ max: MAX_CACHED_VERSIONS });
+  private readonly versions = new LRUCache<string, LoadedVersion>({ max: MAX_CACHED_VERSIONS });
 
   constructor(
     private readonly deps: ApiDependencies,
@@ -47,7 +65,18 @@ export class RunStarter {
   ) {}
 
   async start(principal: Principal, body: StartRunBody, idempotencyKey: string | undefined): Promise<StartedRun> {
+    const inputBytes = Buffer.byteLength(JSON.stringify(body.input ?? null));
+    const inputLimit = this.deps.runInputMaxBytes ?? DEFAULT_RUN_INPUT_MAX_BYTES;
+    if (inputBytes > inputLimit) {
+      throw problems.payloadTooLarge(`input is ${inputBytes} bytes as JSON; a run's input may be at most ${inputLimit} bytes (RUN_INPUT_MAX_BYTES)`);
+    }
     const version = await this.pinVersion(principal.tenantId, body.templateId, body.version);
+    // Spec and input travel together in the workflow's input; the rest of RunInput is small and bounded.
+    if (version.specBytes + inputBytes + 4096 > MAX_START_PAYLOAD_BYTES) {
+      throw problems.payloadTooLarge(
+        `the start would hand the workflow ${version.specBytes} bytes of spec and ${inputBytes} bytes of input; together they must stay under ${MAX_START_PAYLOAD_BYTES} bytes (Temporal's payload limit)`,
+      );
+    }
     const invalidParams = this.inputValidators.check(version.versionId, version.spec.inputs, body.input);
     if (invalidParams.length > 0) {
       throw problems.unprocessable(`input does not match the input schema of version ${version.number}`, invalidParams);
@@ -103,7 +132,7 @@ export class RunStarter {
   }
 
   /** The version's parsed spec, read once per process. */
-  private async loadVersion(templateId: string, number: number): Promise<{ versionId: string; spec: Spec } | undefined> {
+  private async loadVersion(templateId: string, number: number): Promise<LoadedVersion | undefined> {
     const key = `${templateId}:${number}`;
     const cached = this.versions.get(key);
     if (cached) return cached;
@@ -113,7 +142,8 @@ export class RunStarter {
     });
     if (!row) return undefined;
     // Stored specs were parsed on the way in; parsing again restores the types and guards against drift.
-    const version = { versionId: row.id, spec: SpecSchema.parse(row.spec) };
+    const spec = SpecSchema.parse(row.spec);
+    const version = { versionId: row.id, spec, specBytes: Buffer.byteLength(JSON.stringify(spec)) };
     this.versions.set(key, version);
     return version;
   }
