@@ -37,7 +37,7 @@ const statusDescriptions: Record<number, string> = {
   404: 'Not found',
   405: 'Method not allowed',
   409: 'Conflict with the current state',
-  413: 'Body or spec too large',
+  413: 'Body or spec too large (a YAML body also past 25,000 lines, indicators and flow items: send it as JSON)',
   415: 'Unsupported content type',
   422: 'Invalid workflow spec',
   429: 'Too many requests: the credential used its rate limit (reads or writes a minute); see `Retry-After` and the `RateLimit-*` headers',
