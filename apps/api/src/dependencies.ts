@@ -2,6 +2,7 @@ import type { PrismaClient } from '@prisma/client';
 import type { Client } from '@temporalio/client';
 import type { RunLimits } from '../../../workflows/contract';
 import type { Logger } from '../../common/logger';
+import type { AuditTrail } from './audit/trail';
 import type { OidcSettings } from './auth/oidc';
 import type { TemplateChanges } from './templates/template-changes';
 
@@ -19,4 +20,6 @@ export interface ApiDependencies {
   oidc?: OidcSettings;
   /** How long a cancelled run has to take its cancellation before the API terminates it; RUN_CANCEL_GRACE_MS's default when absent. */
   runCancelGraceMs?: number;
+  /** Where run control and refusals are queued for the audit log; `createApp` makes one when absent. */
+  audit?: AuditTrail;
 }

@@ -4,6 +4,7 @@ import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
 import { createTemporalClient } from '../../common/temporal';
 import { createApp } from './app';
+import { AuditTrail } from './audit/trail';
 import { oidcSettingsOf } from './auth/oidc';
 import { createApiServer } from './http/server';
 import { TemplateChangeFeed } from './templates/template-changes';
@@ -24,7 +25,9 @@ async function main(): Promise<void> {
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
 
   const oidc = oidcSettingsOf(config);
+  const audit = new AuditTrail(prisma, logger);
   const app = createApp({
+    audit,
     prisma,
     temporal,
     taskQueue: config.TASK_QUEUE,
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
     const closeIdle = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     closeIdle.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await audit.flush();
     await Promise.allSettled([prisma.$disconnect(), temporal.connection.close(), templateChanges.close()]);
     logger.info('stopped');
     process.exit(0);
