@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { PrismaClient } from '@prisma/client';
+import { AuditTrail } from '../../apps/api/src/audit/trail';
+import type { Logger } from '../../apps/common/logger';
 import { startTestWorker, type TestWorker } from '../support/worker';
 import { call, createTestTenant, createToken, expectProblem, sampleSpec, startApi, tokenFor, uniqueName, type Api } from './harness';
 
@@ -223,4 +226,15 @@ test('the database refuses UPDATE, DELETE and TRUNCATE of entries', async () => 
   await expect(api.prisma.$executeRawUnsafe(`DELETE FROM "AuditEvent" WHERE id = ${id}`)).rejects.toThrow(/append-only/);
   await expect(api.prisma.$executeRawUnsafe('TRUNCATE "AuditEvent"')).rejects.toThrow(/append-only/);
   expect(await audit({ targetId: created.body.id })).toEqual([expect.objectContaining({ actor: expect.objectContaining({ subject: 'alice' }) })]);
+});
+
+test('a failing audit write is logged and lost, never thrown; the queue is bounded', async () => {
+  const errors: unknown[] = [];
+  const warnings: unknown[] = [];
+  const logger = { error: (entry: unknown) => errors.push(entry), warn: (entry: unknown) => warnings.push(entry) } as unknown as Logger;
+  const trail = new AuditTrail({ $executeRaw: () => Promise.reject(new Error('database down')) } as unknown as PrismaClient, logger);
+  for (let index = 0; index < 10_050; index++) trail.record({ tenantId: api.tenant.id, subject: 'x' }, { action: 'run.started', target: { type: 'run', id: `r${index}` } });
+  await expect(trail.flush()).resolves.toBeUndefined();
+  expect(errors.length).toBeGreaterThan(0);
+  expect(warnings).toEqual([expect.objectContaining({ dropped: 50 })]);
 });

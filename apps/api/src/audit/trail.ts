@@ -132,7 +132,15 @@ export class AuditTrail {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, BATCH_SIZE);
       try {
-        await this.prisma.auditEvent.createMany({ data: batch });
+        // One statement and one parameter per batch: with Prisma's createMany the benchmark's CPU
+        // per start rose by 0.7 to 0.9 ms (its JavaScript query engine handles every row's fields);
+        // this costs a JSON.stringify.
+        await this.prisma.$executeRaw`
+          INSERT INTO "AuditEvent" ("tenantId", actor, credential, "requestId", "remoteAddress", action, "subjectType", "subjectId", details, outcome, at)
+          SELECT "tenantId", actor, credential, "requestId", "remoteAddress", action, "subjectType", "subjectId", details, outcome, at
+          FROM jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) AS entry(
+            "tenantId" uuid, actor text, credential text, "requestId" text, "remoteAddress" text, action text,
+            "subjectType" text, "subjectId" text, details jsonb, outcome text, at timestamptz)`;
       } catch (error) {
         this.logger.error({ err: error, lost: batch.length, actions: [...new Set(batch.map((row) => row.action))] }, 'audit entries could not be written');
       }
