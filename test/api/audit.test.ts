@@ -238,3 +238,13 @@ test('a failing audit write is logged and lost, never thrown; the queue is bound
   expect(errors.length).toBeGreaterThan(0);
   expect(warnings).toEqual([expect.objectContaining({ dropped: 50 })]);
 });
+
+test('a refusal naming an unstorable id (NUL) is recorded, without the NUL', async () => {
+  const viewer = await tokenFor(api, `vanya-${randomUUID().slice(0, 8)}`, ['viewer']);
+  const subject = `cat-${randomUUID().slice(0, 8)}`;
+  expectProblem(await call(api, 'POST', `/api/v1/runs/run-%00x/cancel`, { token: viewer, json: {} }), 403);
+  const started = await call(api, 'POST', '/api/v1/tokens', { json: { name: subject, roles: ['viewer'] } });
+  expect(started.status).toBe(201);
+  const refused = await audit({ outcome: 'refused', action: 'POST /api/v1/runs/:id/cancel' }, (items) => items.length > 0);
+  expect(refused.map((entry) => entry.target.type)).toContain('run');
+});

@@ -197,7 +197,7 @@ function refusedActorOf(req: Request): AuditActor | undefined {
 function routeOf(req: Request): string {
   const path = req.originalUrl.split('?')[0]!;
   const routePath = (req.route as { path?: unknown } | undefined)?.path;
-  if (typeof routePath !== 'string') return path.slice(0, 300);
+  if (typeof routePath !== 'string') return storable(path.slice(0, 300));
   const mount = `/${path.split('/').filter(Boolean).slice(0, 3).join('/')}`;
   return routePath === '/' ? mount : `${mount}${routePath}`;
 }
@@ -208,7 +208,15 @@ function targetOf(req: Request): { type: string; id: string } {
   const collection = segments[2] ?? 'unknown';
   const type = collection.endsWith('s') ? collection.slice(0, -1) : collection;
   const id = req.params?.id ?? segments[3] ?? '';
-  return { type, id: String(id).slice(0, 200) };
+  return { type: storable(type), id: storable(String(id).slice(0, 200)) };
+}
+
+/**
+ * A refused request's path parameters are whatever the caller sent (decoded): no NUL or unpaired
+ * surrogate, which PostgreSQL cannot store and which would fail the whole batch.
+ */
+function storable(text: string): string {
+  return text.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '');
 }
 
 const refusedCredentials = new WeakMap<Request, Omit<AuditActor, 'requestId' | 'remoteAddress'>>();
