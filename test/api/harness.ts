@@ -5,6 +5,7 @@ import type { PrismaClient } from '@prisma/client';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../apps/api/src/app';
 import { RateLimits, type RateLimitOptions } from '../../apps/api/src/http/rate-limit';
+import { AuditTrail } from '../../apps/api/src/audit/trail';
 import type { OidcSettings } from '../../apps/api/src/auth/oidc';
 import { createApiServer } from '../../apps/api/src/http/server';
 import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
@@ -31,6 +32,8 @@ export interface Api {
   prisma: PrismaClient;
   temporal: Client;
   templateChanges: TemplateChangeFeed;
+  /** Run control and refusals queued for the audit log; `flush()` writes them now. */
+  audit: AuditTrail;
   close(): Promise<void>;
 }
 
@@ -81,7 +84,9 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   const logger = options.logger ?? createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
   const templateChanges = await TemplateChangeFeed.start(options.templateChangesUrl ?? databaseUrl, logger);
   const rateLimits = options.rateLimits ? new RateLimits({ databaseUrl, logger, ...options.rateLimits }) : undefined;
+  const audit = new AuditTrail(prisma, logger);
   const app = createApp({
+    audit,
     prisma,
     temporal,
     taskQueue: options.taskQueue ?? `test-${randomUUID()}`,
@@ -107,9 +112,11 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     prisma,
     temporal,
     templateChanges,
+    audit,
     async close() {
       server.closeAllConnections(); // event streams stay open otherwise
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await audit.flush();
       await prisma.$disconnect();
       await temporal.connection.close();
       await templateChanges.close();

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
+import { AuditTrail, recordRefusals } from './audit/trail';
+import { createAuditRouter } from './audit/router';
 import { authenticate, Authenticator } from './auth/authenticate';
 import type { ApiDependencies } from './dependencies';
 import { createHealthRouter } from './health/router';
@@ -21,7 +23,8 @@ const BODY_LIMIT = '2mb';
 /** Request ids a caller may choose (to correlate with its own logs); anything else gets a fresh UUID. */
 const CALLER_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
-export function createApp(deps: ApiDependencies): express.Express {
+export function createApp(dependencies: ApiDependencies): express.Express {
+  const deps = { ...dependencies, audit: dependencies.audit ?? new AuditTrail(dependencies.prisma, dependencies.logger) };
   const app = express();
   app.disable('x-powered-by');
 
@@ -54,6 +57,7 @@ export function createApp(deps: ApiDependencies): express.Express {
   // Everything above is public (health, the OpenAPI document and its viewer, CORS preflights);
   // everything below needs a credential.
   const authenticator = new Authenticator(deps.prisma, deps.logger, deps.oidc);
+  app.use(recordRefusals(deps.audit));
   app.use(authenticate(authenticator));
   if (deps.rateLimits) app.use(deps.rateLimits.middleware());
 
@@ -65,6 +69,7 @@ export function createApp(deps: ApiDependencies): express.Express {
   app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
   app.use('/api/v1/secrets', createSecretsRouter(deps));
   app.use('/api/v1/codec', createCodecRouter(deps));
+  app.use('/api/v1/audit', createAuditRouter(deps));
 
   app.use(unknownRoute);
   app.use(renderProblems(deps.logger));

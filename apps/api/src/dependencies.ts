@@ -4,6 +4,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import type { RunLimits } from '../../../workflows/contract';
 import type { Logger } from '../../common/logger';
 import type { SecretStore } from '../../common/secrets/secret-store';
+import type { AuditTrail } from './audit/trail';
 import type { OidcSettings } from './auth/oidc';
 import type { RateLimits } from './http/rate-limit';
 import type { TemplateChanges } from './templates/template-changes';
@@ -32,4 +33,6 @@ export interface ApiDependencies {
   rateLimits?: RateLimits;
   /** The largest run `input` a start accepts, as JSON bytes; RUN_INPUT_MAX_BYTES's default when absent. */
   runInputMaxBytes?: number;
+  /** Where run control and refusals are queued for the audit log; `createApp` makes one when absent. */
+  audit?: AuditTrail;
 }

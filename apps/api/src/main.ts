@@ -6,6 +6,7 @@ import { payloadCodecsOf } from '../../common/crypto/payload-codec';
 import { SecretStore } from '../../common/secrets/secret-store';
 import { createTemporalClient } from '../../common/temporal';
 import { createApp } from './app';
+import { AuditTrail } from './audit/trail';
 import { oidcSettingsOf } from './auth/oidc';
 import { RateLimits } from './http/rate-limit';
 import { createApiServer } from './http/server';
@@ -36,7 +37,9 @@ async function main(): Promise<void> {
     readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
     writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE,
   });
+  const audit = new AuditTrail(prisma, logger);
   const app = createApp({
+    audit,
     prisma,
     temporal,
     taskQueue: config.TASK_QUEUE,
@@ -68,6 +71,7 @@ async function main(): Promise<void> {
     const closeIdle = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     closeIdle.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await audit.flush();
     await Promise.allSettled([prisma.$disconnect(), temporal.connection.close(), templateChanges.close(), rateLimits.close()]);
     logger.info('stopped');
     process.exit(0);

@@ -57,7 +57,8 @@ export class ApiTokenVerifier {
     const verified = this.cache.get(hash) ?? (await this.load(hash));
     if (verified.expiresAt !== null && verified.expiresAt <= Date.now()) {
       this.cache.delete(hash);
-      throw new CredentialRefused('expired', 'the token has expired');
+      const { tenantId, subject, credential } = verified.principal;
+      throw new CredentialRefused('expired', 'the token has expired', { tenantId, subject, credential });
     }
     return verified.principal;
   }
@@ -73,7 +74,9 @@ export class ApiTokenVerifier {
   private async load(hash: string): Promise<VerifiedToken> {
     const row = await this.prisma.apiToken.findUnique({ where: { secretHash: hash } });
     if (!row) throw new CredentialRefused('unknown', 'the token is not known');
-    if (row.revokedAt) throw new CredentialRefused('revoked', 'the token has been revoked');
+    if (row.revokedAt) {
+      throw new CredentialRefused('revoked', 'the token has been revoked', { tenantId: row.tenantId, subject: row.name, credential: `token:${row.id}` });
+    }
     const verified: VerifiedToken = {
       principal: { subject: row.name, tenantId: row.tenantId, roles: row.roles, system: row.system, credential: `token:${row.id}` },
       expiresAt: row.expiresAt?.getTime() ?? null,

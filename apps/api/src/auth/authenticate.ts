@@ -1,6 +1,7 @@
 import type { PrismaClient } from '@prisma/client';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../../../common/logger';
+import { noteRefusedCredential } from '../audit/trail';
 import { attachPrincipal, type Principal } from '../http/principal';
 import { problems } from '../http/problem';
 import { ApiTokenVerifier, looksLikeApiToken } from './api-tokens';
@@ -41,6 +42,7 @@ export function authenticate(authenticator: Authenticator): RequestHandler {
       attachPrincipal(req, await authenticator.authenticate(req.header('authorization')));
     } catch (error) {
       if (!(error instanceof CredentialRefused)) throw error;
+      if (error.who) noteRefusedCredential(req, error.who);
       const challenge = error.reason === 'missing' ? 'Bearer realm="flowpilot"' : 'Bearer realm="flowpilot", error="invalid_token"';
       res.setHeader('WWW-Authenticate', challenge);
       req.log?.info({ reason: error.reason }, 'credential refused');

@@ -5,6 +5,8 @@ export class CredentialRefused extends Error {
   constructor(
     readonly reason: RefusalReason,
     readonly detail: string,
+    /** The tenant and credential a refused credential named (a revoked or expired token), for the audit log. */
+    readonly who?: { tenantId: string; subject: string; credential: string },
   ) {
     super(detail);
     this.name = 'CredentialRefused';

@@ -42,6 +42,8 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'GET /api/v1/tokens': admin,
   'DELETE /api/v1/tokens/:id': admin,
 
+  'GET /api/v1/audit': admin,
+
   'GET /api/v1/templates': viewer,
   'POST /api/v1/templates': editor,
   'POST /api/v1/templates/validate': viewer,

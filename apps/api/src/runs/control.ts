@@ -39,6 +39,8 @@ interface ControlRequest {
   runId: string;
   principal: Principal;
   idempotencyKey?: string;
+  /** Called once the run accepted the update, with its id (for the audit log). */
+  accepted?: (updateId: string) => void;
 }
 
 export async function controlStep(
@@ -218,14 +220,16 @@ async function sendUpdate<T>(
   request: ControlRequest,
   action: StepAction | RunAction,
   stepId: string | undefined,
-  send: (handle: WorkflowHandle, updateId: string | undefined) => Promise<T>,
+  send: (handle: WorkflowHandle, updateId: string) => Promise<T>,
 ): Promise<T> {
   const { runId, principal, idempotencyKey } = request;
-  const updateId = idempotencyKey ? updateIdFor(action, principal, stepId, idempotencyKey) : undefined;
+  // Always our own id (not the SDK's), so the audit entry names the update the run's history holds.
+  const updateId = idempotencyKey ? updateIdFor(action, principal, stepId, idempotencyKey) : `${action}-${randomUUID()}`;
   const handle = await runOfTenant(deps, runId, principal.tenantId);
   try {
     const result = await send(handle, updateId);
     deps.logger.info({ runId, stepId, action, actor: principal.subject, updateId }, 'run control accepted');
+    request.accepted?.(updateId);
     return result;
   } catch (error) {
     if (error instanceof WorkflowUpdateFailedError) {

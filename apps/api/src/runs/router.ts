@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import { auditActorOf } from '../audit/trail';
 import type { ApiDependencies } from '../dependencies';
 import { principalOf } from '../http/principal';
 import { problems } from '../http/problem';
@@ -40,6 +41,8 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
       principal: principalOf(req),
       idempotencyKey: idempotencyKeyOf(req),
       ...(comment ? { comment } : {}),
+      accepted: (updateId) =>
+        deps.audit?.record(auditActorOf(req), { action: PAST[action], target: { type: 'run', id }, summary: { stepId, updateId } }),
     });
     res.json({ runId: id, step });
   };
@@ -53,6 +56,8 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
       principal: principalOf(req),
       idempotencyKey: idempotencyKeyOf(req),
       ...(reason ? { reason } : {}),
+      accepted: (updateId) =>
+        deps.audit?.record(auditActorOf(req), { action: PAST[action], target: { type: 'run', id }, summary: { updateId, ...(reason ? { reason } : {}) } }),
     });
     res.json({ runId: id, status: state.status, paused: state.paused });
   };
@@ -62,6 +67,13 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
       post: async (req, res) => {
         const body = parseRequestPart(StartRunBodySchema, bodyOrEmpty(req.body), 'body');
         const { created, run } = await starter.start(principalOf(req), body, idempotencyKeyOf(req));
+        if (created) {
+          deps.audit?.record(auditActorOf(req), {
+            action: 'run.started',
+            target: { type: 'run', id: run.runId },
+            summary: { workflowId: run.workflowId, templateId: run.templateId, version: run.version },
+          });
+        }
         res.status(created ? 201 : 200).location(run.links.self).json(run);
       },
       get: async (req, res) => {
@@ -95,6 +107,7 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
       post: async (req, res) => {
         const { id } = runParamsOf(req);
         const { terminated } = await cancelRun(deps, id, principalOf(req));
+        deps.audit?.record(auditActorOf(req), { action: 'run.cancelled', target: { type: 'run', id }, summary: { workflowId: id, terminated } });
         res.status(202).json({ runId: id, cancelRequested: true, terminated });
       },
     },
@@ -106,6 +119,16 @@ export function createRunsRouter(deps: ApiDependencies, templateHeads: TemplateH
 
   return router;
 }
+
+/** Audit actions are what happened, in the past tense like every other entry's. */
+const PAST: Record<StepAction | RunAction, string> = {
+  approve: 'run.approved',
+  reject: 'run.rejected',
+  retry: 'run.step_retried',
+  skip: 'run.step_skipped',
+  pause: 'run.paused',
+  resume: 'run.resumed',
+};
 
 /** An id this API never hands out names no run: 404 like any other unknown run. */
 function runParamsOf(req: Request): { id: string } {

@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import type { ApiDependencies } from '../dependencies';
+import { auditActorOf } from '../audit/trail';
 import { principalOf } from '../http/principal';
 import { declareRoutes } from '../http/routes';
 import { bodyOrEmpty, parseRequest, pathParam } from '../http/validation';
@@ -31,7 +32,7 @@ export function createTemplatesRouter(deps: ApiDependencies, templateHeads: Temp
       post: async (req, res) => {
         const body = parseRequest(CreateTemplateBody, req.body, 'body');
         const spec = checkSpec(body.spec, ['spec']);
-        const created = await templates.create({ ...body, spec }, principalOf(req));
+        const created = await templates.create({ ...body, spec }, auditActorOf(req));
         res.status(201).location(`${req.baseUrl}/${created.id}`).json(created);
       },
     },
@@ -48,10 +49,10 @@ export function createTemplatesRouter(deps: ApiDependencies, templateHeads: Temp
       },
       patch: async (req, res) => {
         const id = templateIdOf(req);
-        res.json(await templates.update(id, parseRequest(UpdateTemplateBody, req.body, 'body'), principalOf(req)));
+        res.json(await templates.update(id, parseRequest(UpdateTemplateBody, req.body, 'body'), auditActorOf(req)));
       },
       delete: async (req, res) => {
-        await templates.archive(templateIdOf(req), principalOf(req));
+        await templates.archive(templateIdOf(req), auditActorOf(req));
         res.status(204).end();
       },
     },
@@ -64,7 +65,7 @@ export function createTemplatesRouter(deps: ApiDependencies, templateHeads: Temp
         const id = templateIdOf(req);
         const body = parseRequest(CreateVersionBody, req.body, 'body');
         const spec = checkSpec(body.spec, ['spec']);
-        const { version, created } = await templates.appendVersion(id, spec, body.message, principalOf(req));
+        const { version, created } = await templates.appendVersion(id, spec, body.message, auditActorOf(req));
         res.status(created ? 201 : 200).location(`${req.baseUrl}/${id}/versions/${version.number}`).json(version);
       },
     },
@@ -84,7 +85,7 @@ export function createTemplatesRouter(deps: ApiDependencies, templateHeads: Temp
         const id = templateIdOf(req);
         const number = versionNumberOf(req, 'number');
         const body = parseRequest(RollbackBody, bodyOrEmpty(req.body), 'body');
-        const { version, created } = await templates.rollback(id, number, body.message, principalOf(req));
+        const { version, created } = await templates.rollback(id, number, body.message, auditActorOf(req));
         res.status(created ? 201 : 200).location(`${req.baseUrl}/${id}/versions/${version.number}`).json(version);
       },
     },

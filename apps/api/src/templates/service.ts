@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from '../../../common/logger';
 import { DependencyUnavailableError } from '../dependency-failures';
 import type { Spec } from '../../../../workflows/spec/schema';
+import { auditRow, type AuditActor } from '../audit/trail';
 import { problems } from '../http/problem';
 import { decodeCursor, encodeCursor, TemplateCursorSchema, VersionCursorSchema } from './cursor';
 import { diffSpecs, type SpecDiff } from './diff';
@@ -28,7 +29,7 @@ export interface TemplateServiceDependencies {
 }
 
 /** Who asks: every read and write is scoped to the caller's tenant, so another tenant's template is a 404. */
-export interface Caller {
+export interface Caller extends AuditActor {
   tenantId: string;
   subject: string;
 }
@@ -280,7 +281,5 @@ async function recordChange(tx: Transaction, caller: Caller, action: string, tem
 }
 
 function auditEvent(db: Transaction | PrismaClient, caller: Caller, action: string, templateId: string, details: object) {
-  return db.auditEvent.create({
-    data: { tenantId: caller.tenantId, actor: caller.subject, action, subjectType: 'template', subjectId: templateId, details: details as Prisma.InputJsonObject },
-  });
+  return db.auditEvent.create({ data: auditRow(caller, { action, target: { type: 'template', id: templateId }, summary: details }) });
 }

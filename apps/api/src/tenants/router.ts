@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { auditActorOf } from '../audit/trail';
 import type { ApiDependencies } from '../dependencies';
 import { principalOf } from '../http/principal';
 import { declareRoutes } from '../http/routes';
@@ -14,7 +15,7 @@ export function createTenantsRouter(deps: ApiDependencies): Router {
     '/': {
       post: async (req, res) => {
         const body = parseRequest(CreateTenantBody, req.body, 'body');
-        const created = await createTenant(deps.prisma, { ...body, createdBy: principalOf(req).subject });
+        const created = await createTenant(deps.prisma, { ...body, createdBy: principalOf(req).subject }, auditActorOf(req));
         deps.logger.info({ tenantId: created.id, slug: created.slug, by: principalOf(req).subject }, 'tenant created');
         res.status(201).json(created);
       },

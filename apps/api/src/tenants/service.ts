@@ -1,5 +1,6 @@
 import { Prisma, type PrismaClient, type Tenant } from '@prisma/client';
 import { problems } from '../http/problem';
+import { auditRow, type AuditActor } from '../audit/trail';
 import { issueToken, type TokenView } from '../tokens/service';
 
 export interface TenantView {
@@ -21,12 +22,15 @@ export interface NewTenant {
 export async function createTenant(
   prisma: PrismaClient,
   tenant: NewTenant,
+  by?: AuditActor,
 ): Promise<TenantView & { adminToken: TokenView & { secret: string } }> {
   try {
     return await prisma.$transaction(async (tx) => {
       const row = await tx.tenant.create({ data: { slug: tenant.slug, name: tenant.name } });
+      // The entry belongs to the new tenant (its admins see how it came to be); the actor is the system administrator.
+      const actor: AuditActor = { ...by, tenantId: row.id, subject: by?.subject ?? tenant.createdBy };
       await tx.auditEvent.create({
-        data: { tenantId: row.id, actor: tenant.createdBy, action: 'tenant.created', subjectType: 'tenant', subjectId: row.id, details: { slug: row.slug } },
+        data: auditRow(actor, { action: 'tenant.created', target: { type: 'tenant', id: row.id }, summary: { slug: row.slug, name: row.name, adminName: tenant.adminName } }),
       });
       const { token, secret } = await issueToken(tx, {
         tenantId: row.id,
@@ -35,7 +39,7 @@ export async function createTenant(
         system: false,
         expiresAt: null,
         createdBy: tenant.createdBy,
-      });
+      }, actor);
       return { ...tenantView(row), adminToken: { ...token, secret } };
     });
   } catch (error) {

@@ -1,4 +1,5 @@
 import { Router, type Request } from 'express';
+import { auditActorOf } from '../audit/trail';
 import type { Authenticator } from '../auth/authenticate';
 import type { ApiDependencies } from '../dependencies';
 import { principalOf } from '../http/principal';
@@ -27,7 +28,7 @@ export function createTokensRouter(deps: ApiDependencies, authenticator: Authent
             system: false,
             expiresAt: body.expiresInDays ? new Date(Date.now() + body.expiresInDays * DAY_MS) : null,
             createdBy: principal.subject,
-          }),
+          }, auditActorOf(req)),
         );
         deps.logger.info({ tokenId: token.id, name: token.name, roles: token.roles, by: principal.subject }, 'token created');
         res.status(201).location(`${req.baseUrl}/${token.id}`).json({ ...token, secret });
@@ -40,7 +41,7 @@ export function createTokensRouter(deps: ApiDependencies, authenticator: Authent
       delete: async (req, res) => {
         const principal = principalOf(req);
         const id = tokenIdOf(req);
-        const revoked = await revokeToken(deps.prisma, principal.tenantId, id, principal.subject);
+        const revoked = await revokeToken(deps.prisma, principal.tenantId, id, auditActorOf(req));
         if (!revoked) throw problems.notFound(`no token ${id}`);
         authenticator.tokens.forget(id);
         deps.logger.info({ tokenId: id, by: principal.subject }, 'token revoked');

@@ -1,5 +1,6 @@
 import type { ApiToken, Prisma, PrismaClient } from '@prisma/client';
 import { hashTokenSecret, newTokenSecret } from '../auth/api-tokens';
+import { auditRow, type AuditActor } from '../audit/trail';
 
 /** API tokens of a tenant: issued with their secret shown once, listed without it, revoked. */
 
@@ -28,7 +29,7 @@ export interface NewToken {
 type Database = PrismaClient | Prisma.TransactionClient;
 
 /** Stores the token's hash with its audit event; the secret exists only in the answer. */
-export async function issueToken(db: Database, token: NewToken): Promise<{ token: TokenView; secret: string }> {
+export async function issueToken(db: Database, token: NewToken, by?: AuditActor): Promise<{ token: TokenView; secret: string }> {
   const secret = newTokenSecret();
   const row = await db.apiToken.create({
     data: {
@@ -41,15 +42,14 @@ export async function issueToken(db: Database, token: NewToken): Promise<{ token
       createdBy: token.createdBy,
     },
   });
+  // The actor's own tenant may differ from the token's (a system administrator creating a tenant's first token).
+  const actor: AuditActor = { ...by, tenantId: token.tenantId, subject: by?.subject ?? token.createdBy };
   await db.auditEvent.create({
-    data: {
-      tenantId: token.tenantId,
-      actor: token.createdBy,
+    data: auditRow(actor, {
       action: 'token.created',
-      subjectType: 'token',
-      subjectId: row.id,
-      details: { name: token.name, roles: token.roles, system: token.system },
-    },
+      target: { type: 'token', id: row.id },
+      summary: { name: token.name, roles: token.roles, system: token.system, expiresAt: token.expiresAt?.toISOString() ?? null },
+    }),
   });
   return { token: tokenView(row), secret };
 }
@@ -60,14 +60,14 @@ export async function listTokens(db: Database, tenantId: string): Promise<TokenV
 }
 
 /** Revokes a token of the tenant; undefined when the tenant has no such token. Revoking twice changes nothing. */
-export async function revokeToken(db: PrismaClient, tenantId: string, id: string, actor: string): Promise<TokenView | undefined> {
+export async function revokeToken(db: PrismaClient, tenantId: string, id: string, actor: AuditActor): Promise<TokenView | undefined> {
   return db.$transaction(async (tx) => {
     const row = await tx.apiToken.findFirst({ where: { id, tenantId } });
     if (!row) return undefined;
     if (row.revokedAt) return tokenView(row);
     const revoked = await tx.apiToken.update({ where: { id }, data: { revokedAt: new Date() } });
     await tx.auditEvent.create({
-      data: { tenantId, actor, action: 'token.revoked', subjectType: 'token', subjectId: id, details: { name: row.name } },
+      data: auditRow({ ...actor, tenantId }, { action: 'token.revoked', target: { type: 'token', id }, summary: { name: row.name } }),
     });
     return tokenView(revoked);
   });
