@@ -83,3 +83,21 @@ export async function startTestWorker(taskQueue = `test-${randomUUID()}`, option
     },
   };
 }
+
+/**
+ * A test worker for the whole test file: started before its tests, shut down after them. Tests read
+ * it through the returned function, since it exists only once `beforeAll` has run.
+ */
+export function useTestWorker(): () => TestWorker {
+  let env: TestWorker | undefined;
+  beforeAll(async () => {
+    env = await startTestWorker();
+  }, 120_000);
+  afterAll(async () => {
+    await env?.shutdown();
+  });
+  return () => {
+    if (!env) throw new Error('the test worker is not started yet: read it inside a test');
+    return env;
+  };
+}

@@ -1,7 +1,7 @@
 import { temporal } from '@temporalio/proto';
 import { EXPRESSION_BOUNDS } from '../../workflows/spec/expression-bounds';
 import { leastEvaluationCost } from '../../workflows/spec/expressions';
-import { startTestWorker, type TestWorker } from '../support/worker';
+import { useTestWorker } from '../support/worker';
 import { runInput, startRun } from './support';
 
 /**
@@ -10,14 +10,7 @@ import { runInput, startRun } from './support';
  * steps, however wide the fan-out.
  */
 
-let env: TestWorker;
-
-beforeAll(async () => {
-  env = await startTestWorker();
-}, 120_000);
-afterAll(async () => {
-  await env?.shutdown();
-});
+const env = useTestWorker();
 
 const { EventType } = temporal.api.enums.v1;
 const width = 300;
@@ -29,7 +22,7 @@ test('the fan-out is wider than one workflow task can evaluate', () => {
 
 test('a wide fan-out of templated steps runs every step, over several workflow tasks', async () => {
   const steps = Array.from({ length: width }, (_, i) => ({ id: `t${i}`, type: 'noop' as const, with: { output: template } }));
-  const handle = await startRun(env.client, env.taskQueue, runInput({ steps }, { inputs: { service: 'billing' } }));
+  const handle = await startRun(env().client, env().taskQueue, runInput({ steps }, { inputs: { service: 'billing' } }));
   const result = await handle.result();
 
   expect(Object.values(result.steps).map((step) => step.status)).toEqual(Array(width).fill('succeeded'));
@@ -42,7 +35,7 @@ test('a wide fan-out of templated steps runs every step, over several workflow t
 test('a wide fan-out of steps whose conditions are false skips them all, waking itself between tasks', async () => {
   const when = '$uppercase(inputs.service) = "NONE" and $length($join(["a", "b", "c"], ".")) > 3';
   const steps = Array.from({ length: width }, (_, i) => ({ id: `s${i}`, type: 'noop' as const, when }));
-  const handle = await startRun(env.client, env.taskQueue, runInput({ steps }, { inputs: { service: 'billing' } }));
+  const handle = await startRun(env().client, env().taskQueue, runInput({ steps }, { inputs: { service: 'billing' } }));
   const result = await handle.result();
 
   expect(Object.values(result.steps).every((step) => step.status === 'skipped' && step.skipReason === 'condition')).toBe(true);

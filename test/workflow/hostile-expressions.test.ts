@@ -2,7 +2,7 @@ import type { RunState } from '../../workflows/contract';
 import type { SpecInput } from '../../workflows/spec/schema';
 
 type StepInput = SpecInput['steps'][number];
-import { startTestWorker, type TestWorker } from '../support/worker';
+import { useTestWorker } from '../support/worker';
 import { failedRunState, failureType, runInput, startRun } from './support';
 
 /**
@@ -13,15 +13,7 @@ import { failedRunState, failureType, runInput, startRun } from './support';
  * worker would take this Jest worker process down with it.
  */
 
-let env: TestWorker;
-
-beforeAll(async () => {
-  env = await startTestWorker();
-}, 120_000);
-
-afterAll(async () => {
-  await env?.shutdown();
-});
+const env = useTestWorker();
 
 const LOOP = /exceeded 1500 evaluation steps|evaluation steps in all in one workflow task/;
 const DEPTH = /exceeded the call depth of 500/;
@@ -108,7 +100,7 @@ function withStep(source: string): StepInput {
 }
 
 async function runToEnd(steps: StepInput[]): Promise<{ state: RunState; failure?: string }> {
-  const handle = await startRun(env.client, env.taskQueue, runInput({ steps }));
+  const handle = await startRun(env().client, env().taskQueue, runInput({ steps }));
   try {
     return { state: await handle.result() };
   } catch (error) {

@@ -1,6 +1,6 @@
 import { temporal } from '@temporalio/proto';
 import { MAX_RUN_OUTPUT_BYTES } from '../../workflows/engine/limits';
-import { startTestWorker, type TestWorker } from '../support/worker';
+import { useTestWorker } from '../support/worker';
 import { failedRunState, failureType, json, runInput, startHttpServer, startRun, type RunHandle } from './support';
 
 /**
@@ -10,14 +10,7 @@ import { failedRunState, failureType, json, runInput, startHttpServer, startRun,
  * tasks or terminated by the server.
  */
 
-let env: TestWorker;
-
-beforeAll(async () => {
-  env = await startTestWorker();
-}, 120_000);
-afterAll(async () => {
-  await env?.shutdown();
-});
+const env = useTestWorker();
 
 const { EventType } = temporal.api.enums.v1;
 
@@ -26,8 +19,8 @@ async function troubleIn(handle: RunHandle): Promise<string[]> {
   const events: temporal.api.history.v1.IHistoryEvent[] = [];
   let nextPageToken: Uint8Array | undefined;
   do {
-    const page = await env.client.workflowService.getWorkflowExecutionHistory({
-      namespace: env.client.options.namespace,
+    const page = await env().client.workflowService.getWorkflowExecutionHistory({
+      namespace: env().client.options.namespace,
       execution: { workflowId: handle.workflowId, runId: handle.firstExecutionRunId },
       maximumPageSize: 20,
       nextPageToken,
@@ -46,7 +39,7 @@ test('templated steps whose loops cost more than their size suggests wait for th
     type: 'noop' as const,
     with: { output: '{{ $sum($map([1..40], function($v){ $v * 2 })) }}' },
   }));
-  const handle = await startRun(env.client, env.taskQueue, runInput({ steps }));
+  const handle = await startRun(env().client, env().taskQueue, runInput({ steps }));
   const result = await handle.result();
   expect(Object.values(result.steps).map((step) => [step.status, step.output])).toEqual(Array(30).fill(['succeeded', 1640]));
   expect(await troubleIn(handle)).toEqual([]);
@@ -55,7 +48,7 @@ test('templated steps whose loops cost more than their size suggests wait for th
 test('a rendered `with` over the input bound fails its step clearly', async () => {
   const huge = '{{ $pad("", 900000, "x") }}';
   const spec = { steps: [{ id: 'big', type: 'noop' as const, with: { output: { k1: huge, k2: huge, k3: huge } } }] };
-  const handle = await startRun(env.client, env.taskQueue, runInput(spec));
+  const handle = await startRun(env().client, env().taskQueue, runInput(spec));
   const error = await handle.result().catch((e: unknown) => e);
   expect(failureType(error)).toBe('RunFailed');
   expect(failedRunState(error).steps.big).toMatchObject({
@@ -72,7 +65,7 @@ test('outputs past what a run may carry fail the steps that bring them, and the 
     onError: 'continue' as const,
     with: { output: '{{ $pad("", 60000, "x") }}' },
   }));
-  const handle = await startRun(env.client, env.taskQueue, runInput({ steps }));
+  const handle = await startRun(env().client, env().taskQueue, runInput({ steps }));
   const result = await handle.result();
   const states = Object.values(result.steps);
   expect(states.filter((step) => step.status === 'succeeded')).toHaveLength(Math.floor(MAX_RUN_OUTPUT_BYTES / 60_002));
@@ -91,7 +84,7 @@ test('rendered inputs more than one workflow task may schedule start over severa
       type: 'http' as const,
       with: { method: 'POST' as const, url: receiver.url('/take'), body: { blob: '{{ $pad("", 60000, "x") }}' } },
     }));
-    const handle = await startRun(env.client, env.taskQueue, runInput({ steps }));
+    const handle = await startRun(env().client, env().taskQueue, runInput({ steps }));
     const result = await handle.result();
     expect(Object.values(result.steps).every((step) => step.status === 'succeeded')).toBe(true);
     expect(receiver.requests).toHaveLength(40);
