@@ -3,9 +3,10 @@ import { stepActivity } from './step-activity';
 import { GuardedFetch, type EgressPolicy } from './egress';
 import { createHttpStep } from './steps/http';
 import { noopStep } from './steps/noop';
+import { shellStep } from './steps/shell';
 import { createNotifyApprovers } from './notify-approvers';
 import type { SecretResolver } from './secrets';
-import type { StepType } from '../workflows/spec/step-types';
+import type { ActivityStepType } from '../workflows/spec/step-types';
 
 export interface ActivityDependencies {
   logger: Logger;
@@ -28,7 +29,8 @@ export function createActivities(deps: ActivityDependencies) {
     // One guarded fetch, hence one connection pool, for every HTTP step this worker runs.
     http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy)), deps.secrets),
     noop: stepActivity(logger, noopStep),
-  } satisfies Partial<Record<StepType, unknown>>;
+    shell: stepActivity(logger, shellStep),
+  } satisfies Record<ActivityStepType, unknown>;
   return { ...steps, notifyApprovers: createNotifyApprovers(logger) };
 }
 
