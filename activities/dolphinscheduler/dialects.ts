@@ -1,0 +1,41 @@
+import type { DolphinSchedulerDialect } from './types';
+
+/**
+ * Where the two server lines differ: paths and the names of the definition / instance fields.
+ * Everything else (projects, task codes, schedules' paths, envelope, codes) is shared.
+ */
+export interface DialectTable {
+  /** Under `/projects/{projectCode}/`. */
+  definitionsPath: string;
+  instancesPath: string;
+  startInstancePath: string;
+  /** The definition code's field on start, schedule create and schedule list. */
+  definitionCodeField: string;
+  /** The definition code's query parameter on the instance list. */
+  instanceListDefinitionCodeParam: string;
+  /** The instance id's field on `executors/execute`. */
+  executeInstanceIdField: string;
+  /** Where `tenantCode` goes: with the definition (3.1) or on start and schedule (3.2+). */
+  tenantCodeOn: 'definition' | 'run';
+}
+
+export const DIALECTS: Readonly<Record<DolphinSchedulerDialect, DialectTable>> = {
+  'v3.1': {
+    definitionsPath: 'process-definition',
+    instancesPath: 'process-instances',
+    startInstancePath: 'executors/start-process-instance',
+    definitionCodeField: 'processDefinitionCode',
+    instanceListDefinitionCodeParam: 'processDefineCode',
+    executeInstanceIdField: 'processInstanceId',
+    tenantCodeOn: 'definition',
+  },
+  'v3.3': {
+    definitionsPath: 'workflow-definition',
+    instancesPath: 'workflow-instances',
+    startInstancePath: 'executors/start-workflow-instance',
+    definitionCodeField: 'workflowDefinitionCode',
+    instanceListDefinitionCodeParam: 'workflowDefinitionCode',
+    executeInstanceIdField: 'workflowInstanceId',
+    tenantCodeOn: 'run',
+  },
+};
