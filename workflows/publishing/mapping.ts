@@ -69,7 +69,8 @@ export interface MappedTask {
   failRetryTimes: number;
   failRetryInterval: number;
   timeoutFlag: 'OPEN' | 'CLOSE';
-  timeoutNotifyStrategy: 'FAILED' | null;
+  /** Present with a timeout: the task fails when it runs out. */
+  timeoutNotifyStrategy?: 'FAILED';
   timeout: number;
   delayTime: 0;
   cpuQuota: -1;
@@ -318,7 +319,7 @@ function stepTask(step: Step, code: number, workerGroup: string): MappedTask {
     failRetryTimes: retry.maxAttempts - 1,
     failRetryInterval: Math.max(1, minutesOf(retry.initialInterval)),
     timeoutFlag: step.timeout ? 'OPEN' : 'CLOSE',
-    timeoutNotifyStrategy: step.timeout ? 'FAILED' : null,
+    ...(step.timeout ? { timeoutNotifyStrategy: 'FAILED' as const } : {}),
     timeout: step.timeout ? minutesOf(step.timeout) : 0,
     delayTime: 0,
     cpuQuota: -1,
@@ -355,7 +356,7 @@ function httpParams(http: HttpWith): Record<string, unknown> {
 function conditionTask(branch: Branch, codeOf: (key: string) => number, workerGroup: string): MappedTask {
   return {
     code: codeOf(conditionTaskKey(branch.stepId)),
-    name: `${branch.stepId}-outcome`,
+    name: conditionTaskKey(branch.stepId),
     version: 0,
     description: `Routes on the outcome of ${branch.stepId}`,
     taskType: 'CONDITIONS',
@@ -374,7 +375,6 @@ function conditionTask(branch: Branch, codeOf: (key: string) => number, workerGr
     failRetryTimes: 0,
     failRetryInterval: 1,
     timeoutFlag: 'CLOSE',
-    timeoutNotifyStrategy: null,
     timeout: 0,
     delayTime: 0,
     cpuQuota: -1,

@@ -119,7 +119,7 @@ test('a step that may fail, with dependants deciding on its outcome, gets a COND
   expect(taskCodeKeys(spec)).toEqual(['load', 'report', 'page', conditionTaskKey('load')]);
   const definition = mapped(input);
   const condition = definition.tasks.find((t) => t.taskType === 'CONDITIONS')!;
-  expect(condition).toMatchObject({ code: 1003, name: 'load-outcome' });
+  expect(condition).toMatchObject({ code: 1003, name: 'load#condition' });
   expect(condition.taskParams).toEqual({
     localParams: [],
     dependence: { relation: 'AND', dependTaskList: [{ relation: 'AND', dependItemList: [{ depTaskCode: 1000, status: 'SUCCESS' }] }] },
