@@ -1,4 +1,6 @@
+import type { PrismaClient } from '@prisma/client';
 import type { Logger } from 'pino';
+import { createPublishActivities, type PublishActivityDependencies } from './dolphinscheduler/publish-activities';
 import { stepActivity } from './step-activity';
 import { GuardedFetch, type EgressPolicy } from './egress';
 import { createHttpStep } from './steps/http';
@@ -17,6 +19,10 @@ export interface ActivityDependencies {
    * or SECRETS_KEYS) leaves it out, and a step referencing a secret then fails as SecretsUnavailable.
    */
   secrets?: SecretResolver;
+  /** The database publishing reads templates and targets from and records publishes in; publishes wait for a worker that has it. */
+  prisma?: PrismaClient;
+  /** Publishing's DolphinScheduler client settings (tests shorten timeouts). */
+  publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
 }
 
 /**
@@ -31,7 +37,8 @@ export function createActivities(deps: ActivityDependencies) {
     noop: stepActivity(logger, noopStep),
     shell: stepActivity(logger, shellStep),
   } satisfies Record<ActivityStepType, unknown>;
-  return { ...steps, notifyApprovers: createNotifyApprovers(logger) };
+  const publishing = createPublishActivities({ logger, prisma: deps.prisma, secrets: deps.secrets, ...deps.publishing });
+  return { ...steps, notifyApprovers: createNotifyApprovers(logger), ...publishing };
 }
 
 export type RunActivities = ReturnType<typeof createActivities>;
