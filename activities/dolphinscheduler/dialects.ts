@@ -17,6 +17,12 @@ export interface DialectTable {
   executeInstanceIdField: string;
   /** Where `tenantCode` goes: with the definition (3.1) or on start and schedule (3.2+). */
   tenantCodeOn: 'definition' | 'run';
+  /**
+   * 3.1 accepts a second schedule for one definition and then fails to start it or list its
+   * project's definitions (50014, 10122: "expected one result, found 2"); 3.2+ refuse it (10204).
+   * Where the server does not, the client refuses it the same way.
+   */
+  oneSchedulePerDefinitionCheckedByClient: boolean;
 }
 
 export const DIALECTS: Readonly<Record<DolphinSchedulerDialect, DialectTable>> = {
@@ -28,6 +34,7 @@ export const DIALECTS: Readonly<Record<DolphinSchedulerDialect, DialectTable>> =
     instanceListDefinitionCodeParam: 'processDefineCode',
     executeInstanceIdField: 'processInstanceId',
     tenantCodeOn: 'definition',
+    oneSchedulePerDefinitionCheckedByClient: true,
   },
   'v3.3': {
     definitionsPath: 'workflow-definition',
@@ -37,5 +44,6 @@ export const DIALECTS: Readonly<Record<DolphinSchedulerDialect, DialectTable>> =
     instanceListDefinitionCodeParam: 'workflowDefinitionCode',
     executeInstanceIdField: 'workflowInstanceId',
     tenantCodeOn: 'run',
+    oneSchedulePerDefinitionCheckedByClient: false,
   },
 };

@@ -102,6 +102,10 @@ async function startServer(log: (line: string) => void): Promise<void> {
     '--add-opens', 'java.base/java.lang=ALL-UNNAMED',
     '--add-opens', 'java.base/java.lang.invoke=ALL-UNNAMED',
     '--add-opens', 'java.base/java.util=ALL-UNNAMED',
+    // The master takes no command and the worker no task while the load average is above twice
+    // the cores, which a CI machine shared with other work often is: the tests would only wait.
+    '-Dmaster.max-cpu-load-avg=1000',
+    '-Dworker.max-cpu-load-avg=1000',
     // The shared configuration first, so it wins over anything a jar carries.
     '-cp', `${confDir}:${libDir}/*`,
     'org.apache.dolphinscheduler.StandaloneServer',
