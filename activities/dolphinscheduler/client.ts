@@ -103,6 +103,8 @@ export interface DolphinSchedulerClient {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** 3.2+'s stand-in for "the user the worker runs as". */
+const DEFAULT_TENANT = 'default';
 /** The server's cap on one gen-task-codes call. */
 const TASK_CODES_PER_CALL = 100;
 /** 3.2+'s code for a second schedule of one definition, which the client gives on 3.1 as well. */
@@ -171,7 +173,7 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
         conditionParams: relation.conditionParams ?? {},
       })),
       executionType: input.executionType ?? 'PARALLEL',
-      tenantCode: dialect.tenantCodeOn === 'definition' ? input.tenantCode : undefined,
+      tenantCode: dialect.tenantCodeWithDefinition ? input.tenantCode : undefined,
     };
   }
 
@@ -184,7 +186,7 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
       processInstancePriority: input.processInstancePriority ?? 'MEDIUM',
       workerGroup: input.workerGroup ?? 'default',
       environmentCode: input.environmentCode ?? -1,
-      tenantCode: dialect.tenantCodeOn === 'run' ? (input.tenantCode ?? 'default') : undefined,
+      tenantCode: input.tenantCode ?? DEFAULT_TENANT,
     };
   }
 
@@ -395,7 +397,7 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
           environmentCode: input.environmentCode ?? -1,
           startParams: input.startParams,
           dryRun: input.dryRun ? 1 : 0,
-          tenantCode: dialect.tenantCodeOn === 'run' ? (input.tenantCode ?? 'default') : undefined,
+          tenantCode: input.tenantCode ?? DEFAULT_TENANT,
         },
         signal: callOptions?.signal,
       });

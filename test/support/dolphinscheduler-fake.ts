@@ -205,7 +205,8 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
     return { tasks, relations };
   }
 
-  function definitionView(def: Definition) {
+  /** The schedule's state is in the list's rows only; a single definition's answer has null (as 3.1.1). */
+  function definitionView(def: Definition, withScheduleState = false) {
     return {
       id: def.id,
       code: def.code,
@@ -216,7 +217,9 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
       description: def.description,
       globalParams: def.globalParams,
       locations: def.locations,
-      scheduleReleaseState: [...schedules.values()].find((s) => s.workflowDefinitionCode === def.code)?.releaseState ?? null,
+      scheduleReleaseState: withScheduleState
+        ? ([...schedules.values()].find((s) => s.workflowDefinitionCode === def.code)?.releaseState ?? null)
+        : null,
       timeout: def.timeout,
       executionType: def.executionType,
       createTime: def.createTime,
@@ -366,7 +369,7 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
       project(projectCode);
       const search = query.get('searchVal') ?? '';
       const found = [...definitions.values()].filter((d) => d.projectCode === projectCode && d.name.includes(search));
-      return { data: page(found.map(definitionView), query, true) };
+      return { data: page(found.map((def) => definitionView(def, true)), query, true) };
     }],
     ['GET', new RegExp(`^${P}/workflow-definition/(\\d+)$`), (m) => ({ data: dagView(definition(Number(m[1]), Number(m[2]))) })],
     ['PUT', new RegExp(`^${P}/workflow-definition/(\\d+)$`), (m, _q, form) => {
