@@ -61,7 +61,10 @@ export interface DolphinSchedulerClient {
 
   /** Created OFFLINE; its `code` addresses it from then on. */
   createDefinition(projectCode: number, input: WorkflowDefinitionInput, options?: CallOptions): Promise<WorkflowDefinition>;
-  /** Replaces name, tasks, relations and layout; refused while ONLINE (DolphinSchedulerOnlineNotEditableError). */
+  /**
+   * Replaces name, tasks, relations and layout; refused while ONLINE (DolphinSchedulerOnlineNotEditableError).
+   * 3.1.1 answers with the version from before the update: `getDefinition` has the new one.
+   */
   updateDefinition(
     projectCode: number,
     definitionCode: number,
