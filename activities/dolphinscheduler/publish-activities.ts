@@ -5,6 +5,7 @@ import type { Dialect, PublishDecision } from '../../workflows/publishing/contra
 import { mapDefinition, mappingProblems, taskCodeKeys, type MappedDefinition } from '../../workflows/publishing/mapping';
 import { PublishScheduleSchema, type PublishSchedule } from '../../workflows/publishing/schedule';
 import { SpecSchema } from '../../workflows/spec/schema';
+import { createNotifyApprovers } from '../notify-approvers';
 import type { SecretResolver } from '../secrets';
 import {
   createDolphinSchedulerClient,
@@ -69,6 +70,7 @@ interface Session {
 export function createPublishActivities(deps: PublishActivityDependencies) {
   const logger = deps.logger.child({ component: 'publishing' });
   const build = deps.clientFor ?? createDolphinSchedulerClient;
+  const notifyApprovers = createNotifyApprovers(logger);
 
   function database(): { prisma: PrismaClient; records: PublishRecords } {
     if (!deps.prisma) {
@@ -117,6 +119,24 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
   return {
     async publishStarted(publishId: string): Promise<void> {
       await database().records.setStatus(publishId, 'running');
+    },
+
+    /** The approval notice, as approval steps send theirs: approvers hold the approver role. */
+    async publishApprovalRequested(publishId: string, deadline: string): Promise<void> {
+      const { prisma, records } = database();
+      const record = await records.get(publishId);
+      const template = await prisma.template.findUniqueOrThrow({ where: { id: record.templateId } });
+      await notifyApprovers({
+        stepId: `publish:${publishId}`,
+        templateName: template.name,
+        templateVersion: record.templateVersion,
+        startedBy: record.requestedBy,
+        users: [],
+        roles: ['approver'],
+        required: 1,
+        message: `publish version ${record.templateVersion} of ${template.name} to ${record.target}`,
+        deadline,
+      });
     },
 
     async publishDecided(publishId: string, decision: PublishDecision): Promise<void> {
