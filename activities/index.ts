@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createPublishActivities, type PublishActivityDependencies } from './dolphinscheduler/publish-activities';
 import { stepActivity } from './step-activity';
 import { GuardedFetch, type EgressPolicy } from './egress';
+import { createGuardedDispatcher } from './egress/guarded-dispatcher';
 import { createHttpStep } from './steps/http';
 import { noopStep } from './steps/noop';
 import { shellStep } from './steps/shell';
@@ -37,7 +38,14 @@ export function createActivities(deps: ActivityDependencies) {
     noop: stepActivity(logger, noopStep),
     shell: stepActivity(logger, shellStep),
   } satisfies Record<ActivityStepType, unknown>;
-  const publishing = createPublishActivities({ logger, prisma: deps.prisma, secrets: deps.secrets, ...deps.publishing });
+  // DolphinScheduler calls obey the egress policy too: a target's base URL cannot reach a denied address.
+  const publishing = createPublishActivities({
+    logger,
+    prisma: deps.prisma,
+    secrets: deps.secrets,
+    dispatcher: createGuardedDispatcher(deps.egressPolicy),
+    ...deps.publishing,
+  });
   return { ...steps, notifyApprovers: createNotifyApprovers(logger), ...publishing };
 }
 

@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { PrismaClient, Publish } from '@prisma/client';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import type { Dialect, PublishDecision } from '../../workflows/publishing/contract';
 import { mapDefinition, mappingProblems, taskCodeKeys, type MappedDefinition } from '../../workflows/publishing/mapping';
 import { PublishScheduleSchema, type PublishSchedule } from '../../workflows/publishing/schedule';
@@ -37,6 +38,8 @@ export interface PublishActivityDependencies {
   clientFor?: (options: DolphinSchedulerClientOptions) => DolphinSchedulerClient;
   /** Per-call timeout of DolphinScheduler requests. */
   requestTimeoutMs?: number;
+  /** The connection pool calls go through: the worker's egress-guarded one, so a target cannot point the worker at a denied address. */
+  dispatcher?: Dispatcher;
 }
 
 export const PublishErrorType = {
@@ -97,6 +100,7 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
       token,
       dialect: target.dialect,
       ...(deps.requestTimeoutMs ? { timeoutMs: deps.requestTimeoutMs } : {}),
+      ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
       logger: logger.child({ publishId, target: target.name }),
     });
     return { record, target, client };
