@@ -157,11 +157,12 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
       const { records } = database();
       const record = await records.get(publishId);
       const approvals = [...((record.approvals as unknown as PublishDecision[]) ?? []), decision];
+      // The step before the status: a reader that sees `rejected` sees why.
+      await records.appendStep(publishId, { step: 'approval', status: decision.decision === 'approved' ? 'succeeded' : 'failed', detail: { ...decision } });
       await records.update(publishId, {
         approvals: approvals as object[],
         ...(decision.decision === 'rejected' ? { status: 'rejected', finishedAt: new Date() } : {}),
       });
-      await records.appendStep(publishId, { step: 'approval', status: decision.decision === 'approved' ? 'succeeded' : 'failed', detail: { ...decision } });
     },
 
     async publishEnsureProject(publishId: string): Promise<number> {

@@ -26,6 +26,8 @@ export interface ServerUnderTest {
   token: string;
   dialect: DolphinSchedulerDialect;
   tenantCode: string;
+  /** How long one call may take before the activity gives up on it (and retries). @default 15000 */
+  requestTimeoutMs?: number;
 }
 
 export async function startPublishing(server: ServerUnderTest, options: { projectName?: string } = {}): Promise<PublishingEnvironment> {
@@ -35,7 +37,7 @@ export async function startPublishing(server: ServerUnderTest, options: { projec
   const worker = await startTestWorker(taskQueue, {
     prisma: api.prisma,
     secrets: new SecretStore(api.prisma, keyring),
-    publishing: { requestTimeoutMs: 15_000 },
+    publishing: { requestTimeoutMs: server.requestTimeoutMs ?? 15_000 },
   });
   const secret = await call(api, 'PUT', '/api/v1/secrets/DS_TOKEN', { json: { value: server.token } });
   const target = 'staging';
