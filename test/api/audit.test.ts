@@ -164,7 +164,7 @@ test('refused writes are recorded: a 403 from the policy, a 401 with a revoked t
   });
 });
 
-test('a refusal by the run’s validator (403, not an approver) is recorded', async () => {
+test('a refused decision (403, not an approver, judged by the API) is recorded', async () => {
   const template = await call(api, 'POST', '/api/v1/templates', {
     json: { name: uniqueName('gate'), spec: { steps: [{ id: 'gate', type: 'approval', with: { approvers: { roles: ['sre'] } } }] } },
   });
