@@ -88,6 +88,7 @@ export class AuditTrail {
   private readonly refusals: RefusalBudget;
   /** Ends the refusal window that suppressed entries, so that its count is recorded without waiting for more traffic. */
   private windowTimer: NodeJS.Timeout | undefined;
+  private windowTimerEndsAt = 0;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -120,7 +121,7 @@ export class AuditTrail {
     const admitted =
       actor.tenantId === null
         ? this.refusals.admitUnidentified(actor.remoteAddress, now)
-        : this.refusals.admitCredential(actor.credential ?? `${actor.tenantId}|${actor.remoteAddress ?? ''}`, now);
+        : this.refusals.admitCredential(credentialKey(actor), now);
     if (admitted) this.record(actor, { ...entry, outcome: 'refused' });
     else this.endWindowInTime(now);
   }
@@ -134,11 +135,14 @@ export class AuditTrail {
   }
 
   private endWindowInTime(now: number): void {
-    if (this.windowTimer) return;
+    const endsAt = this.refusals.windowEndsAt;
+    if (this.windowTimer && this.windowTimerEndsAt === endsAt) return;
+    if (this.windowTimer) clearTimeout(this.windowTimer);
+    this.windowTimerEndsAt = endsAt;
     this.windowTimer = setTimeout(() => {
       this.windowTimer = undefined;
       this.recordSuppressed(this.refusals.roll());
-    }, Math.max(0, this.refusals.windowEndsAt - now));
+    }, Math.max(0, endsAt - now));
     this.windowTimer.unref();
   }
 
@@ -188,6 +192,15 @@ export class AuditTrail {
       }
     }
   }
+}
+
+/**
+ * Whose refusal budget a refusal draws on: a token's own; a JWT's issuer and subject together (one
+ * issuer speaks for all its users); the tenant and address for an entry that names no credential.
+ */
+function credentialKey(actor: AuditActor): string {
+  if (!actor.credential) return `${actor.tenantId}|${actor.remoteAddress ?? ''}`;
+  return actor.credential.startsWith('token:') ? actor.credential : `${actor.credential}\n${actor.subject}`;
 }
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
