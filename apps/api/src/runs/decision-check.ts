@@ -28,17 +28,21 @@ export interface DecisionRequest {
   idempotencyKey?: string;
 }
 
-export async function checkDecision(deps: ApiDependencies, request: DecisionRequest): Promise<WorkflowHandle> {
+export async function checkDecision(deps: ApiDependencies, request: DecisionRequest): Promise<void> {
   const { runId, stepId, decision, actor } = request;
   const { handle, description } = await describeRun(deps, runId, request.tenantId);
-  const state = await stateOf(deps, handle, isClosed(description.status.name));
+  const closed = isClosed(description.status.name);
+  // Only a repeated request may still have an answer from a finished run; reading a finished run's
+  // state replays its whole history on a worker, so a new decision is refused without it.
+  if (closed && !request.idempotencyKey) throw runFinished(runId);
+  const state = await stateOf(deps, handle, closed);
   const step = state.steps[stepId];
   if (!step) throw problems.notFound(`run ${runId} has no step ${stepId}`);
   // The same request again (its Idempotency-Key), for a decision this caller did take: the run
   // answers it with the first answer, even once the decision settled the step or ended the run.
   const alreadyTaken = step.approvals?.some((taken) => taken.by === actor.subject && taken.decision === decision) ?? false;
-  if (request.idempotencyKey && alreadyTaken) return handle;
-  if (state.finishedAt || isClosed(description.status.name)) throw problems.conflict(`run ${runId} has finished`);
+  if (request.idempotencyKey && alreadyTaken) return;
+  if (closed || state.finishedAt) throw runFinished(runId);
   if (step.status !== 'waiting_approval') {
     throw problems.conflict(
       alreadyTaken
@@ -49,7 +53,7 @@ export async function checkDecision(deps: ApiDependencies, request: DecisionRequ
   // A run on a worker that does not report its approvers yet: its validator judges alone.
   if (!step.approvers) {
     deps.logger.warn({ runId, stepId }, 'the run does not report the step’s approvers; its validator alone judges the decision');
-    return handle;
+    return;
   }
   const startedBy = description.typedSearchAttributes.get(StartedByKey);
   if (startedBy === undefined) {
@@ -58,7 +62,6 @@ export async function checkDecision(deps: ApiDependencies, request: DecisionRequ
   // Without the starter's name, nobody is the starter here: the validator, which has it, still refuses self-approval.
   const refused = decisionRefusal(decision, { stepId, actor, ...(request.comment ? { comment: request.comment } : {}) }, step.approvers, startedBy ?? '');
   if (refused) throw refusalOf(refused.type, refused.message);
-  return handle;
 }
 
 async function stateOf(deps: ApiDependencies, handle: WorkflowHandle, closed: boolean): Promise<RunState> {
@@ -66,10 +69,14 @@ async function stateOf(deps: ApiDependencies, handle: WorkflowHandle, closed: bo
     return await deps.temporal.withDeadline(Date.now() + STATE_QUERY_TIMEOUT_MS, () => handle.query(stateQuery));
   } catch (error) {
     deps.logger.warn({ runId: handle.workflowId, err: error }, 'run state query for a decision failed');
-    if (closed) throw problems.conflict(`run ${handle.workflowId} has finished`);
+    if (closed) throw runFinished(handle.workflowId);
     // The update would need the same worker that did not answer; nothing has been sent.
     throw problems.unavailable(`run ${handle.workflowId} cannot answer now (no worker answered in time); retry later`);
   }
+}
+
+function runFinished(runId: string): ProblemError {
+  return problems.conflict(`run ${runId} has finished`);
 }
 
 function refusalOf(type: (typeof RefusalType)['Forbidden' | 'Invalid'], message: string): ProblemError {
