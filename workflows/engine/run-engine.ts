@@ -16,6 +16,7 @@ import {
 } from '@temporalio/workflow';
 import {
   approveUpdate,
+  decisionRefusal,
   pauseUpdate,
   rejectUpdate,
   resumeUpdate,
@@ -42,7 +43,7 @@ import { stepTypes, type ApprovalWith, type DelayWith } from '../spec/step-types
 import { activityIdFor, stepActivityOptions } from './activity-options';
 import { admit, admitWithinExpressionBudget, maxStepsInFlight } from './admission';
 import { isWorkflowTaskBreach, jsonBytes, WorkflowTaskBudget } from './task-budget';
-import { approvalOutcome, decisionRefusal, recordDecision, refusal } from './approvals';
+import { approvalOutcome, approverRuleOf, recordDecision, refusal } from './approvals';
 import { CrashGuard } from './crash-guard';
 import { failedAttempts, FailureType, stepFailure, toStepError } from './failures';
 import { dependenciesVerdict, groupOutcome, RunGraph } from './graph';
@@ -585,6 +586,10 @@ export class RunEngine {
 
   private async awaitApproval(step: Step, state: StepState, approval: ApprovalWith, resumed: boolean): Promise<unknown> {
     this.approvals.set(step.id, approval);
+    // Reported in the state query, which the API reads to judge decisions before sending them.
+    // Set again on replay and when a continued run resumes the wait: state is not history, so
+    // recorded histories replay unchanged (runs recorded before it report it too once replayed).
+    state.approvers = approverRuleOf(approval);
     if (!resumed) {
       state.status = 'waiting_approval';
       state.approvals = [];
@@ -865,8 +870,8 @@ export class RunEngine {
     if (step.status !== 'waiting_approval' || !approval) {
       throw refusal('Conflict', `step ${command.stepId} is not waiting for approval (it is ${step.status})`);
     }
-    const refused = decisionRefusal(decision, command, approval, this.input.startedBy);
-    if (refused) throw refused;
+    const refused = decisionRefusal(decision, command, approverRuleOf(approval), this.input.startedBy);
+    if (refused) throw refusal(refused.type, refused.message);
   }
 
   private async decide(decision: ApprovalDecision['decision'], command: ApprovalCommand): Promise<StepState> {

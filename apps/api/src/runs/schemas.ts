@@ -132,6 +132,16 @@ export const StepViewSchema = z
     approvals: z
       .array(z.object({ decision: z.enum(['approved', 'rejected']), by: z.string(), at: z.string(), comment: z.string().optional() }))
       .optional(),
+    approvers: z
+      .object({
+        users: z.array(z.string()),
+        roles: z.array(z.string()),
+        required: z.number().int(),
+        allowSelfApproval: z.boolean(),
+        requireRejectReason: z.boolean(),
+      })
+      .optional()
+      .openapi({ description: 'For an approval step once it waits: who may decide, as its `with` rendered then (approver lists may be expressions)' }),
     deadline: z.string().optional(),
   })
   .openapi('RunStep');
