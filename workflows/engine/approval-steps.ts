@@ -4,6 +4,7 @@ import { parseDuration } from '../spec/duration';
 import type { Step } from '../spec/schema';
 import type { ApprovalWith } from '../spec/step-types';
 import { approvalOutcome, decisionRefusal, recordDecision, refusal } from './approvals';
+import type { CarriedPayload } from './carried-payload';
 import { FailureType, stepFailure } from './failures';
 import type { RunNotices } from './notices';
 import type { StepPreparation } from './preparation';
@@ -25,6 +26,7 @@ export class ApprovalSteps {
   constructor(
     private readonly ctx: RunContext,
     private readonly preparation: StepPreparation,
+    private readonly carried: CarriedPayload,
     private readonly notices: RunNotices,
   ) {}
 
@@ -44,6 +46,7 @@ export class ApprovalSteps {
       state.status = 'waiting_approval';
       state.approvals = [];
       state.deadline = approvalDeadline(step, approval);
+      this.carried.stepChanged(state);
       this.ctx.changed = true;
       await this.notices.approvalRequested(step, approval, state.deadline);
     }
@@ -94,6 +97,7 @@ export class ApprovalSteps {
       const step = this.ctx.step(command.stepId);
       const { required } = this.waiting.get(step.id)!;
       recordDecision(step, { decision, by: command.actor.subject, at: now(), comment: command.comment });
+      this.carried.stepChanged(step);
       log.info('approval decision', { stepId: step.id, decision, by: command.actor.subject });
       this.ctx.changed = true;
       // The decision that settles the approval is answered with the step as the run leaves it
