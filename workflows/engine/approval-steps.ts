@@ -66,6 +66,11 @@ export class ApprovalSteps {
     const decisions = state.approvals ?? [];
     const approvedBy = decisions.filter((d) => d.decision === 'approved').map((d) => d.by);
     const outcome = approvalOutcome(decisions, approval.required);
+    this.ctx.transitions.record(
+      outcome
+        ? { type: 'approval.settled', stepId: step.id, outcome }
+        : { type: 'approval.timed_out', stepId: step.id, outcome: timeoutOutcomes[approval.onTimeout] },
+    );
     this.notices.approvalSettled(step, state, outcome ?? 'timed_out', approval);
     switch (outcome) {
       case 'approved':
@@ -111,6 +116,8 @@ export class ApprovalSteps {
     }
   }
 }
+
+const timeoutOutcomes = { approve: 'approved', reject: 'rejected', fail: 'failed' } as const;
 
 function timedOut(step: Step, approval: ApprovalWith, approvedBy: string[]): unknown {
   switch (approval.onTimeout) {

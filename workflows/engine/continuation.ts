@@ -59,7 +59,8 @@ export class Continuation {
     this.status.publish();
     await condition(allHandlersFinished);
     log.info('continuing as new', { historyLength: workflowInfo().historyLength });
-    const { input, state, runDeadline, executions } = this.ctx;
+    const { input, state, runDeadline, executions, transitions } = this.ctx;
+    transitions.close();
     return continueAsNew<(input: RunInput) => Promise<RunResult>>({
       ...input,
       carried: {

@@ -1,6 +1,7 @@
-import { isCancellation, log } from '@temporalio/workflow';
+import { ActivityFailure, isCancellation, log } from '@temporalio/workflow';
 import type { StepError, StepState } from '../contract';
 import type { Step } from '../spec/schema';
+import { stepTypes } from '../spec/step-types';
 import { boundedStepError, type CarriedPayload } from './carried-payload';
 import { failedAttempts, FailureType, toStepError } from './failures';
 import type { GroupSystem } from './groups';
@@ -36,6 +37,8 @@ export class StepSettlement {
   settleSkipped(id: string, reason: NonNullable<StepState['skipReason']>): void {
     this.ctx.step(id).skipReason = reason;
     this.settle(this.ctx.step(id), 'skipped');
+    // An operator's skip is in the history already, as the accepted update with its actor.
+    if (reason !== 'operator') this.ctx.transitions.record({ type: 'step.skipped', stepId: id, reason });
   }
 
   /** Skips a step that has not started. */
@@ -55,6 +58,7 @@ export class StepSettlement {
     const refused = this.carried.admitOutput(step.id, output === undefined ? 0 : jsonBytes(output));
     if (refused !== undefined) {
       this.settle(state, 'failed', undefined, { type: FailureType.RunOutputLimit, message: refused });
+      this.ctx.transitions.record({ type: 'step.failed', stepId: step.id, error: state.error });
       this.applyOnError(step);
       return;
     }
@@ -64,11 +68,16 @@ export class StepSettlement {
   /** Called from a step's own promise, which nobody awaits: hence the crash guard. */
   threw(step: Step, state: StepState, error: unknown): void {
     this.ctx.guard.run(`settling step ${step.id}`, () => {
+      // What an activity or a step's timer went through is in the history already; the rest is recorded.
+      const inHistory =
+        (error instanceof ActivityFailure && error.activityType === step.type) || (stepTypes[step.type].kind === 'timer' && state.status === 'running');
       if (isCancellation(error)) {
         this.settle(state, 'cancelled', undefined, this.groups.cancelReason(step.id));
+        if (!inHistory) this.ctx.transitions.record({ type: 'step.cancelled', stepId: step.id, ...(state.error ? { error: state.error } : {}) });
       } else {
         state.attempts ||= failedAttempts(error) ?? 1;
         this.settle(state, 'failed', undefined, toStepError(error));
+        if (!inHistory) this.ctx.transitions.record({ type: 'step.failed', stepId: step.id, error: state.error });
         this.applyOnError(step);
       }
     });
@@ -84,6 +93,7 @@ export class StepSettlement {
         break;
       case 'pause':
         this.ctx.state.held.push(step.id);
+        this.ctx.transitions.record({ type: 'step.held', stepId: step.id, error });
         this.notices.stepHeld(step, state);
         break;
       case 'continue':
