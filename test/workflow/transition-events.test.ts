@@ -188,3 +188,24 @@ test('the run timing out, a cancel, and operator actions are events, with the ac
     await receiver.close();
   }
 });
+
+test('transitions are batched per workflow task, not one history event per step', async () => {
+  const handle = await start({
+    steps: [
+      ...Array.from({ length: 50 }, (_, i) => ({ id: `skip${i}`, type: 'noop' as const, when: 'inputs.env = "prod"' })),
+      ...Array.from({ length: 50 }, (_, i) => ({ id: `after${i}`, type: 'noop' as const, dependsOn: [`skip${i}`, 'fails'] })),
+      { id: 'fails', type: 'noop', when: '$undefinedFunction()', onError: 'continue' },
+    ],
+  }, { inputs: { env: 'dev' } });
+  await finished(handle);
+  const history = await handle.fetchHistory();
+  const kinds = (history.events ?? []).map((event) => Object.keys(event).find((key) => key.endsWith('EventAttributes')));
+  const upserts = kinds.filter((kind) => kind === 'workflowPropertiesModifiedEventAttributes').length;
+  const tasks = kinds.filter((kind) => kind === 'workflowTaskCompletedEventAttributes').length;
+  const skipped = picked(await runEvents(handle), ['step.skipped']);
+  expect(skipped.filter((event) => event.reason === 'condition')).toHaveLength(50);
+  expect(skipped.filter((event) => event.reason === 'upstream')).toHaveLength(50);
+  // 101 transitions; at most one upsert per workflow task, and one more removing the entry at the end.
+  expect(upserts).toBeLessThanOrEqual(tasks + 1);
+  expect(upserts).toBeLessThan(10);
+});
