@@ -131,6 +131,44 @@ export interface CarriedState {
   executions?: Record<string, number>;
 }
 
+/**
+ * Transitions the run's Temporal history does not show by itself (a skip, a failure decided in the
+ * workflow, an approval settled, a group or the run timed out…). The workflow hands each workflow
+ * task's transitions on in one memo upsert under RUN_TRANSITIONS_MEMO_KEY; the API reads them from
+ * the history's WorkflowPropertiesModified events and publishes each as a run event of the same type.
+ * Transitions history shows anyway (activities scheduled, completed, failed, cancelled; updates
+ * accepted with their actor) are not repeated.
+ */
+export const RUN_TRANSITIONS_MEMO_KEY = 'transitions';
+
+export const runTransitionTypes = [
+  'step.skipped',
+  'step.failed',
+  'step.cancelled',
+  'step.held',
+  'approval.settled',
+  'approval.timed_out',
+  'group.closed',
+  'group.timed_out',
+  'run.timed_out',
+] as const;
+
+export type RunTransitionType = (typeof runTransitionTypes)[number];
+
+export interface RunTransition {
+  type: RunTransitionType;
+  /** Workflow time of the transition (ISO). */
+  at: string;
+  stepId?: string;
+  groupId?: string;
+  /** step.skipped: why (condition, upstream, group). */
+  reason?: StepState['skipReason'];
+  /** approval.settled: approved or rejected; approval.timed_out: what `onTimeout` made of it (approved, rejected, failed). */
+  outcome?: 'approved' | 'rejected' | 'failed';
+  /** Why the step failed or was cancelled, or the group or run timed out. */
+  error?: StepError;
+}
+
 /** The workflow's result: the final state of every step. */
 export type RunResult = RunState;
 

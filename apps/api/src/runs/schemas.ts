@@ -173,6 +173,12 @@ export const RunEventSchema = z
     at: z.string(),
     stepId: z.string().optional(),
     stepType: z.string().optional(),
+    groupId: z.string().optional(),
+    reason: z.enum(['condition', 'upstream', 'group', 'operator']).optional().openapi({ description: 'step.skipped: why the step was skipped' }),
+    outcome: z
+      .enum(['approved', 'rejected', 'failed'])
+      .optional()
+      .openapi({ description: 'approval.settled: how the decisions settled it; approval.timed_out: what its `onTimeout` made of it' }),
     attempt: z.number().int().optional(),
     output: z.unknown().optional(),
     error: StepErrorSchema.optional(),
