@@ -1,11 +1,15 @@
+import type { PrismaClient } from '@prisma/client';
 import type { Logger } from 'pino';
+import { createPublishActivities, type PublishActivityDependencies } from './dolphinscheduler/publish-activities';
 import { stepActivity } from './step-activity';
 import { GuardedFetch, type EgressPolicy } from './egress';
+import { createGuardedDispatcher } from './egress/guarded-dispatcher';
 import { createHttpStep } from './steps/http';
 import { noopStep } from './steps/noop';
+import { shellStep } from './steps/shell';
 import { createNotifyApprovers } from './notify-approvers';
 import type { SecretResolver } from './secrets';
-import type { StepType } from '../workflows/spec/step-types';
+import type { ActivityStepType } from '../workflows/spec/step-types';
 
 export interface ActivityDependencies {
   logger: Logger;
@@ -16,6 +20,10 @@ export interface ActivityDependencies {
    * or SECRETS_KEYS) leaves it out, and a step referencing a secret then fails as SecretsUnavailable.
    */
   secrets?: SecretResolver;
+  /** The database publishing reads templates and targets from and records publishes in; publishes wait for a worker that has it. */
+  prisma?: PrismaClient;
+  /** Publishing's DolphinScheduler client settings (tests shorten timeouts). */
+  publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
 }
 
 /**
@@ -28,8 +36,17 @@ export function createActivities(deps: ActivityDependencies) {
     // One guarded fetch, hence one connection pool, for every HTTP step this worker runs.
     http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy)), deps.secrets),
     noop: stepActivity(logger, noopStep),
-  } satisfies Partial<Record<StepType, unknown>>;
-  return { ...steps, notifyApprovers: createNotifyApprovers(logger) };
+    shell: stepActivity(logger, shellStep),
+  } satisfies Record<ActivityStepType, unknown>;
+  // DolphinScheduler calls obey the egress policy too: a target's base URL cannot reach a denied address.
+  const publishing = createPublishActivities({
+    logger,
+    prisma: deps.prisma,
+    secrets: deps.secrets,
+    dispatcher: createGuardedDispatcher(deps.egressPolicy),
+    ...deps.publishing,
+  });
+  return { ...steps, notifyApprovers: createNotifyApprovers(logger), ...publishing };
 }
 
 export type RunActivities = ReturnType<typeof createActivities>;

@@ -2,7 +2,7 @@ import type { PrismaClient } from '@prisma/client';
 import type { Duration, PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { createActivities } from '../../../activities';
+import { createActivities, type ActivityDependencies } from '../../../activities';
 import { EgressPolicy } from '../../../activities/egress';
 import type { SecretResolver } from '../../../activities/secrets';
 import type { WorkerConfig } from '../../common/config';
@@ -31,6 +31,10 @@ export interface RunWorkerOptions {
   secrets?: SecretResolver;
   /** The payload codec (PAYLOAD_CODEC_KEYS): the same as the API's client, or neither reads the other's payloads. */
   payloadCodecs?: PayloadCodec[];
+  /** The database publishing to DolphinScheduler reads and records in (DATABASE_URL); publishes wait for a worker with one. */
+  prisma?: PrismaClient;
+  /** DolphinScheduler client settings of publishing (tests shorten timeouts). */
+  publishing?: ActivityDependencies['publishing'];
 }
 
 const workflowsPath = require.resolve('../../../workflows');
@@ -78,7 +82,13 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...workflows,
-    activities: createActivities({ logger, egressPolicy: options.egressPolicy ?? new EgressPolicy(), secrets: options.secrets }),
+    activities: createActivities({
+      logger,
+      egressPolicy: options.egressPolicy ?? new EgressPolicy(),
+      secrets: options.secrets,
+      prisma: options.prisma,
+      publishing: options.publishing,
+    }),
     dataConverter: { payloadCodecs: options.payloadCodecs ?? [] },
     maxHeartbeatThrottleInterval: '1s',
     ...ACTIVATION_TIME_LIMIT,
@@ -96,7 +106,8 @@ export async function runWorkerUntilShutdown(
   options: Pick<RunWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> & { logger: Logger },
 ): Promise<void> {
   const egressPolicy = egressPolicyOf(config);
-  const secretStore = secretStoreOf(config);
+  const prisma = config.DATABASE_URL ? createPrismaClient(config.DATABASE_URL) : undefined;
+  const secretStore = prisma && config.SECRETS_KEYS ? new SecretStore(prisma, config.SECRETS_KEYS) : undefined;
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const worker = await createRunWorker({
@@ -106,7 +117,8 @@ export async function runWorkerUntilShutdown(
       taskQueue: config.TASK_QUEUE,
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       egressPolicy,
-      secrets: secretStore?.store,
+      secrets: secretStore,
+      prisma,
       payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
     });
     options.logger.info(
@@ -125,15 +137,8 @@ export async function runWorkerUntilShutdown(
     await worker.run();
     options.logger.info('worker stopped');
   } finally {
-    await Promise.allSettled([connection.close(), secretStore?.prisma.$disconnect()]);
+    await Promise.allSettled([connection.close(), prisma?.$disconnect()]);
   }
-}
-
-/** The store steps read secrets from, when the worker has both the database and the keys. */
-function secretStoreOf(config: WorkerConfig): { store: SecretStore; prisma: PrismaClient } | undefined {
-  if (!config.DATABASE_URL || !config.SECRETS_KEYS) return undefined;
-  const prisma = createPrismaClient(config.DATABASE_URL);
-  return { store: new SecretStore(prisma, config.SECRETS_KEYS), prisma };
 }
 
 /** The worker's egress policy, from EGRESS_ALLOW, EGRESS_DENY and EGRESS_MAX_REDIRECTS (already validated). */
