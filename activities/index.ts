@@ -5,6 +5,8 @@ import { createHttpStep } from './steps/http';
 import { noopStep } from './steps/noop';
 import { createNotifyApprovers } from './notify-approvers';
 import type { SecretResolver } from './secrets';
+import { createScheduledRunActivities } from './scheduled-runs';
+import type { PrismaClient } from '@prisma/client';
 import type { StepType } from '../workflows/spec/step-types';
 
 export interface ActivityDependencies {
@@ -16,6 +18,8 @@ export interface ActivityDependencies {
    * or SECRETS_KEYS) leaves it out, and a step referencing a secret then fails as SecretsUnavailable.
    */
   secrets?: SecretResolver;
+  /** Where schedules' firings read templates (DATABASE_URL); without it they fail as SchedulesUnavailable. */
+  database?: PrismaClient;
 }
 
 /**
@@ -29,7 +33,11 @@ export function createActivities(deps: ActivityDependencies) {
     http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy)), deps.secrets),
     noop: stepActivity(logger, noopStep),
   } satisfies Partial<Record<StepType, unknown>>;
-  return { ...steps, notifyApprovers: createNotifyApprovers(logger) };
+  return {
+    ...steps,
+    notifyApprovers: createNotifyApprovers(logger),
+    ...createScheduledRunActivities({ logger, database: deps.database }),
+  };
 }
 
 export type RunActivities = ReturnType<typeof createActivities>;

@@ -11,6 +11,7 @@ import { renderProblems, unknownRoute } from './http/errors';
 import { createOpenApiRouter } from './openapi/document';
 import { createCodecCors, createCodecRouter } from './codec/router';
 import { createRunsRouter } from './runs/router';
+import { createSchedulesRouter } from './schedules/router';
 import { createSecretsRouter } from './secrets/router';
 import { createTenantsRouter } from './tenants/router';
 import { createTemplatesRouter } from './templates/router';
@@ -66,6 +67,7 @@ export function createApp(dependencies: ApiDependencies): express.Express {
   app.use('/api/v1/tenants', createTenantsRouter(deps));
   app.use('/api/v1/tokens', createTokensRouter(deps, authenticator));
   app.use('/api/v1/templates', createTemplatesRouter(deps, templateHeads));
+  app.use('/api/v1/templates', createSchedulesRouter(deps, templateHeads));
   app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
   app.use('/api/v1/secrets', createSecretsRouter(deps));
   app.use('/api/v1/codec', createCodecRouter(deps));

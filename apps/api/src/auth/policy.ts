@@ -58,6 +58,17 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'GET /api/v1/templates/:id/versions/:from/diff/:to': viewer,
   'POST /api/v1/templates/:id/versions/:number/rollback': editor,
 
+  // A schedule starts runs, so it is an operator's to manage, like starting runs by hand.
+  'GET /api/v1/templates/:id/schedules': viewer,
+  'POST /api/v1/templates/:id/schedules': operator,
+  'GET /api/v1/templates/:id/schedules/:scheduleId': viewer,
+  'PATCH /api/v1/templates/:id/schedules/:scheduleId': operator,
+  'DELETE /api/v1/templates/:id/schedules/:scheduleId': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/pause': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/resume': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/trigger': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/backfill': operator,
+
   'POST /api/v1/runs': operator,
   'GET /api/v1/runs': viewer,
   'GET /api/v1/runs/:id': viewer,

@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import '../openapi/registry'; // extends zod with `.openapi()` before the schemas below use it
+import { DurationSchema, parseDuration } from '../../../../workflows/spec/duration';
+import { storableText, text } from '../http/validation';
+
+/** Request and response shapes of a template's schedules: validation in the router, documentation in openapi.ts. */
+
+const MAX_INT4 = 2_147_483_647;
+
+/** Named macros Temporal's cron parser reads; `@every` is not offered (it could fire every second). */
+const CRON_MACROS = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'] as const;
+
+/**
+ * Five fields (minute, hour, day of month, month, day of week) or a named macro: the finest a
+ * schedule fires is once a minute. The fields' contents are Temporal's to parse (ranges, steps,
+ * names like MON or JAN); what it refuses is a 422 with its own message. The time zone is a
+ * field of its own, so `CRON_TZ=` and `TZ=` prefixes are refused here.
+ */
+const CRON = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*,/?#LW-]+( +[0-9A-Za-z*,/?#LW-]+){4})$/;
+
+export const CronExpression = text(
+  CRON,
+  200,
+  `must be five fields (minute hour day-of-month month day-of-week, e.g. "0 9 * * MON-FRI") or one of ${CRON_MACROS.join(', ')}`,
+).meta({ description: 'Five cron fields, or a named macro; read in the schedule’s time zone', example: '0 9 * * MON-FRI' });
+
+/**
+ * An IANA time zone name as the IANA database spells it (`Europe/Berlin`, `UTC`). Node's ICU reads
+ * names case-insensitively and Temporal's Go runtime does not, so the name must be the one ICU
+ * resolves it to.
+ */
+export const TimeZone = z
+  .string()
+  .max(64)
+  .superRefine((zone, context) => {
+    const resolved = resolvedTimeZone(zone);
+    if (resolved === undefined) context.addIssue({ code: 'custom', message: `${JSON.stringify(zone)} is not an IANA time zone (e.g. "Europe/Berlin", "UTC")` });
+    else if (resolved !== zone && resolved.toLowerCase() === zone.toLowerCase()) {
+      context.addIssue({ code: 'custom', message: `time zone names are case-sensitive: did you mean "${resolved}"?` });
+    }
+  })
+  .meta({ description: 'An IANA time zone the cron fields are read in (daylight saving included)', example: 'Europe/Berlin' });
+
+function resolvedTimeZone(zone: string): string | undefined {
+  if (zone === '' || !/^[A-Za-z0-9_+\-/]+$/.test(zone)) return undefined;
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+export const OVERLAP_POLICIES = ['skip', 'bufferOne', 'bufferAll', 'cancelOther', 'terminateOther', 'allowAll'] as const;
+export const OverlapPolicy = z.enum(OVERLAP_POLICIES).meta({
+  description:
+    'What a firing does while the previous run of the schedule still runs: `skip` it, buffer one or all to start after, cancel or terminate the running one, or `allowAll` to run side by side',
+});
+
+export const ScheduleVersion = z
+  .union([z.literal('latest'), z.int().min(1).max(MAX_INT4)])
+  .meta({ description: 'A version number to pin, or `latest`: the template’s latest version when each firing happens' });
+
+/** At most an hour: jitter spreads firings of many schedules, it does not move them by hours. */
+const Jitter = DurationSchema.refine((value) => (parseDuration(value) ?? 0) <= 3_600_000, { message: 'must be at most 1h' }).meta({
+  description: 'Each firing is delayed by a random time up to this (at most 1h), to spread load',
+  example: '30s',
+});
+/** Temporal's scheduler needs at least ten seconds. */
+const CatchupWindow = DurationSchema.refine((value) => (parseDuration(value) ?? 0) >= 10_000, { message: 'must be at least 10s' }).meta({
+  description: 'How late a firing missed while Temporal was unavailable may still start (default 1m, at least 10s)',
+  example: '1m',
+});
+
+const Description = storableText(500).meta({ description: 'What the schedule is for' });
+const Note = storableText(500).meta({ description: 'Why it was paused or resumed; shown with the schedule and in the Temporal Web UI' });
+const Cron = z
+  .union([CronExpression, z.array(CronExpression).min(1).max(10)])
+  .transform((cron) => (Array.isArray(cron) ? cron : [cron]))
+  .meta({ description: 'One cron expression, or up to ten: the schedule fires at every time any of them names' });
+
+export const CreateScheduleBody = z
+  .object({
+    description: Description.default(''),
+    cron: Cron,
+    timeZone: TimeZone.default('UTC'),
+    version: ScheduleVersion.default('latest'),
+    input: z.record(z.string(), z.unknown()).default({}).meta({ description: 'The run input of every firing, checked against the version’s `inputs` schema' }),
+    overlap: OverlapPolicy.default('skip'),
+    jitter: Jitter.optional(),
+    catchupWindow: CatchupWindow.default('1m'),
+    paused: z.boolean().default(false).meta({ description: 'Create it paused' }),
+    note: Note.optional(),
+  })
+  .strict()
+  .openapi('CreateSchedule');
+export type CreateScheduleBody = z.output<typeof CreateScheduleBody>;
+
+export const UpdateScheduleBody = z
+  .object({
+    description: Description.optional(),
+    cron: Cron.optional(),
+    timeZone: TimeZone.optional(),
+    version: ScheduleVersion.optional(),
+    input: z.record(z.string(), z.unknown()).optional(),
+    overlap: OverlapPolicy.optional(),
+    jitter: Jitter.nullable().optional().meta({ description: 'A duration, or null for none' }),
+    catchupWindow: CatchupWindow.optional(),
+  })
+  .strict()
+  .openapi('UpdateSchedule');
+export type UpdateScheduleBody = z.output<typeof UpdateScheduleBody>;
+
+export const PauseBody = z.object({ note: Note.optional() }).strict().openapi('SchedulePause');
+
+export const TriggerBody = z
+  .object({ overlap: OverlapPolicy.optional().meta({ description: 'For this firing only; the schedule’s policy by default' }) })
+  .strict()
+  .openapi('ScheduleTrigger');
+
+/** Backfills reach at most a year back, and span at most 31 days: Temporal's scheduler buffers at most 1,000 firings anyway. */
+const MAX_BACKFILL_SPAN_MS = 31 * 24 * 3_600_000;
+const MAX_BACKFILL_AGE_MS = 366 * 24 * 3_600_000;
+
+export const BackfillBody = z
+  .object({
+    start: z.iso.datetime({ offset: true }).meta({ description: 'Start of the past range (inclusive)' }),
+    end: z.iso.datetime({ offset: true }).meta({ description: 'End of the past range (exclusive), not in the future' }),
+    overlap: OverlapPolicy.default('allowAll').meta({ description: 'For the backfilled firings; `allowAll` by default' }),
+  })
+  .strict()
+  .superRefine((body, context) => {
+    const start = Date.parse(body.start);
+    const end = Date.parse(body.end);
+    const now = Date.now();
+    if (!(start < end)) context.addIssue({ code: 'custom', path: ['end'], message: 'must be after start' });
+    if (end > now + 1_000) context.addIssue({ code: 'custom', path: ['end'], message: 'must not be in the future: a backfill replays the past' });
+    if (end - start > MAX_BACKFILL_SPAN_MS) context.addIssue({ code: 'custom', path: ['end'], message: 'a backfill spans at most 31 days' });
+    if (now - start > MAX_BACKFILL_AGE_MS) context.addIssue({ code: 'custom', path: ['start'], message: 'a backfill reaches at most 366 days back' });
+  })
+  .openapi('ScheduleBackfill');
+
+export const ScheduleIdParam = z.string().regex(/^schedule-[0-9a-f-]{36}$/);
+
+// Responses (documentation only).
+
+const Timestamp = z.iso.datetime();
+
+export const ScheduleResource = z
+  .object({
+    id: z.string().meta({ example: 'schedule-3f6c2a9e-0d1b-4c1e-9a8f-2b7d5e4c3a10' }),
+    templateId: z.string(),
+    description: z.string(),
+    cron: z.array(z.string()),
+    timeZone: z.string(),
+    version: ScheduleVersion,
+    input: z.record(z.string(), z.unknown()),
+    overlap: OverlapPolicy,
+    jitter: z.string().nullable(),
+    catchupWindow: z.string(),
+    paused: z.boolean(),
+    note: z.string(),
+    createdBy: z.string(),
+    createdAt: Timestamp,
+    updatedBy: z.string(),
+    updatedAt: Timestamp,
+    nextRunTimes: z.array(Timestamp).meta({ description: 'The next firings (up to 5; none while paused)' }),
+    recentRuns: z
+      .array(z.object({ runId: z.string().nullable(), scheduledAt: Timestamp, startedAt: Timestamp }))
+      .meta({ description: 'The latest firings (up to 10), oldest first; `runId` names the run each started' }),
+    runningRuns: z.array(z.string()).meta({ description: 'Runs of this schedule still running' }),
+    firings: z.number().int().meta({ description: 'Firings so far, triggers and backfills included' }),
+  })
+  .openapi('Schedule');
+export type ScheduleResource = z.output<typeof ScheduleResource>;
+
+export const ScheduleList = z.object({ items: z.array(ScheduleResource) }).openapi('ScheduleList');
+
+export const ScheduleAccepted = z
+  .object({ scheduleId: z.string(), accepted: z.literal(true), detail: z.string() })
+  .openapi('ScheduleAccepted');

@@ -1,0 +1,63 @@
+import type { RunLimits } from './contract';
+
+/**
+ * The contract of scheduled starts, shared by the API (which writes it into a Temporal Schedule's
+ * action), the launcher workflow (scheduled-run.ts) and its activity (activities/scheduled-runs.ts).
+ *
+ * A Temporal Schedule's action starts the small `scheduledRun` workflow, not the run itself: a run's
+ * input holds the whole spec of its version, which a schedule following the latest version cannot
+ * know when it is written. The launcher resolves the version with an activity when it fires, then
+ * runs the run workflow as its child and waits for it, so the schedule's overlap policy applies to
+ * runs. Changing a shape here is a change to schedules already stored: keep it backwards compatible.
+ */
+
+export const SCHEDULED_RUN_WORKFLOW_TYPE = 'scheduledRun';
+
+export interface ScheduledRunInput {
+  scheduleId: string;
+  tenantId: string;
+  templateId: string;
+  /** A pinned version number, or the template's latest version at each firing. */
+  version: number | 'latest';
+  inputs: Record<string, unknown>;
+  /** Engine limits of the API that wrote the schedule. */
+  limits?: RunLimits;
+}
+
+/** What a firing ended with: the run it started and how that run ended. */
+export interface ScheduledRunResult {
+  runId: string;
+  templateVersion: number;
+  /** The run workflow's outcome: `completed` (the run's own status is in its state), `failed`, `cancelled`, `terminated`, `timedOut`. */
+  outcome: 'completed' | 'failed' | 'cancelled' | 'terminated' | 'timedOut';
+}
+
+/** Schedule ids and the base of their launchers' workflow ids: `schedule-<uuid>`. */
+const SCHEDULE_ID = /^schedule-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+/** Temporal names each started workflow `<action workflow id>-<scheduled time, to the second, RFC 3339 UTC>`. */
+const LAUNCHER_ID = /^(schedule-[0-9a-f-]{36})-(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)$/;
+
+export function isScheduleId(value: string): boolean {
+  return SCHEDULE_ID.test(value);
+}
+
+/** The starter a scheduled run names (its `startedBy` and StartedBy search attribute). */
+export function scheduleStarter(scheduleId: string): string {
+  return `schedule:${scheduleId}`;
+}
+
+/**
+ * The run id of the run a launcher starts: `run-<schedule uuid>-<scheduled time in seconds, hex>`.
+ * Derived from the launcher's workflow id, so the API can name the runs of a schedule's recent
+ * actions without asking each launcher, and a launcher replaying starts the same child. Temporal
+ * never starts two launchers of one schedule with the same id, so run ids are unique too. Pure:
+ * the workflow and the API both call it. Undefined for an id no schedule made.
+ */
+export function scheduledRunId(launcherWorkflowId: string): string | undefined {
+  const match = LAUNCHER_ID.exec(launcherWorkflowId);
+  if (!match) return undefined;
+  const uuid = SCHEDULE_ID.exec(match[1]!)?.[1];
+  const seconds = Date.parse(match[2]!) / 1000;
+  if (!uuid || !Number.isFinite(seconds) || seconds < 0) return undefined;
+  return `run-${uuid}-${seconds.toString(16)}`;
+}
