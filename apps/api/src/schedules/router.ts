@@ -28,7 +28,7 @@ export function createSchedulesRouter(deps: ApiDependencies, templateHeads: Temp
     const template = await templateHeads.get(templateId);
     if (!template || template.tenantId !== principal.tenantId) throw problems.notFound(`template ${templateId} does not exist`);
     if (options.writable && template.archived) throw problems.conflict(`template ${template.name} is archived: its schedules cannot be changed`);
-    return { principal, templateId, templateName: template.name };
+    return { principal, templateId, templateName: template.name, latestVersion: template.latestVersion };
   };
   const scheduleIdOf = (req: Request) => String(req.params.scheduleId);
   const audit = (req: Request, action: string, scheduleId: string, summary: object) =>

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import '../openapi/registry'; // extends zod with `.openapi()` before the schemas below use it
 import { DurationSchema, parseDuration } from '../../../../workflows/spec/duration';
-import { storableText, text } from '../http/validation';
+import type { InvalidParam } from '../http/problem';
+import { storableText } from '../http/validation';
 
 /** Request and response shapes of a template's schedules: validation in the router, documentation in openapi.ts. */
 
@@ -14,35 +15,52 @@ const CRON_MACROS = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@
  * Five fields (minute, hour, day of month, month, day of week) or a named macro: the finest a
  * schedule fires is once a minute. The fields' contents are Temporal's to parse (ranges, steps,
  * names like MON or JAN); what it refuses is a 422 with its own message. The time zone is a
- * field of its own, so `CRON_TZ=` and `TZ=` prefixes are refused here.
+ * field of its own, so `CRON_TZ=` and `TZ=` prefixes are refused.
  */
-const CRON = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*,/?#LW-]+( +[0-9A-Za-z*,/?#LW-]+){4})$/;
-
-export const CronExpression = text(
-  CRON,
-  200,
-  `must be five fields (minute hour day-of-month month day-of-week, e.g. "0 9 * * MON-FRI") or one of ${CRON_MACROS.join(', ')}`,
-).meta({ description: 'Five cron fields, or a named macro; read in the schedule’s time zone', example: '0 9 * * MON-FRI' });
+const CRON = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*,/?#-]+( +[0-9A-Za-z*,/?#-]+){4})$/;
 
 /**
- * An IANA time zone name as the IANA database spells it (`Europe/Berlin`, `UTC`). Node's ICU reads
- * names case-insensitively and Temporal's Go runtime does not, so the name must be the one ICU
- * resolves it to.
+ * Cron and time zone are text in the body's shape (a 400 when they are not); what they say is
+ * checked by `clockProblems` and by Temporal, both 422s naming the field.
  */
-export const TimeZone = z
-  .string()
-  .max(64)
-  .superRefine((zone, context) => {
-    const resolved = resolvedTimeZone(zone);
-    if (resolved === undefined) context.addIssue({ code: 'custom', message: `${JSON.stringify(zone)} is not an IANA time zone (e.g. "Europe/Berlin", "UTC")` });
-    else if (resolved !== zone && resolved.toLowerCase() === zone.toLowerCase()) {
-      context.addIssue({ code: 'custom', message: `time zone names are case-sensitive: did you mean "${resolved}"?` });
+export const CronExpression = storableText(200).meta({
+  description: `Five cron fields (minute hour day-of-month month day-of-week, read in the schedule's time zone), or one of ${CRON_MACROS.join(', ')}`,
+  example: '0 9 * * MON-FRI',
+});
+
+export const TimeZone = storableText(64).meta({
+  description: 'An IANA time zone as the IANA database spells it, which the cron fields are read in (daylight saving included)',
+  example: 'Europe/Berlin',
+});
+
+/** What is wrong with a schedule's cron expressions and time zone, as invalid parameters (empty when nothing is). */
+export function clockProblems(body: { cron?: string[]; timeZone?: string }): InvalidParam[] {
+  const found: InvalidParam[] = [];
+  (body.cron ?? []).forEach((cron, index) => {
+    const trimmed = cron.trim();
+    if (/^(CRON_)?TZ=/i.test(trimmed)) {
+      found.push({ path: ['cron', index], message: 'name the time zone in `timeZone`, not in the cron expression' });
+    } else if (!CRON.test(trimmed)) {
+      found.push({
+        path: ['cron', index],
+        message: `${JSON.stringify(cron)} is not five cron fields (minute hour day-of-month month day-of-week, e.g. "0 9 * * MON-FRI") or one of ${CRON_MACROS.join(', ')}`,
+      });
     }
-  })
-  .meta({ description: 'An IANA time zone the cron fields are read in (daylight saving included)', example: 'Europe/Berlin' });
+  });
+  if (body.timeZone !== undefined) {
+    const resolved = resolvedTimeZone(body.timeZone);
+    if (resolved === undefined) {
+      found.push({ path: ['timeZone'], message: `${JSON.stringify(body.timeZone)} is not an IANA time zone (e.g. "Europe/Berlin", "UTC")` });
+    } else if (resolved !== body.timeZone && resolved.toLowerCase() === body.timeZone.toLowerCase()) {
+      // Node's ICU reads names case-insensitively; Temporal's Go runtime does not.
+      found.push({ path: ['timeZone'], message: `time zone names are case-sensitive: did you mean "${resolved}"?` });
+    }
+  }
+  return found;
+}
 
 function resolvedTimeZone(zone: string): string | undefined {
-  if (zone === '' || !/^[A-Za-z0-9_+\-/]+$/.test(zone)) return undefined;
+  if (!/^[A-Za-z0-9_+\-/]{1,64}$/.test(zone)) return undefined;
   try {
     return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
   } catch {

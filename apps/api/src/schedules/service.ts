@@ -21,8 +21,11 @@ import { StartedByKey, TemplateIdKey, TenantIdKey } from '../../../../workflows/
 import type { ApiDependencies } from '../dependencies';
 import { problems } from '../http/problem';
 import type { Principal } from '../http/principal';
+import { InputValidators } from '../runs/input-validation';
+import { DEFAULT_RUN_INPUT_MAX_BYTES } from '../runs/start';
+import { SpecSchema } from '../../../../workflows/spec/schema';
 import type { CreateScheduleBody, ScheduleResource, UpdateScheduleBody } from './schemas';
-import { OVERLAP_POLICIES } from './schemas';
+import { OVERLAP_POLICIES, clockProblems } from './schemas';
 
 /**
  * A template's schedules are Temporal Schedules, and nothing else: Temporal keeps them across
@@ -68,13 +71,17 @@ export interface ScheduleContext {
   principal: Principal;
   templateId: string;
   templateName: string;
+  latestVersion: number;
 }
 
 export class Schedules {
+  private readonly inputValidators = new InputValidators();
+
   constructor(private readonly deps: ApiDependencies) {}
 
   async create(context: ScheduleContext, body: CreateScheduleBody): Promise<ScheduleResource> {
     const { principal, templateId } = context;
+    await this.checkRunnable(context, body);
     const scheduleId = `schedule-${randomUUID()}`;
     const memo: ScheduleMemo = { tenantId: principal.tenantId, templateId, createdBy: principal.subject };
     try {
@@ -127,6 +134,7 @@ export class Schedules {
       paused: current.paused,
       ...(body.jitter === null ? {} : (body.jitter ?? current.jitter) ? { jitter: (body.jitter ?? current.jitter)! } : {}),
     };
+    await this.checkRunnable(context, merged);
     try {
       await handle.update((previous): ScheduleUpdateOptions => {
         // Temporal hands the schedule as it is now: one changed by another request meanwhile still belongs here.
@@ -166,6 +174,29 @@ export class Schedules {
     await handle
       .backfill({ start: new Date(range.start), end: new Date(range.end), overlap: TEMPORAL_OVERLAP[range.overlap] })
       .catch((error: unknown) => Promise.reject(notFoundOr(error, scheduleId)));
+  }
+
+  /**
+   * What a firing would meet, checked now with clear 422s: the cron expressions and time zone (Temporal
+   * checks the fields again), a pinned version that exists, and the input against the `inputs` schema
+   * of the version a firing would run now (a later version of a `latest` schedule may refuse it: that
+   * firing then fails as InputInvalid, visible in the Temporal Web UI).
+   */
+  private async checkRunnable(context: ScheduleContext, body: Pick<CreateScheduleBody, 'cron' | 'timeZone' | 'version' | 'input'>): Promise<void> {
+    const clock = clockProblems(body);
+    if (clock.length > 0) throw problems.unprocessable('the schedule’s cron expressions or time zone are invalid', clock);
+    const inputBytes = Buffer.byteLength(JSON.stringify(body.input));
+    const inputLimit = this.deps.runInputMaxBytes ?? DEFAULT_RUN_INPUT_MAX_BYTES;
+    if (inputBytes > inputLimit) throw problems.payloadTooLarge(`input is ${inputBytes} bytes as JSON; a run's input may be at most ${inputLimit} bytes (RUN_INPUT_MAX_BYTES)`);
+    const number = body.version === 'latest' ? context.latestVersion : body.version;
+    const version = await this.deps.prisma.templateVersion.findUnique({
+      where: { templateId_number: { templateId: context.templateId, number } },
+      select: { id: true, spec: true },
+    });
+    if (!version) throw problems.unprocessable(`template ${context.templateName} has no version ${number}`, [{ path: ['version'], message: 'no such version' }]);
+    const spec = SpecSchema.parse(version.spec);
+    const invalid = this.inputValidators.check(version.id, spec.inputs, body.input);
+    if (invalid.length > 0) throw problems.unprocessable(`input does not match the input schema of version ${number}`, invalid);
   }
 
   /** The schedule, if it is one of this template's in the caller's tenant; a 404 otherwise, as if it did not exist. */
@@ -252,7 +283,8 @@ function viewOf(description: ScheduleDescription): ScheduleResource {
     createdAt: info.createdAt.toISOString(),
     updatedBy: actionMemo.updatedBy ?? memo.createdBy ?? '',
     updatedAt: (info.lastUpdatedAt ?? info.createdAt).toISOString(),
-    nextRunTimes: info.nextActionTimes.slice(0, 5).map((time) => time.toISOString()),
+    // Temporal computes them paused or not; a paused schedule fires at none of them.
+    nextRunTimes: description.state.paused ? [] : info.nextActionTimes.slice(0, 5).map((time) => time.toISOString()),
     recentRuns: info.recentActions.map((action) => ({
       runId: scheduledRunId(action.action.workflow.workflowId) ?? null,
       scheduledAt: action.scheduledAt.toISOString(),
@@ -263,18 +295,20 @@ function viewOf(description: ScheduleDescription): ScheduleResource {
   };
 }
 
-/** Temporal refused the spec it was given (a cron field, a time zone): the caller's to fix. */
+/**
+ * Temporal refused the spec it was given (a cron field out of range, a time zone its runtime does
+ * not know): the caller's to fix. The SDK's schedule client turns the server's INVALID_ARGUMENT
+ * for a schedule spec into a TypeError carrying the server's reason ("Minute is not in range [0-59]").
+ */
 function refusedSpec(error: unknown) {
-  const grpc = grpcErrorOf(error);
-  if (grpc?.code !== GRPC_INVALID_ARGUMENT) return undefined;
-  return problems.unprocessable(`Temporal refused the schedule: ${grpc.details ?? grpc.message ?? 'invalid argument'}`, [
-    { path: ['cron'], message: grpc.details ?? 'invalid' },
-  ]);
+  const reason = error instanceof TypeError ? error.message : grpcErrorOf(error)?.code === GRPC_INVALID_ARGUMENT ? String(grpcErrorOf(error)?.details) : undefined;
+  if (reason === undefined) return undefined;
+  return problems.unprocessable(`Temporal refused the schedule: ${reason}`, [{ path: ['cron'], message: reason }]);
 }
 
-function grpcErrorOf(error: unknown): { code?: number; details?: string; message?: string } | undefined {
+function grpcErrorOf(error: unknown): { code?: number; details?: string } | undefined {
   for (let current = error; typeof current === 'object' && current !== null; current = (current as { cause?: unknown }).cause) {
-    if (typeof (current as { code?: unknown }).code === 'number') return current as { code?: number; details?: string; message?: string };
+    if (typeof (current as { code?: unknown }).code === 'number') return current as { code?: number; details?: string };
   }
   return undefined;
 }
