@@ -198,8 +198,9 @@ test('a backfill of a past range starts one run per time the cron names in it', 
 
   // A range in the future, or reversed, is no backfill.
   const future = new Date(Date.now() + 3_600_000).toISOString();
-  expectProblem(await call(api, 'POST', `${scheduleUrl(templateId, schedule.id)}/backfill`, { token: operator, json: { start: today.toISOString(), end: future } }), 400);
-  expectProblem(await call(api, 'POST', `${scheduleUrl(templateId, schedule.id)}/backfill`, { token: operator, json: { start: today.toISOString(), end: start.toISOString() } }), 400);
+  expectProblem(await call(api, 'POST', `${scheduleUrl(templateId, schedule.id)}/backfill`, { token: operator, json: { start: today.toISOString(), end: future } }), 422);
+  expectProblem(await call(api, 'POST', `${scheduleUrl(templateId, schedule.id)}/backfill`, { token: operator, json: { start: today.toISOString(), end: start.toISOString() } }), 422);
+  expectProblem(await call(api, 'POST', `${scheduleUrl(templateId, schedule.id)}/backfill`, { token: operator, json: { start: 'yesterday', end: future } }), 400);
   await api.temporal.schedule.getHandle(schedule.id).delete();
 }, 90_000);
 

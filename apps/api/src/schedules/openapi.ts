@@ -97,5 +97,10 @@ registry.registerPath({
   tags,
   summary: 'Fire a schedule for every time its cron names in a past range (operator)',
   request: { params: ScheduleParams, ...body(BackfillBody) },
-  responses: { 202: json('Accepted: the runs show in the schedule’s recentRuns as they start', ScheduleAccepted), ...problemResponses(404), 409: archived },
+  responses: {
+    202: json('Accepted: the runs show in the schedule’s recentRuns as they start', ScheduleAccepted),
+    ...problemResponses(404),
+    409: archived,
+    422: problemResponse(422, 'The range is not in the past, is reversed, spans more than 31 days or reaches more than 366 days back'),
+  },
 });

@@ -7,7 +7,7 @@ import { declareRoutes } from '../http/routes';
 import { bodyOrEmpty, parseRequest, pathParam } from '../http/validation';
 import { TemplateIdParam } from '../templates/schemas';
 import type { TemplateHeads } from '../templates/template-heads';
-import { BackfillBody, CreateScheduleBody, PauseBody, TriggerBody, UpdateScheduleBody } from './schemas';
+import { BackfillBody, backfillProblems, CreateScheduleBody, PauseBody, TriggerBody, UpdateScheduleBody } from './schemas';
 import { Schedules, type ScheduleContext } from './service';
 import './openapi';
 
@@ -97,6 +97,8 @@ export function createSchedulesRouter(deps: ApiDependencies, templateHeads: Temp
       post: async (req, res) => {
         const context = await contextOf(req, { writable: true });
         const range = parseRequest(BackfillBody, bodyOrEmpty(req.body), 'body');
+        const invalid = backfillProblems(range);
+        if (invalid.length > 0) throw problems.unprocessable('the backfill’s range is not a past range Temporal can replay', invalid);
         await schedules.backfill(context, scheduleIdOf(req), range);
         audit(req, 'schedule.backfilled', scheduleIdOf(req), { templateId: context.templateId, ...range });
         res.status(202).json({ scheduleId: scheduleIdOf(req), accepted: true, detail: `the firings between ${range.start} and ${range.end} start now` });
