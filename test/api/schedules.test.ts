@@ -1,6 +1,7 @@
 import type { PrismaClient } from '@prisma/client';
 import { createPrismaClient } from '../../apps/common/database';
-import { startTestWorker, type TestWorker } from '../support/worker';
+import { Worker } from '@temporalio/worker';
+import { startTestWorker, workflowBundle, type TestWorker } from '../support/worker';
 import { call, createTestTenant, createToken, expectProblem, startApi, tokenFor, uniqueName, type Answer, type Api } from './harness';
 
 /**
@@ -117,6 +118,12 @@ test('a schedule is created, read, and fired now: its run carries the tenant and
   const [run] = await finishedRuns(templateId, scheduleId, 1);
   expect(run!.body).toMatchObject({ templateId, version: 1, startedBy: `schedule:${scheduleId}`, status: 'succeeded' });
   expect(run!.body.steps.find((step: { id: string }) => step.id === 'hello').output).toBe('hello billing');
+
+  // The launcher Temporal started reports the run it waited for, and its history replays.
+  const [action] = (await api.temporal.schedule.getHandle(scheduleId).describe()).info.recentActions;
+  const launcher = api.temporal.workflow.getHandle(action!.action.workflow.workflowId);
+  expect(await launcher.result()).toEqual({ runId: run!.body.runId, templateVersion: 1, outcome: 'completed' });
+  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, await launcher.fetchHistory());
 
   // The run is the tenant's like any other: listed by its starter, and another tenant's 404.
   const listed = await eventually(

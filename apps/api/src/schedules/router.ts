@@ -53,7 +53,7 @@ export function createSchedulesRouter(deps: ApiDependencies, templateHeads: Temp
       },
       patch: async (req, res) => {
         const context = await contextOf(req, { writable: true });
-        const body = parseRequest(UpdateScheduleBody, bodyOrEmpty(req.body), 'body');
+        const body = parseRequest(UpdateScheduleBody, req.body, 'body');
         const schedule = await schedules.update(context, scheduleIdOf(req), body);
         audit(req, 'schedule.updated', schedule.id, { templateId: context.templateId, changed: Object.keys(body) });
         res.json(schedule);

@@ -50,7 +50,7 @@ export function createTriggersRouter(deps: ApiDependencies, templateHeads: Templ
       patch: async (req, res) => {
         const context = await contextOf(req, { writable: true });
         const triggerId = triggerIdOf(req);
-        const body = parseRequest(UpdateTriggerBody, bodyOrEmpty(req.body), 'body');
+        const body = parseRequest(UpdateTriggerBody, req.body, 'body');
         res.json(await triggers.update(context, triggerId, body));
       },
       delete: async (req, res) => {
