@@ -1,10 +1,11 @@
 import type { PrismaClient } from '@prisma/client';
-import { ApplicationFailure } from '@temporalio/activity';
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { InputValidators } from '../apps/api/src/runs/input-validation';
 import { runStartOptions } from '../apps/common/run-start-options';
 import type { RunInput } from '../workflows/contract';
-import { scheduleStarter, type ScheduledRunInput } from '../workflows/scheduled-start';
+import { scheduleStarter, scheduledRunId, type ScheduledRunInput } from '../workflows/scheduled-start';
 import { SpecSchema } from '../workflows/spec/schema';
 
 /**
@@ -27,8 +28,14 @@ export const ScheduledRunErrorType = {
   SchedulesUnavailable: 'SchedulesUnavailable',
 } as const;
 
-/** The run's start options, as plain data the workflow hands to `startChild`. */
+/**
+ * The run's start options, as plain data the workflow hands to `startChild`. The run's id and task
+ * queue are decided here, not in the workflow: an activity's result is recorded, so a replay (on
+ * any worker, under any id a replayer gives it) starts the same child.
+ */
 export interface ScheduledRunStart {
+  runId: string;
+  taskQueue: string;
   templateVersion: number;
   args: [RunInput];
   memo: Record<string, unknown>;
@@ -46,7 +53,11 @@ export interface ScheduledRunDependencies {
 export function createScheduledRunActivities(deps: ScheduledRunDependencies) {
   const inputValidators = new InputValidators();
   return {
-    async resolveScheduledRun(input: ScheduledRunInput, ids: { workflowId: string; taskQueue: string }): Promise<ScheduledRunStart> {
+    async resolveScheduledRun(input: ScheduledRunInput): Promise<ScheduledRunStart> {
+      const { workflowExecution, taskQueue } = Context.current().info;
+      // A launcher started other than by its schedule (by hand, from the Web UI) gets a fresh run id.
+      const launcherId = workflowExecution?.workflowId ?? '';
+      const ids = { workflowId: scheduledRunId(launcherId) ?? `run-${randomUUID()}`, taskQueue };
       const database = deps.database;
       if (!database) {
         throw ApplicationFailure.nonRetryable(
@@ -88,6 +99,8 @@ export function createScheduledRunActivities(deps: ScheduledRunDependencies) {
       const options = runStartOptions(runInput, { ...ids, tenantId: input.tenantId });
       deps.logger.info({ scheduleId: input.scheduleId, runId: ids.workflowId, templateId: template.id, version: number }, 'scheduled run resolved');
       return {
+        runId: ids.workflowId,
+        taskQueue,
         templateVersion: number,
         args: [runInput],
         memo: options.memo ?? {},

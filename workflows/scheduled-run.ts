@@ -6,11 +6,9 @@ import {
   TimeoutFailure,
   proxyActivities,
   startChild,
-  uuid4,
-  workflowInfo,
 } from '@temporalio/workflow';
 import { RUN_WORKFLOW_TYPE } from './contract';
-import { scheduledRunId, type ScheduledRunInput, type ScheduledRunResult } from './scheduled-start';
+import type { ScheduledRunInput, ScheduledRunResult } from './scheduled-start';
 import type { ScheduledRunActivities } from '../activities/scheduled-runs';
 
 /**
@@ -35,13 +33,11 @@ const { resolveScheduledRun } = proxyActivities<ScheduledRunActivities>({
 });
 
 export async function scheduledRun(input: ScheduledRunInput): Promise<ScheduledRunResult> {
-  const info = workflowInfo();
-  // A launcher started other than by its schedule (by hand, from the Web UI) gets a fresh run id.
-  const runId = scheduledRunId(info.workflowId) ?? `run-${uuid4()}`;
-  const start = await resolveScheduledRun(input, { workflowId: runId, taskQueue: info.taskQueue });
+  const start = await resolveScheduledRun(input);
+  const { runId } = start;
   const child = await startChild(RUN_WORKFLOW_TYPE, {
     workflowId: runId,
-    taskQueue: info.taskQueue,
+    taskQueue: start.taskQueue,
     args: start.args,
     memo: start.memo,
     staticSummary: start.staticSummary,
