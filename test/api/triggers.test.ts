@@ -186,6 +186,7 @@ test('what a signed delivery can still get wrong: 400, 404, 413, 415 and 422', a
   const trigger = await newTrigger();
   expectProblem(await deliver(trigger, push('x'), { deliveryId: null }), 400);
   expectProblem(await deliver(trigger, undefined, { raw: '{"ref": ' }), 400);
+  expectProblem(await deliver(trigger, undefined, { raw: `${'['.repeat(100_000)}${']'.repeat(100_000)}` }), 400);
   expectProblem(await deliver(trigger, undefined, { raw: 'ref=main', contentType: 'application/x-www-form-urlencoded' }), 415);
   expectProblem(await deliver(trigger, { blob: 'x'.repeat(300 * 1024) }), 413);
   expectProblem(await deliver({ ...trigger, url: '/api/v1/hooks/00000000-0000-4000-8000-000000000000' }, push('x')), 404);

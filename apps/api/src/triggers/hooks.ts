@@ -5,6 +5,7 @@ import { auditActorOf } from '../audit/trail';
 import type { ApiDependencies } from '../dependencies';
 import { attachPrincipal, type Principal } from '../http/principal';
 import { ProblemError, problems } from '../http/problem';
+import { MAX_BODY_DEPTH } from '../http/body';
 import { allowOnly } from '../http/routes';
 import { IDEMPOTENCY_KEY } from '../runs/schemas';
 import type { RunStarter } from '../runs/start';
@@ -24,7 +25,7 @@ import type { ActiveTrigger, Triggers } from './service';
  * Checked in this order: the trigger exists (404), its rate limit (429; the writes budget of
  * RATE_LIMIT_WRITES_PER_MINUTE, counted per trigger, signed or not), the body's size (413), the
  * signature and the timestamp (401, audited as refusals in the trigger's tenant within the audit's
- * refusal budget), the body is JSON (415, 400), the delivery id (400), the mapping (422), and then
+ * refusal budget), the body is JSON nesting at most 64 levels (415, 400), the delivery id (400), the mapping (422), and then
  * the start as any run's (422 inputs, 409 archived template). Mounted before authentication.
  */
 
@@ -136,11 +137,28 @@ function signatureRefusal(trigger: ActiveTrigger, req: Request, raw: Buffer): { 
 
 function jsonOf(req: Request, raw: Buffer): unknown {
   if (!req.is(['application/json', 'application/*+json'])) throw problems.unsupportedMediaType('a delivery is sent as application/json');
+  let body: unknown;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    body = JSON.parse(raw.toString('utf8'));
   } catch (error) {
     throw problems.badRequest(`the body is not JSON: ${(error as Error).message}`);
   }
+  // As every body of the API (http/body.ts): what is deeper would reach recursive code downstream.
+  if (nestsDeeperThan(body, MAX_BODY_DEPTH)) throw problems.badRequest(`the body nests deeper than ${MAX_BODY_DEPTH} levels`);
+  return body;
+}
+
+/** Iterative, so no depth can overflow it. */
+function nestsDeeperThan(root: unknown, limit: number): boolean {
+  const pending: { value: unknown; depth: number }[] = [{ value: root, depth: 0 }];
+  while (pending.length > 0) {
+    const { value, depth } = pending.pop()!;
+    if (depth > limit) return true;
+    if (typeof value === 'object' && value !== null) {
+      for (const item of Object.values(value)) pending.push({ value: item, depth: depth + 1 });
+    }
+  }
+  return false;
 }
 
 /** The run's input: the trigger's mapping evaluated over the delivery, within the expression bounds of the spec. */
