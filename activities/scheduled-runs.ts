@@ -55,9 +55,7 @@ export function createScheduledRunActivities(deps: ScheduledRunDependencies) {
   return {
     async resolveScheduledRun(input: ScheduledRunInput): Promise<ScheduledRunStart> {
       const { workflowExecution, taskQueue } = Context.current().info;
-      // A launcher started other than by its schedule (by hand, from the Web UI) gets a fresh run id.
-      const launcherId = workflowExecution?.workflowId ?? '';
-      const ids = { workflowId: scheduledRunId(launcherId) ?? `run-${randomUUID()}`, taskQueue };
+      const ids = { workflowId: scheduledRunId(workflowExecution?.runId ?? '') ?? `run-${randomUUID()}`, taskQueue };
       const database = deps.database;
       if (!database) {
         throw ApplicationFailure.nonRetryable(

@@ -33,9 +33,9 @@ export interface ScheduledRunResult {
 }
 
 /** Schedule ids and the base of their launchers' workflow ids: `schedule-<uuid>`. */
-const SCHEDULE_ID = /^schedule-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
-/** Temporal names each started workflow `<action workflow id>-<scheduled time, to the second, RFC 3339 UTC>`. */
-const LAUNCHER_ID = /^(schedule-[0-9a-f-]{36})-(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)$/;
+const SCHEDULE_ID = /^schedule-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Temporal run ids are UUIDs. */
+const TEMPORAL_RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function isScheduleId(value: string): boolean {
   return SCHEDULE_ID.test(value);
@@ -47,17 +47,12 @@ export function scheduleStarter(scheduleId: string): string {
 }
 
 /**
- * The run id of the run a launcher starts: `run-<schedule uuid>-<scheduled time in seconds, hex>`.
- * Derived from the launcher's workflow id, so the API can name the runs of a schedule's recent
- * actions without asking each launcher, and a launcher replaying starts the same child. Temporal
- * never starts two launchers of one schedule with the same id, so run ids are unique too. Pure:
- * the workflow and the API both call it. Undefined for an id no schedule made.
+ * The run id of the run a launcher starts: `run-<the launcher's Temporal run id>`. Temporal names
+ * a launcher `<schedule id>-<firing time to the second>`, so two firings within one second (a
+ * trigger as the cron fires) share a workflow id, but never a run id; the schedule's recent actions
+ * name each launcher's first run id, so the API names their runs without asking each launcher.
+ * Undefined for anything that is not a Temporal run id.
  */
-export function scheduledRunId(launcherWorkflowId: string): string | undefined {
-  const match = LAUNCHER_ID.exec(launcherWorkflowId);
-  if (!match) return undefined;
-  const uuid = SCHEDULE_ID.exec(match[1]!)?.[1];
-  const seconds = Date.parse(match[2]!) / 1000;
-  if (!uuid || !Number.isFinite(seconds) || seconds < 0) return undefined;
-  return `run-${uuid}-${seconds.toString(16)}`;
+export function scheduledRunId(launcherRunId: string): string | undefined {
+  return TEMPORAL_RUN_ID.test(launcherRunId) ? `run-${launcherRunId}` : undefined;
 }

@@ -1,6 +1,9 @@
 import type { PrismaClient } from '@prisma/client';
 import { createPrismaClient } from '../../apps/common/database';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
+import { scheduledRunId } from '../../workflows/scheduled-start';
 import { startTestWorker, workflowBundle, type TestWorker } from '../support/worker';
 import { call, createTestTenant, createToken, expectProblem, startApi, tokenFor, uniqueName, type Answer, type Api } from './harness';
 
@@ -172,6 +175,9 @@ test('pause and resume show in the schedule and in Temporal’s describe; a chan
   expect(changed.status).toBe(200);
   expect(changed.body).toMatchObject({ description: 'weekly', overlap: 'bufferOne', timeZone: 'America/New_York', cron: ['0 12 * * MON', '@monthly'], paused: true, updatedBy: 'olga' });
 
+  const withoutJitter = await call(api, 'PATCH', url, { token: operator, json: { jitter: null } });
+  expect(withoutJitter.body).toMatchObject({ jitter: null, description: 'weekly', paused: true });
+
   const resumed = await call(api, 'POST', `${url}/resume`, { token: operator });
   expect(resumed.body).toMatchObject({ paused: false, note: 'resumed by olga' });
   expect(resumed.body.nextRunTimes.length).toBeGreaterThan(0);
@@ -232,6 +238,30 @@ test('a schedule following the latest version picks up a new version; a pinned o
 
   await Promise.all([latest.id, pinned.id].map((id) => api.temporal.schedule.getHandle(id).delete()));
 }, 90_000);
+
+test('a firing on a template archived since fails its launcher as TemplateArchived, and starts no run', async () => {
+  const templateId = await template();
+  const { body: schedule } = await createSchedule(templateId, { cron: NEVER_NOW, input: { service: 'old' } });
+  expect((await call(api, 'DELETE', `/api/v1/templates/${templateId}`)).status).toBe(204);
+  // The API refuses to fire it (409); Temporal still may, as its clock would.
+  expectProblem(await call(api, 'POST', `${scheduleUrl(templateId, schedule.id)}/trigger`, { token: operator }), 409);
+  const handle = api.temporal.schedule.getHandle(schedule.id);
+  await handle.trigger();
+  const launcher = (
+    await eventually(
+      () => handle.describe(),
+      (described) => described.info.recentActions.length === 1,
+    )
+  ).info.recentActions[0]!.action.workflow;
+  const failure = await api.temporal.workflow.getHandle(launcher.workflowId).result().catch((error: unknown) => error);
+  expect(failure).toBeInstanceOf(WorkflowFailedError);
+  // The activity's typed failure, not retried, under the ActivityFailure Temporal wraps it in.
+  const cause = (failure as WorkflowFailedError).cause?.cause as ApplicationFailure;
+  expect([cause.type, cause.nonRetryable, cause.message]).toEqual(['TemplateArchived', true, expect.stringContaining('is archived')]);
+  expectProblem(await call(api, 'GET', `/api/v1/runs/${scheduledRunId(launcher.firstExecutionRunId)}`), 404);
+  // Its schedules can still be cleared away.
+  expect((await call(api, 'DELETE', scheduleUrl(templateId, schedule.id), { token: operator })).status).toBe(204);
+}, 60_000);
 
 describe('refusals', () => {
   let templateId: string;

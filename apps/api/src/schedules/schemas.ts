@@ -160,8 +160,6 @@ export function backfillProblems(range: { start: string; end: string }, now = Da
   return found;
 }
 
-export const ScheduleIdParam = z.string().regex(/^schedule-[0-9a-f-]{36}$/);
-
 // Responses (documentation only).
 
 const Timestamp = z.iso.datetime();

@@ -132,8 +132,10 @@ export class Schedules {
       overlap: body.overlap ?? current.overlap,
       catchupWindow: body.catchupWindow ?? current.catchupWindow,
       paused: current.paused,
-      ...(body.jitter === null ? {} : (body.jitter ?? current.jitter) ? { jitter: (body.jitter ?? current.jitter)! } : {}),
     };
+    // null removes the jitter; left out, it keeps the current one.
+    const jitter = body.jitter === null ? undefined : (body.jitter ?? current.jitter ?? undefined);
+    if (jitter) merged.jitter = jitter;
     await this.checkRunnable(context, merged);
     try {
       await handle.update((previous): ScheduleUpdateOptions => {
@@ -286,11 +288,11 @@ function viewOf(description: ScheduleDescription): ScheduleResource {
     // Temporal computes them paused or not; a paused schedule fires at none of them.
     nextRunTimes: description.state.paused ? [] : info.nextActionTimes.slice(0, 5).map((time) => time.toISOString()),
     recentRuns: info.recentActions.map((action) => ({
-      runId: scheduledRunId(action.action.workflow.workflowId) ?? null,
+      runId: scheduledRunId(action.action.workflow.firstExecutionRunId) ?? null,
       scheduledAt: action.scheduledAt.toISOString(),
       startedAt: action.takenAt.toISOString(),
     })),
-    runningRuns: info.runningActions.map((action) => scheduledRunId(action.workflow.workflowId) ?? action.workflow.workflowId),
+    runningRuns: info.runningActions.map((action) => scheduledRunId(action.workflow.firstExecutionRunId) ?? action.workflow.workflowId),
     firings: info.numActionsTaken,
   };
 }
