@@ -239,6 +239,31 @@ test('a schedule following the latest version picks up a new version; a pinned o
   await Promise.all([latest.id, pinned.id].map((id) => api.temporal.schedule.getHandle(id).delete()));
 }, 90_000);
 
+test('the overlap policy applies to runs: cancelOther cancels the previous firing’s run, which ends cancelled', async () => {
+  const gated = { inputs, steps: [{ id: 'gate', type: 'approval', with: { approvers: { roles: ['sre'] } } }] };
+  const templateId = await template(gated);
+  const { body: schedule } = await createSchedule(templateId, { cron: NEVER_NOW, input: { service: 'x' }, overlap: 'cancelOther' });
+  const url = scheduleUrl(templateId, schedule.id);
+  await call(api, 'POST', `${url}/trigger`, { token: operator });
+  const first = await eventually(() => call(api, 'GET', url), (answer) => answer.body.runningRuns?.length === 1);
+  const firstRunId: string = first.body.runningRuns[0];
+  await eventually(() => call(api, 'GET', `/api/v1/runs/${firstRunId}`), (answer) => answer.body.status === 'waiting_approval');
+  // Temporal names firings to the second: the next one in another second.
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  await call(api, 'POST', `${url}/trigger`, { token: operator });
+  const cancelled = await eventually(() => call(api, 'GET', `/api/v1/runs/${firstRunId}`), (answer) => answer.body.status === 'cancelled');
+  expect(cancelled.body.startedBy).toBe(`schedule:${schedule.id}`);
+  const second = await eventually(
+    () => call(api, 'GET', url),
+    (answer) => answer.body.runningRuns?.length === 1 && answer.body.runningRuns[0] !== firstRunId,
+  );
+  const secondRunId: string = second.body.runningRuns[0];
+  await eventually(() => call(api, 'GET', `/api/v1/runs/${secondRunId}`), (answer) => answer.body.status === 'waiting_approval');
+  // Deleting the schedule leaves its run in flight; the test cancels it.
+  expect((await call(api, 'DELETE', url, { token: operator })).status).toBe(204);
+  expect((await call(api, 'POST', `/api/v1/runs/${secondRunId}/cancel`, { token: operator })).status).toBe(202);
+}, 60_000);
+
 test('a firing on a template archived since fails its launcher as TemplateArchived, and starts no run', async () => {
   const templateId = await template();
   const { body: schedule } = await createSchedule(templateId, { cron: NEVER_NOW, input: { service: 'old' } });

@@ -167,8 +167,11 @@ export class Schedules {
   }
 
   async trigger(context: ScheduleContext, scheduleId: string, overlap: Overlap | undefined): Promise<void> {
-    const { handle } = await this.describe(context, scheduleId);
-    await handle.trigger(overlap ? TEMPORAL_OVERLAP[overlap] : undefined).catch((error: unknown) => Promise.reject(notFoundOr(error, scheduleId)));
+    const { handle, description } = await this.describe(context, scheduleId);
+    // The SDK's default for a trigger is ALLOW_ALL, under which Temporal neither applies the
+    // schedule's policy nor tracks the run; the schedule's own policy is what a caller expects.
+    const policy = overlap ? TEMPORAL_OVERLAP[overlap] : description.policies.overlap;
+    await handle.trigger(policy).catch((error: unknown) => Promise.reject(notFoundOr(error, scheduleId)));
   }
 
   async backfill(context: ScheduleContext, scheduleId: string, range: { start: string; end: string; overlap: Overlap }): Promise<void> {
