@@ -9,6 +9,7 @@ import { noopStep } from './steps/noop';
 import { shellStep } from './steps/shell';
 import { createNotifyApprovers } from './notify-approvers';
 import type { SecretResolver } from './secrets';
+import { createScheduledRunActivities } from './scheduled-runs';
 import type { ActivityStepType } from '../workflows/spec/step-types';
 
 export interface ActivityDependencies {
@@ -20,7 +21,10 @@ export interface ActivityDependencies {
    * or SECRETS_KEYS) leaves it out, and a step referencing a secret then fails as SecretsUnavailable.
    */
   secrets?: SecretResolver;
-  /** The database publishing reads templates and targets from and records publishes in; publishes wait for a worker that has it. */
+  /**
+   * The database (DATABASE_URL) publishing reads templates and targets from and records publishes
+   * in, and schedules' firings read templates from; without it those wait or fail as unavailable.
+   */
   prisma?: PrismaClient;
   /** Publishing's DolphinScheduler client settings (tests shorten timeouts). */
   publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
@@ -46,7 +50,12 @@ export function createActivities(deps: ActivityDependencies) {
     dispatcher: createGuardedDispatcher(deps.egressPolicy),
     ...deps.publishing,
   });
-  return { ...steps, notifyApprovers: createNotifyApprovers(logger), ...publishing };
+  return {
+    ...steps,
+    notifyApprovers: createNotifyApprovers(logger),
+    ...publishing,
+    ...createScheduledRunActivities({ logger, database: deps.prisma }),
+  };
 }
 
 export type RunActivities = ReturnType<typeof createActivities>;

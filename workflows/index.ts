@@ -1,3 +1,4 @@
 /** The workflows the worker bundles. */
 export { runTemplate } from './run-template';
 export { publishQueue } from './publishing/publish-queue';
+export { scheduledRun } from './scheduled-run';

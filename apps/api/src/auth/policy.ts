@@ -58,6 +58,26 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'GET /api/v1/templates/:id/versions/:from/diff/:to': viewer,
   'POST /api/v1/templates/:id/versions/:number/rollback': editor,
 
+  // A schedule starts runs, so it is an operator's to manage, like starting runs by hand.
+  'GET /api/v1/templates/:id/schedules': viewer,
+  'POST /api/v1/templates/:id/schedules': operator,
+  'GET /api/v1/templates/:id/schedules/:scheduleId': viewer,
+  'PATCH /api/v1/templates/:id/schedules/:scheduleId': operator,
+  'DELETE /api/v1/templates/:id/schedules/:scheduleId': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/pause': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/resume': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/trigger': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/backfill': operator,
+
+  // A trigger lets another system start runs: an operator's, like schedules. Deliveries
+  // (POST /api/v1/hooks/:triggerId) carry no credential and are signed instead (triggers/hooks.ts).
+  'GET /api/v1/templates/:id/triggers': viewer,
+  'POST /api/v1/templates/:id/triggers': operator,
+  'GET /api/v1/templates/:id/triggers/:triggerId': viewer,
+  'PATCH /api/v1/templates/:id/triggers/:triggerId': operator,
+  'DELETE /api/v1/templates/:id/triggers/:triggerId': operator,
+  'POST /api/v1/templates/:id/triggers/:triggerId/secret': operator,
+
   'POST /api/v1/runs': operator,
   'GET /api/v1/runs': viewer,
   'GET /api/v1/runs/:id': viewer,
