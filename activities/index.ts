@@ -1,6 +1,8 @@
 import type { PrismaClient } from '@prisma/client';
 import type { Logger } from 'pino';
 import { createPublishActivities, type PublishActivityDependencies } from './dolphinscheduler/publish-activities';
+import { createHistoryActivities } from './dolphinscheduler/history';
+import { createInspectionActivities, type InspectionDependencies } from './dolphinscheduler/inspections';
 import { stepActivity } from './step-activity';
 import { GuardedFetch, type EgressPolicy } from './egress';
 import { createHttpStep } from './steps/http';
@@ -23,6 +25,8 @@ export interface ActivityDependencies {
   prisma?: PrismaClient;
   /** Publishing's DolphinScheduler client settings (tests shorten timeouts). */
   publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
+  /** Where inspection alerts go and when failures make a finding; the history sync and inspections use `publishing`'s client settings. */
+  inspections?: Pick<InspectionDependencies, 'sendAlert' | 'consecutiveFailureThreshold'>;
 }
 
 /**
@@ -38,7 +42,10 @@ export function createActivities(deps: ActivityDependencies) {
     shell: stepActivity(logger, shellStep),
   } satisfies Record<ActivityStepType, unknown>;
   const publishing = createPublishActivities({ logger, prisma: deps.prisma, secrets: deps.secrets, ...deps.publishing });
-  return { ...steps, notifyApprovers: createNotifyApprovers(logger), ...publishing };
+  const dolphinScheduler = { logger, prisma: deps.prisma, secrets: deps.secrets, ...deps.publishing };
+  const history = createHistoryActivities(dolphinScheduler);
+  const inspections = createInspectionActivities({ ...dolphinScheduler, ...deps.inspections });
+  return { ...steps, notifyApprovers: createNotifyApprovers(logger), ...publishing, ...history, ...inspections };
 }
 
 export type RunActivities = ReturnType<typeof createActivities>;

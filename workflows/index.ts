@@ -1,3 +1,5 @@
 /** The workflows the worker bundles. */
 export { runTemplate } from './run-template';
 export { publishQueue } from './publishing/publish-queue';
+export { syncDolphinSchedulerHistory } from './dolphinscheduler/history-sync';
+export { runInspections } from './dolphinscheduler/inspections';

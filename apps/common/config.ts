@@ -68,6 +68,12 @@ const WorkerConfigSchema = TemporalConfigWithCodecSchema.extend({
   EGRESS_DENY: EgressRuleList,
   /** Redirects an HTTP step follows; one more fails the step. */
   EGRESS_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
+  /** How often the DolphinScheduler execution history is synced (the Temporal Schedule's interval), in seconds; 0 pauses the schedule. */
+  HISTORY_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+  /** How often the inspection rules run, in seconds; 0 pauses the schedule. */
+  INSPECTION_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** Failed executions in a row that make a consecutive-failures finding. */
+  INSPECTION_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(3),
 });
 
 /** The defaults of RATE_LIMIT_READS_PER_MINUTE and RATE_LIMIT_WRITES_PER_MINUTE: far above what the tests and the benchmark (about 200 starts a second through one token) ask. */
