@@ -17,6 +17,9 @@ import { createTemplatesRouter } from './templates/router';
 import { TemplateHeads } from './templates/template-heads';
 import { createTokensRouter } from './tokens/router';
 import { createPublishesRouter, createTargetsRouter, createTemplatePublishingRouter } from './dolphinscheduler/router';
+import { createExecutionsRouter } from './dolphinscheduler/executions-router';
+import { createInspectionsRouter } from './inspections/router';
+import { createMetricsRouter } from './metrics/router';
 
 /** Bodies above this are refused before parsing; a spec alone may hold MAX_SPEC_BYTES (checked later). */
 const BODY_LIMIT = '2mb';
@@ -68,12 +71,15 @@ export function createApp(dependencies: ApiDependencies): express.Express {
   app.use('/api/v1/tokens', createTokensRouter(deps, authenticator));
   app.use('/api/v1/templates', createTemplatesRouter(deps, templateHeads));
   app.use('/api/v1/templates', createTemplatePublishingRouter(deps));
+  app.use('/api/v1/templates', createExecutionsRouter(deps));
+  app.use('/api/v1/inspections', createInspectionsRouter(deps));
   app.use('/api/v1/dolphinscheduler/targets', createTargetsRouter(deps));
   app.use('/api/v1/publishes', createPublishesRouter(deps));
   app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
   app.use('/api/v1/secrets', createSecretsRouter(deps));
   app.use('/api/v1/codec', createCodecRouter(deps));
   app.use('/api/v1/audit', createAuditRouter(deps));
+  app.use(createMetricsRouter(deps));
 
   app.use(unknownRoute);
   app.use(renderProblems(deps.logger));
