@@ -181,8 +181,11 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
           missing.forEach((key, i) => (codes[key] = generated[i]!));
         }
         const taskCodes = Object.fromEntries(keys.map((key) => [key, codes[key]!]));
-        await records.update(publishId, { taskCodes });
-        await records.appendStep(publishId, { step: 'task-codes', status: 'succeeded', detail: { generated: missing.length, kept: keys.length - missing.length } });
+        // Recorded once: a retry of this step finds its codes in the record and changes nothing.
+        if (missing.length > 0 || !stepsOf(record).some((s) => s.step === 'task-codes')) {
+          await records.update(publishId, { taskCodes });
+          await records.appendStep(publishId, { step: 'task-codes', status: 'succeeded', detail: { generated: missing.length, kept: keys.length - missing.length } });
+        }
 
         const definition: MappedDefinition = mapDefinition(
           spec,

@@ -50,7 +50,7 @@ function quietLogger(): DefaultLogger {
 }
 
 /** What a test may give its worker beside the defaults; the client gets the same payload codecs. */
-export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger'>;
+export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger' | 'prisma' | 'publishing'>;
 
 export async function startTestWorker(taskQueue = `test-${randomUUID()}`, options: TestWorkerOptions = {}): Promise<TestWorker> {
   const address = process.env.TEMPORAL_ADDRESS;
@@ -67,6 +67,8 @@ export async function startTestWorker(taskQueue = `test-${randomUUID()}`, option
     shutdownGraceTime: '1s',
     secrets: options.secrets,
     payloadCodecs: options.payloadCodecs,
+    prisma: options.prisma,
+    publishing: options.publishing,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });
