@@ -9,6 +9,11 @@ import {
 
 export interface MaintenanceScheduleOptions {
   taskQueue: string;
+  /**
+   * Schedules for this tenant only (ids suffixed with it) instead of the global ones; the worker
+   * makes the global ones, tests make their own so that they sync nothing of other tests.
+   */
+  tenantId?: string;
   /** 0 pauses the schedule. */
   historySyncIntervalSeconds: number;
   inspectionIntervalSeconds: number;
@@ -22,16 +27,17 @@ export interface MaintenanceScheduleOptions {
  * not doubled (overlap SKIP).
  */
 export async function ensureMaintenanceSchedules(client: Client, options: MaintenanceScheduleOptions): Promise<void> {
+  const suffix = options.tenantId ? `:${options.tenantId}` : '';
   const wanted = [
-    { scheduleId: HISTORY_SYNC_SCHEDULE_ID, workflowType: HISTORY_SYNC_WORKFLOW_TYPE, seconds: options.historySyncIntervalSeconds, what: 'DolphinScheduler execution history sync' },
-    { scheduleId: INSPECTIONS_SCHEDULE_ID, workflowType: INSPECTIONS_WORKFLOW_TYPE, seconds: options.inspectionIntervalSeconds, what: 'inspections' },
+    { scheduleId: HISTORY_SYNC_SCHEDULE_ID + suffix, workflowType: HISTORY_SYNC_WORKFLOW_TYPE, seconds: options.historySyncIntervalSeconds, what: 'DolphinScheduler execution history sync' },
+    { scheduleId: INSPECTIONS_SCHEDULE_ID + suffix, workflowType: INSPECTIONS_WORKFLOW_TYPE, seconds: options.inspectionIntervalSeconds, what: 'inspections' },
   ];
   for (const schedule of wanted) {
     const spec = { intervals: [{ every: `${Math.max(schedule.seconds, 1)}s` as const }] };
     const action = {
       type: 'startWorkflow' as const,
       workflowType: schedule.workflowType,
-      args: [{}],
+      args: [options.tenantId ? { tenantId: options.tenantId } : {}],
       taskQueue: options.taskQueue,
       workflowExecutionTimeout: '1h' as const,
     };
