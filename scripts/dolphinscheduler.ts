@@ -12,9 +12,12 @@ async function main(): Promise<void> {
   console.log(`DOLPHINSCHEDULER_TOKEN=${server.token}`);
   console.log(`DOLPHINSCHEDULER_TENANT=${server.tenantCode}`);
   console.log('Ctrl-C to leave it');
+  // Signal listeners alone do not keep Node running; the timer does, until a signal comes.
+  const keepAlive = setInterval(() => undefined, 60_000);
   await new Promise<void>((done) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => done());
   });
+  clearInterval(keepAlive);
   await server.release();
 }
 

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { DIALECTS } from './dialects';
 import { decode, decoders } from './decode';
-import { DolphinSchedulerNotFoundError, type DolphinSchedulerCallContext } from './errors';
+import { DolphinSchedulerStateConflictError, type DolphinSchedulerCallContext } from './errors';
 import { call, type CallSpec, type Fields } from './transport';
 import type {
   CallOptions,
@@ -61,7 +61,10 @@ export interface DolphinSchedulerClient {
 
   /** Created OFFLINE; its `code` addresses it from then on. */
   createDefinition(projectCode: number, input: WorkflowDefinitionInput, options?: CallOptions): Promise<WorkflowDefinition>;
-  /** Replaces name, tasks, relations and layout; refused while ONLINE (DolphinSchedulerOnlineNotEditableError). */
+  /**
+   * Replaces name, tasks, relations and layout; refused while ONLINE (DolphinSchedulerOnlineNotEditableError).
+   * 3.1.1 answers with the version from before the update: `getDefinition` has the new one.
+   */
   updateDefinition(
     projectCode: number,
     definitionCode: number,
@@ -103,8 +106,12 @@ export interface DolphinSchedulerClient {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** 3.2+'s stand-in for "the user the worker runs as". */
+const DEFAULT_TENANT = 'default';
 /** The server's cap on one gen-task-codes call. */
 const TASK_CODES_PER_CALL = 100;
+/** 3.2+'s code for a second schedule of one definition, which the client gives on 3.1 as well. */
+const ALREADY_SCHEDULED = 10204;
 /** Large pages for the lookups that filter by exact name. */
 const LOOKUP_PAGE_SIZE = 100;
 
@@ -169,7 +176,7 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
         conditionParams: relation.conditionParams ?? {},
       })),
       executionType: input.executionType ?? 'PARALLEL',
-      tenantCode: dialect.tenantCodeOn === 'definition' ? input.tenantCode : undefined,
+      tenantCode: dialect.tenantCodeWithDefinition ? input.tenantCode : undefined,
     };
   }
 
@@ -182,7 +189,7 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
       processInstancePriority: input.processInstancePriority ?? 'MEDIUM',
       workerGroup: input.workerGroup ?? 'default',
       environmentCode: input.environmentCode ?? -1,
-      tenantCode: dialect.tenantCodeOn === 'run' ? (input.tenantCode ?? 'default') : undefined,
+      tenantCode: input.tenantCode ?? DEFAULT_TENANT,
     };
   }
 
@@ -203,7 +210,7 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
     }
   }
 
-  return {
+  const client: DolphinSchedulerClient = {
     dialect: options.dialect,
 
     async createProject(input, callOptions) {
@@ -274,19 +281,20 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
     },
 
     async findDefinitionByName(projectCode, name, callOptions) {
-      try {
+      // Not `query-by-name`: 3.1.1 answers 50003 there for names that exist. The paged list's
+      // searchVal is a substring match, so the exact name is looked for page by page.
+      for (let pageNo = 1; ; pageNo++) {
         const { data, context } = await send({
           operation: 'findDefinitionByName',
           method: 'GET',
-          path: `${definitions(projectCode)}/query-by-name`,
-          query: { name },
+          path: definitions(projectCode),
+          query: { pageNo, pageSize: LOOKUP_PAGE_SIZE, searchVal: name },
           signal: callOptions?.signal,
         });
-        return decode(decoders.dag, data, context);
-      } catch (error) {
-        // 50003 names the definition; a missing project (10018/10190) must still fail.
-        if (error instanceof DolphinSchedulerNotFoundError && error.code === 50003) return undefined;
-        throw error;
+        const page = decode(decoders.definitionPage, data, context);
+        const found = page.items.find((candidate) => candidate.name === name);
+        if (found) return client.getDefinition(projectCode, found.code, callOptions);
+        if (pageNo >= page.totalPage || page.items.length === 0) return undefined;
       }
     },
 
@@ -316,6 +324,17 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
     },
 
     async createSchedule(projectCode, input, callOptions) {
+      if (dialect.oneSchedulePerDefinitionCheckedByClient) {
+        const existing = await client.listSchedules(projectCode, input.definitionCode, callOptions);
+        if (existing.length > 0) {
+          throw new DolphinSchedulerStateConflictError(`definition ${input.definitionCode} already has schedule ${existing[0]!.id}`, {
+            operation: 'createSchedule',
+            method: 'POST',
+            path: `${project(projectCode)}/schedules`,
+            code: ALREADY_SCHEDULED,
+          });
+        }
+      }
       const { data, context } = await send({
         operation: 'createSchedule',
         method: 'POST',
@@ -381,7 +400,7 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
           environmentCode: input.environmentCode ?? -1,
           startParams: input.startParams,
           dryRun: input.dryRun ? 1 : 0,
-          tenantCode: dialect.tenantCodeOn === 'run' ? (input.tenantCode ?? 'default') : undefined,
+          tenantCode: input.tenantCode ?? DEFAULT_TENANT,
         },
         signal: callOptions?.signal,
       });
@@ -430,6 +449,7 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
       });
     },
   };
+  return client;
 }
 
 /** A code or id in a path: only a non-negative integer may shape the URL. */

@@ -223,6 +223,7 @@ export const decoders = {
   projectPage: pageOf(projectSchema),
   taskCodes: z.array(integer),
   definition: definitionSchema satisfies z.ZodType<WorkflowDefinition>,
+  definitionPage: pageOf(definitionSchema),
   dag: dagSchema,
   versionPage: pageOf(versionSchema),
   schedule: scheduleSchema,

@@ -15,8 +15,17 @@ export interface DialectTable {
   instanceListDefinitionCodeParam: string;
   /** The instance id's field on `executors/execute`. */
   executeInstanceIdField: string;
-  /** Where `tenantCode` goes: with the definition (3.1) or on start and schedule (3.2+). */
-  tenantCodeOn: 'definition' | 'run';
+  /**
+   * 3.1 wants `tenantCode` with the definition; 3.2+ take it on start and schedule instead (sent
+   * by both dialects: 3.1 ignores it there, so the v3.1 dialect serves 3.2 servers too).
+   */
+  tenantCodeWithDefinition: boolean;
+  /**
+   * 3.1 accepts a second schedule for one definition and then fails to start it or list its
+   * project's definitions (50014, 10122: "expected one result, found 2"); 3.2+ refuse it (10204).
+   * Where the server does not, the client refuses it the same way.
+   */
+  oneSchedulePerDefinitionCheckedByClient: boolean;
 }
 
 export const DIALECTS: Readonly<Record<DolphinSchedulerDialect, DialectTable>> = {
@@ -27,7 +36,8 @@ export const DIALECTS: Readonly<Record<DolphinSchedulerDialect, DialectTable>> =
     definitionCodeField: 'processDefinitionCode',
     instanceListDefinitionCodeParam: 'processDefineCode',
     executeInstanceIdField: 'processInstanceId',
-    tenantCodeOn: 'definition',
+    tenantCodeWithDefinition: true,
+    oneSchedulePerDefinitionCheckedByClient: true,
   },
   'v3.3': {
     definitionsPath: 'workflow-definition',
@@ -36,6 +46,7 @@ export const DIALECTS: Readonly<Record<DolphinSchedulerDialect, DialectTable>> =
     definitionCodeField: 'workflowDefinitionCode',
     instanceListDefinitionCodeParam: 'workflowDefinitionCode',
     executeInstanceIdField: 'workflowInstanceId',
-    tenantCodeOn: 'run',
+    tenantCodeWithDefinition: false,
+    oneSchedulePerDefinitionCheckedByClient: false,
   },
 };

@@ -97,8 +97,8 @@ export class DolphinSchedulerInvalidDagError extends DolphinSchedulerError {
 
 /**
  * The object is in a state that forbids the operation: deleting an online definition (50021), an
- * instance's state (50006) or running command (50009), updating an online schedule (10023), a
- * second schedule for one definition (10204).
+ * instance's state (50006) or running command (50009), updating (10023) or deleting (50023) an
+ * online schedule, a second schedule for one definition (10204).
  */
 export class DolphinSchedulerStateConflictError extends DolphinSchedulerError {
   readonly retryable = false;
@@ -158,6 +158,7 @@ export const ERROR_CLASS_BY_CODE: ReadonlyMap<number, ErrorClass> = new Map<numb
   [50006, DolphinSchedulerStateConflictError],
   [50009, DolphinSchedulerStateConflictError],
   [10023, DolphinSchedulerStateConflictError],
+  [50023, DolphinSchedulerStateConflictError],
   [10204, DolphinSchedulerStateConflictError],
 ]);
 

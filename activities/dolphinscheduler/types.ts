@@ -11,9 +11,10 @@
 /**
  * Which server line a target speaks.
  * - `v3.1`: 3.1 and 3.2: `process-definition`, `process-instances`, `start-process-instance`,
- *   `processDefinitionCode`, and `tenantCode` sent with the definition.
+ *   `processDefinitionCode`, and `tenantCode` sent with the definition (3.1) and on start and
+ *   schedule (3.2, which 3.1 ignores).
  * - `v3.3`: 3.3 and later: `workflow-definition`, `workflow-instances`, `start-workflow-instance`,
- *   `workflowDefinitionCode`, and `tenantCode` sent on start and schedule instead.
+ *   `workflowDefinitionCode`, `workflowInstanceId`, and `tenantCode` on start and schedule only.
  */
 export const DOLPHINSCHEDULER_DIALECTS = ['v3.1', 'v3.3'] as const;
 export type DolphinSchedulerDialect = (typeof DOLPHINSCHEDULER_DIALECTS)[number];
@@ -106,8 +107,8 @@ export interface WorkflowDefinitionInput {
   executionType?: ExecutionType;
   /**
    * The OS user its tasks run as (a DolphinScheduler tenant). `v3.1` sends it with the definition
-   * (where that server requires it); `v3.3` ignores it here and sends StartInstanceInput's and
-   * ScheduleInput's instead.
+   * (3.1 requires it there); 3.2+ take it from StartInstanceInput and ScheduleInput instead, so
+   * pass it there too.
    */
   tenantCode: string;
 }
@@ -218,7 +219,7 @@ export interface ScheduleInput {
   workerGroup?: string;
   /** @default -1 */
   environmentCode?: number;
-  /** `v3.3` only (there the run's OS user comes from the schedule). @default 'default' */
+  /** The OS user scheduled runs use on 3.2+ servers (3.1 runs as the definition's tenant). @default 'default' */
   tenantCode?: string;
 }
 
@@ -254,7 +255,7 @@ export interface StartInstanceInput {
   workerGroup?: string;
   /** @default -1 */
   environmentCode?: number;
-  /** `v3.3` only (`v3.1` runs as the definition's tenant). @default 'default' */
+  /** The OS user the run uses on 3.2+ servers (3.1 runs as the definition's tenant). @default 'default' */
   tenantCode?: string;
   /** Overrides of global parameters, by name. */
   startParams?: Record<string, string>;

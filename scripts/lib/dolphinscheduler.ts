@@ -102,6 +102,10 @@ async function startServer(log: (line: string) => void): Promise<void> {
     '--add-opens', 'java.base/java.lang=ALL-UNNAMED',
     '--add-opens', 'java.base/java.lang.invoke=ALL-UNNAMED',
     '--add-opens', 'java.base/java.util=ALL-UNNAMED',
+    // The master takes no command and the worker no task while the load average is above twice
+    // the cores, which a CI machine shared with other work often is: the tests would only wait.
+    '-Dmaster.max-cpu-load-avg=1000',
+    '-Dworker.max-cpu-load-avg=1000',
     // The shared configuration first, so it wins over anything a jar carries.
     '-cp', `${confDir}:${libDir}/*`,
     'org.apache.dolphinscheduler.StandaloneServer',
@@ -112,11 +116,14 @@ async function startServer(log: (line: string) => void): Promise<void> {
   const child = spawn(java, args, { cwd: workDir, stdio: ['ignore', output, output], detached: true });
   closeSync(output);
   child.unref();
-  if (child.pid === undefined) throw new Error(`could not start ${java}`);
+  let exit: string | undefined;
+  child.once('error', (error) => (exit = error.message));
+  child.once('exit', (code, signal) => (exit = `exited with ${signal ?? code}`));
+  if (child.pid === undefined) {
+    throw new Error(`could not start ${java}: DolphinScheduler needs Java 17 (or set DOLPHINSCHEDULER_URL and DOLPHINSCHEDULER_TOKEN)`);
+  }
   writeFileSync(serverFile, JSON.stringify({ pid: child.pid, startedBy: process.pid, logFile }));
   const started = Date.now();
-  let exit: string | undefined;
-  child.once('exit', (code, signal) => (exit = `exited with ${signal ?? code}`));
   while (Date.now() - started < START_TIMEOUT_MS) {
     if (exit) break;
     if (await canLogIn()) {

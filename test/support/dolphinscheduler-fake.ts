@@ -23,6 +23,8 @@ export interface FakeDolphinScheduler {
   readonly requests: RecordedRequest[];
   /** Answers the next matching request(s) differently; see Fault. */
   inject(fault: Fault): void;
+  /** Forgets the faults not used up yet. */
+  clearFaults(): void;
   /** Adds `count` finished instances of a definition, the newest first in lists (for paging and syncs). */
   seedInstances(projectCode: number, definitionCode: number, count: number, state?: string): void;
   close(): Promise<void>;
@@ -203,7 +205,8 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
     return { tasks, relations };
   }
 
-  function definitionView(def: Definition) {
+  /** The schedule's state is in the list's rows only; a single definition's answer has null (as 3.1.1). */
+  function definitionView(def: Definition, withScheduleState = false) {
     return {
       id: def.id,
       code: def.code,
@@ -214,7 +217,9 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
       description: def.description,
       globalParams: def.globalParams,
       locations: def.locations,
-      scheduleReleaseState: [...schedules.values()].find((s) => s.workflowDefinitionCode === def.code)?.releaseState ?? null,
+      scheduleReleaseState: withScheduleState
+        ? ([...schedules.values()].find((s) => s.workflowDefinitionCode === def.code)?.releaseState ?? null)
+        : null,
       timeout: def.timeout,
       executionType: def.executionType,
       createTime: def.createTime,
@@ -359,13 +364,12 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
       definitions.set(def.code, def);
       return { status: 201, data: definitionView(def) };
     }],
-    ['GET', new RegExp(`^${P}/workflow-definition/query-by-name$`), (m, query) => {
+    ['GET', new RegExp(`^${P}/workflow-definition$`), (m, query) => {
       const projectCode = Number(m[1]);
       project(projectCode);
-      const name = query.get('name') ?? '';
-      const def = [...definitions.values()].find((d) => d.projectCode === projectCode && d.name === name);
-      if (!def) throw new Refusal(50003, `workflow definition ${name} does not exist`);
-      return { data: dagView(def) };
+      const search = query.get('searchVal') ?? '';
+      const found = [...definitions.values()].filter((d) => d.projectCode === projectCode && d.name.includes(search));
+      return { data: page(found.map((def) => definitionView(def, true)), query, true) };
     }],
     ['GET', new RegExp(`^${P}/workflow-definition/(\\d+)$`), (m) => ({ data: dagView(definition(Number(m[1]), Number(m[2]))) })],
     ['PUT', new RegExp(`^${P}/workflow-definition/(\\d+)$`), (m, _q, form) => {
@@ -458,7 +462,7 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
     }],
     ['DELETE', new RegExp(`^${P}/schedules/(\\d+)$`), (m) => {
       const found = schedule(Number(m[1]), Number(m[2]));
-      if (found.releaseState === 'ONLINE') throw new Refusal(10025, `the status of schedule ${found.id} is already online`);
+      if (found.releaseState === 'ONLINE') throw new Refusal(50023, `the status of schedule ${found.id} is already online`);
       schedules.delete(found.id);
       return { data: null };
     }],
@@ -519,12 +523,21 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
     const fault = faults.find((f) => f.left > 0 && (!f.method || f.method === req.method) && (!f.path || f.path.test(path + url.search)));
     if (fault) {
       fault.left--;
-      if (fault.delayMs) await new Promise((done) => setTimeout(done, fault.delayMs));
+      if (fault.delayMs) {
+        // Until the delay is over or the client gave up (then nobody waits for the answer).
+        await new Promise<void>((done) => {
+          const timer = setTimeout(done, fault.delayMs);
+          res.once('close', () => {
+            clearTimeout(timer);
+            done();
+          });
+        });
+        if (res.destroyed) return;
+      }
       if (fault.status !== undefined || fault.body !== undefined) {
         res.writeHead(fault.status ?? 200, { 'content-type': 'application/json' }).end(fault.body ?? '');
         return;
       }
-      if (res.destroyed) return;
     }
     if (header !== token) {
       res.writeHead(401).end();
@@ -559,6 +572,9 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
     requests,
     inject(fault) {
       faults.push({ ...fault, left: fault.times ?? 1 });
+    },
+    clearFaults() {
+      faults.length = 0;
     },
     seedInstances(projectCode, definitionCode, count, state = 'SUCCESS') {
       const def = definition(projectCode, definitionCode);

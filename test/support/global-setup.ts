@@ -25,15 +25,15 @@ const dolphinSchedulerTests = resolve(__dirname, '..', 'dolphinscheduler');
  * applied, and a Temporal dev server. DATABASE_URL or TEMPORAL_ADDRESS, when set, are used instead.
  * Test files read the addresses from the environment, which Jest's workers inherit.
  *
- * A run that includes test/dolphinscheduler/ also gets a DolphinScheduler (DOLPHINSCHEDULER_URL,
- * _TOKEN and _TENANT), started alongside the rest: the real one costs ~20 s and ~700 MB, which
- * the other suites need not pay.
+ * A run that includes a test file of test/dolphinscheduler/ other than `*.fake.test.ts` also gets
+ * a real DolphinScheduler (DOLPHINSCHEDULER_URL, _TOKEN and _TENANT), started alongside the rest:
+ * it costs ~20 s and ~700 MB, which the other suites (and the fake's) need not pay.
  */
 export default async function globalSetup(selection: TestSelection = {}): Promise<void> {
   const started: { database?: EmbeddedDatabase; temporal?: DevServer; dolphinscheduler?: DolphinSchedulerServer; runDir?: string } = {};
   (globalThis as Record<string, unknown>).__realParts = started;
 
-  const dolphinScheduler = includesDolphinSchedulerTests(selection)
+  const dolphinScheduler = includesRealDolphinSchedulerTests(selection)
     ? useDolphinScheduler((line) => process.stderr.write(`dolphinscheduler: ${line}\n`)).then((server) => {
         started.dolphinscheduler = server;
         process.env.DOLPHINSCHEDULER_URL = server.url;
@@ -74,14 +74,14 @@ export default async function globalSetup(selection: TestSelection = {}): Promis
 }
 
 /**
- * Whether the run's files may include test/dolphinscheduler/: Jest matches its path pattern
- * against absolute paths; runs selected by version control are assumed to.
+ * Whether the run's files may include a real-server test of test/dolphinscheduler/: Jest matches
+ * its path pattern against absolute paths; runs selected by version control are assumed to.
  */
-function includesDolphinSchedulerTests(selection: TestSelection): boolean {
+function includesRealDolphinSchedulerTests(selection: TestSelection): boolean {
   if (selection.findRelatedTests || selection.onlyChanged || selection.changedSince || selection.lastCommit) return true;
   if (!selection.testPathPattern) return true;
   const pattern = new RegExp(selection.testPathPattern, 'i');
   return readdirSync(dolphinSchedulerTests)
-    .filter((name) => name.endsWith('.test.ts'))
+    .filter((name) => name.endsWith('.test.ts') && !name.endsWith('.fake.test.ts'))
     .some((name) => pattern.test(join(dolphinSchedulerTests, name)));
 }
