@@ -1,7 +1,13 @@
-import { call } from '../api/harness';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { publishQueueWorkflowId } from '../../workflows/publishing/contract';
+import { call, tokenFor } from '../api/harness';
+import { toHistoryFile } from '../replay/history-file';
+import { workflowBundle } from '../support/worker';
 import { startFakeDolphinScheduler, type FakeDolphinScheduler } from '../support/dolphinscheduler-fake';
 import { publishingScenarios } from './scenarios';
-import { addVersion, createShellTemplate, waitForPublish } from './support';
+import { addVersion, createShellTemplate, waitForApprovalGate, waitForPublish } from './support';
 
 /** Publishing against the 3.3+ fake: the shared scenarios, and the faults only a fake can show. */
 
@@ -53,6 +59,29 @@ publishingScenarios(
       expect(retried.status).toBe(202);
       expect((await waitForPublish(api, retried.body.id)).status).toBe('published');
     }, 150_000);
+
+    test('the publish queue replays its own history: an approved publish, a failed one, and an offline', async () => {
+      const { api, target } = env();
+      const template = await createShellTemplate(api, { a: 'echo a' });
+      const workflowId = publishQueueWorkflowId(api.tenant.id, template.id, target);
+      const gated = await call(api, 'POST', `/api/v1/templates/${template.id}/versions/1/publish`, { json: { target, requireApproval: true } });
+      await waitForApprovalGate(api.temporal, workflowId, gated.body.id);
+      const bob = await tokenFor(api, 'bob', ['approver']);
+      expect((await call(api, 'POST', `/api/v1/publishes/${gated.body.id}/approve`, { token: bob })).status).toBe(200);
+      await waitForPublish(api, gated.body.id);
+      fake.inject({ method: 'GET', path: /gen-task-codes/, status: 401, times: 1 });
+      const v2 = await addVersion(api, template.id, { a: 'echo a2', b: 'echo b' });
+      const failing = await call(api, 'POST', `/api/v1/templates/${template.id}/versions/${v2}/publish`, { json: { target } });
+      const offline = await call(api, 'POST', `/api/v1/templates/${template.id}/targets/${target}/offline`);
+      const records = await Promise.all([gated, failing, offline].map((a) => waitForPublish(api, a.body.id)));
+      expect(records.map((r) => r.status)).toEqual(['published', 'failed', 'offline']);
+
+      const history = await api.temporal.workflow.getHandle(workflowId).fetchHistory();
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history);
+      // `RECORD_HISTORIES=1` keeps it for test/replay, which replays it against every later change.
+      const file = join(__dirname, '..', 'replay', 'histories', 'publishQueue.json');
+      if (process.env.RECORD_HISTORIES === '1') writeFileSync(file, toHistoryFile(history));
+    });
 
     test('a token revoked mid-publish fails it at once, not retried', async () => {
       const { api, target } = env();
