@@ -1,4 +1,9 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ScheduleNotFoundError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { toHistoryFile } from '../replay/history-file';
+import { workflowBundle } from '../support/worker';
 import { ensureMaintenanceSchedules } from '../../apps/common/dolphinscheduler/schedules';
 import { createLogger } from '../../apps/common/logger';
 import { HISTORY_SYNC_SCHEDULE_ID, INSPECTIONS_SCHEDULE_ID } from '../../workflows/dolphinscheduler/contract';
@@ -127,6 +132,12 @@ test('a target that is down is recorded; the other target still syncs', async ()
   // ?target= keeps to one target.
   const onlyProd = await executions(template.templateId, '?target=prod');
   expect([onlyProd.body.items, onlyProd.body.sync.map((s: { target: string }) => s.target)]).toEqual([[], ['prod']]);
+
+  // The sync workflow replays its own history (one target synced, one down); `RECORD_HISTORIES=1`
+  // keeps it for test/replay, which replays it against every later change.
+  const history = await env.api.temporal.workflow.getHandle(answer.body.refresh.workflowId).fetchHistory();
+  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history);
+  if (process.env.RECORD_HISTORIES === '1') writeFileSync(join(__dirname, '..', 'replay', 'histories', 'historySync.json'), toHistoryFile(history));
 }, 90_000);
 
 test('another tenant’s template is a 404; bad parameters are a 400', async () => {

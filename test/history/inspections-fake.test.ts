@@ -1,3 +1,9 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { inspectionsWorkflowId } from '../../workflows/dolphinscheduler/contract';
+import { toHistoryFile } from '../replay/history-file';
+import { workflowBundle } from '../support/worker';
 import { call, createTestTenant, createToken, expectProblem } from '../api/harness';
 import { startFakeDolphinScheduler, type FakeDolphinScheduler } from '../support/dolphinscheduler-fake';
 import { publishShellTemplate, startHistoryEnvironment, type HistoryEnvironment, type PublishedTemplate } from './support';
@@ -103,6 +109,11 @@ test('a definition changed in DolphinScheduler is drift, alerted once per change
   expect(again.map((f) => f.id)).toEqual([drift!.id]);
   expect(alertsFor(published.templateId, 'definition-drift')).toHaveLength(2);
   expect(alertsFor(published.templateId, 'definition-drift')[0]!.key).not.toBe(alertsFor(published.templateId, 'definition-drift')[1]!.key);
+
+  // The inspections workflow replays its own history (a run that alerted); `RECORD_HISTORIES=1` keeps it for test/replay.
+  const history = await env.api.temporal.workflow.getHandle(inspectionsWorkflowId({ tenantId: env.api.tenant.id })).fetchHistory();
+  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history);
+  if (process.env.RECORD_HISTORIES === '1') writeFileSync(join(__dirname, '..', 'replay', 'histories', 'inspections.json'), toHistoryFile(history));
 }, 90_000);
 
 test('N failed executions in a row: found from the cache, in the metrics, resolved by a success', async () => {
