@@ -138,6 +138,10 @@ const ApiConfigSchema = TemporalConfigWithCodecSchema.extend({
   RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(0).default(DEFAULT_WRITES_PER_MINUTE),
   /** The largest run `input` a start accepts, as JSON bytes (the whole start must stay under Temporal's 2 MB payload limit). */
   RUN_INPUT_MAX_BYTES: z.coerce.number().int().min(1).max(1536 * 1024).default(256 * 1024),
+  /** How long `GET /api/v1/templates/:id/executions?refresh=true` waits for its sync before answering from the cache. */
+  HISTORY_REFRESH_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(15_000),
+  /** How long `POST /api/v1/inspections/run` waits for the inspection before answering 202. */
+  INSPECTION_RUN_WAIT_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
 })
   .extend(DependencyTimeoutsSchema.shape)
   .refine((config) => !config.OIDC_ISSUER || (config.OIDC_AUDIENCE && config.OIDC_JWKS_URL), {

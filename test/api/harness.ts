@@ -63,6 +63,9 @@ export interface ApiOptions {
   unreachableDatabase?: boolean;
   /** Per-credential rate limits over the test database (none by default). */
   rateLimits?: Omit<RateLimitOptions, 'databaseUrl' | 'logger'> & { databaseUrl?: string };
+  /** HISTORY_REFRESH_WAIT_MS and INSPECTION_RUN_WAIT_MS; the defaults when absent. */
+  historyRefreshWaitMs?: number;
+  inspectionWaitMs?: number;
   /** RUN_INPUT_MAX_BYTES; the default when absent. */
   runInputMaxBytes?: number;
 }
@@ -99,6 +102,8 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     codecCorsOrigins: options.codecCorsOrigins,
     ...(rateLimits ? { rateLimits } : {}),
     ...(options.runInputMaxBytes ? { runInputMaxBytes: options.runInputMaxBytes } : {}),
+    ...(options.historyRefreshWaitMs === undefined ? {} : { historyRefreshWaitMs: options.historyRefreshWaitMs }),
+    ...(options.inspectionWaitMs === undefined ? {} : { inspectionWaitMs: options.inspectionWaitMs }),
   });
   const tenant = options.unreachableDatabase ? { id: randomUUID(), slug: 'unreachable' } : (options.tenant ?? (await createTestTenant(prisma)));
   const server = await new Promise<Server>((resolve) => {

@@ -33,6 +33,10 @@ export interface ApiDependencies {
   rateLimits?: RateLimits;
   /** The largest run `input` a start accepts, as JSON bytes; RUN_INPUT_MAX_BYTES's default when absent. */
   runInputMaxBytes?: number;
+  /** How long an executions refresh waits for its sync (HISTORY_REFRESH_WAIT_MS); 15 s when absent. */
+  historyRefreshWaitMs?: number;
+  /** How long an on-demand inspection is waited for (INSPECTION_RUN_WAIT_MS); 30 s when absent. */
+  inspectionWaitMs?: number;
   /** Where run control and refusals are queued for the audit log; `createApp` makes one when absent. */
   audit?: AuditTrail;
 }

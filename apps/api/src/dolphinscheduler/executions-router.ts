@@ -11,7 +11,7 @@ import { ExecutionList, ListExecutionsQuery } from './execution-schemas';
 import { ExecutionService } from './executions';
 
 /** A template's recent executions in DolphinScheduler, at /api/v1/templates/:id/executions. */
-export function createExecutionsRouter(deps: ApiDependencies & { historyRefreshWaitMs?: number }): Router {
+export function createExecutionsRouter(deps: ApiDependencies): Router {
   const executions = new ExecutionService(deps);
   const router = Router();
   declareRoutes(router, '/api/v1/templates', {

@@ -26,7 +26,7 @@ export interface ExecutionsAnswer {
  * token; the API never calls DolphinScheduler itself.
  */
 export class ExecutionService {
-  constructor(private readonly deps: ApiDependencies & { historyRefreshWaitMs?: number }) {}
+  constructor(private readonly deps: ApiDependencies) {}
 
   async list(tenantId: string, templateId: string, query: ExecutionListQuery): Promise<ExecutionsAnswer> {
     const template = await this.deps.prisma.template.findFirst({ where: { id: templateId, tenantId }, select: { id: true } });

@@ -23,7 +23,7 @@ export function createInspectionsRouter(deps: ApiDependencies): Router {
       post: async (req, res) => {
         parseRequest(RunInspectionBody, bodyOrEmpty(req.body), 'body');
         const run = await inspections.run(auditActorOf(req));
-        res.status(run.status === 'completed' ? 200 : 202).json(run);
+        res.status(run.status === 'pending' ? 202 : 200).json(run);
       },
     },
     '/:id/acknowledge': {

@@ -58,8 +58,9 @@ export const FindingList = z.object({ items: z.array(FindingResource) }).openapi
 
 export const InspectionRunResource = z
   .object({
-    status: z.enum(['completed', 'pending']),
+    status: z.enum(['completed', 'pending', 'failed']),
     workflowId: z.string(),
+    error: z.string().optional().meta({ description: 'Why the inspection failed (status `failed`); the next scheduled one runs as usual' }),
     result: z
       .object({
         opened: z.number().int(),

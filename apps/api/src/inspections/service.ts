@@ -11,7 +11,7 @@ export const DEFAULT_INSPECTION_WAIT_MS = 30_000;
 const POLL_MS = 200;
 
 export class InspectionService {
-  constructor(private readonly deps: ApiDependencies & { inspectionWaitMs?: number }) {}
+  constructor(private readonly deps: ApiDependencies) {}
 
   async list(tenantId: string, query: FindingListQuery) {
     const rows = await this.deps.prisma.inspectionFinding.findMany({
@@ -46,7 +46,13 @@ export class InspectionService {
       if (Date.now() >= deadline) return { status: 'pending' as const, workflowId };
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    const result: InspectionsResult = await handle.result();
+    let result: InspectionsResult;
+    try {
+      result = await handle.result();
+    } catch (error) {
+      // The inspection itself failed (its retries ran out, e.g. the database went away): said, not a 500.
+      return { status: 'failed' as const, workflowId, error: (error as Error).message };
+    }
     const tenant = result.tenants.find((t) => t.tenantId === actor.tenantId);
     return {
       status: 'completed' as const,

@@ -4,6 +4,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { failureStreaks } from '../../../common/dolphinscheduler/execution-stats';
 import type { ApiDependencies } from '../dependencies';
 import { declareRoutes } from '../http/routes';
+import { registry as openApi } from '../openapi/registry';
 
 /**
  * Alert metrics for Prometheus at GET /metrics, read from PostgreSQL at scrape time, so every API
@@ -87,3 +88,13 @@ export function createMetricsRouter(deps: ApiDependencies): Router {
   });
   return router;
 }
+
+openApi.registerPath({
+  method: 'get',
+  path: '/metrics',
+  tags: ['Operations'],
+  summary: 'Alert metrics for Prometheus (text exposition format); a system administrator’s token',
+  description:
+    'flowpilot_dolphinscheduler_publish_failures_total, flowpilot_dolphinscheduler_consecutive_failures, flowpilot_inspection_findings and flowpilot_dolphinscheduler_history_sync_failing, read from the database at scrape time.',
+  responses: { 200: { description: 'The metrics', content: { 'text/plain': { schema: { type: 'string' } } } } },
+});
