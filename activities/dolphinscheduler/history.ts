@@ -227,18 +227,14 @@ async function refreshStale(
   seen: Set<number>,
   result: DefinitionSyncResult,
 ): Promise<number> {
-  const stale = await prisma.dolphinSchedulerExecution.findMany({
-    where: {
-      tenantId: binding.tenantId,
-      target: binding.target,
-      definitionCode: BigInt(binding.definitionCode),
-      state: { notIn: [...FINISHED_INSTANCE_STATES] },
-      instanceId: { notIn: [...seen].map(BigInt) },
-    },
-    orderBy: { syncedAt: 'asc' },
-    take: STALE_LOOKUPS_PER_SYNC,
-    select: { instanceId: true },
-  });
+  // The ids seen travel as one array parameter: a first sync sees tens of thousands.
+  const stale = await prisma.$queryRaw<{ instanceId: bigint }[]>`
+    SELECT "instanceId" FROM "DolphinSchedulerExecution"
+    WHERE "tenantId" = ${binding.tenantId}::uuid AND "target" = ${binding.target} AND "definitionCode" = ${BigInt(binding.definitionCode)}
+      AND "state" <> ALL(${[...FINISHED_INSTANCE_STATES]}::text[])
+      AND "instanceId" <> ALL(${[...seen].map(BigInt)}::bigint[])
+    ORDER BY "syncedAt" ASC
+    LIMIT ${STALE_LOOKUPS_PER_SYNC}`;
   let requests = 0;
   for (const { instanceId } of stale) {
     const id = Number(instanceId);

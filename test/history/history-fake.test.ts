@@ -101,6 +101,26 @@ test('a run seen running is updated when it finishes, with its task states', asy
   ]);
 }, 60_000);
 
+test('an unfinished instance the pages no longer show is looked up by itself', async () => {
+  const published = await publishShellTemplate(env.api, env.target, { slow: 'sleep 1' });
+  const started = await env.dolphin.startInstance(published.projectCode, { definitionCode: published.definitionCode, tenantCode: 'default' });
+  const [instanceId] = started.instanceIds;
+  expect((await executions(published.templateId, '?refresh=true')).body.items).toEqual([expect.objectContaining({ instanceId, state: 'RUNNING_EXECUTION' })]);
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+  // The list leaves it out (as when many newer instances pushed it past the pages a sync reads).
+  const emptyPage = { code: 0, msg: 'success', data: { totalList: [], total: 0, totalPage: 1, pageSize: 100, currentPage: 1 }, success: true, failed: false };
+  fake.inject({ method: 'GET', path: new RegExp(`/workflow-instances\\?.*workflowDefinitionCode=${published.definitionCode}`), status: 200, body: JSON.stringify(emptyPage) });
+  const mark = fake.requests.length;
+  const answer = await executions(published.templateId, '?refresh=true');
+  expect(fake.requests.slice(mark).map((r) => r.path.split('?')[0])).toEqual([
+    `/projects/${published.projectCode}/workflow-instances`,
+    `/projects/${published.projectCode}/workflow-instances/${instanceId}`,
+    `/projects/${published.projectCode}/workflow-instances/${instanceId}/tasks`,
+  ]);
+  expect(answer.body.items).toEqual([expect.objectContaining({ instanceId, state: 'SUCCESS', taskStates: { SUCCESS: 1 } })]);
+}, 60_000);
+
 test('a state this code does not know is stored as it comes and breaks nothing', async () => {
   const published = await publishShellTemplate(env.api, env.target, { only: 'echo only' });
   fake.seedInstances(published.projectCode, published.definitionCode, 2, 'QUANTUM_SUPERPOSITION');
