@@ -353,7 +353,9 @@ export function parseServerTime(text: string | null | undefined): Date | undefin
   if (!match) return undefined;
   const [, y, mo, d, h, mi, s] = match.map(Number) as [number, number, number, number, number, number, number];
   const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  // Date.UTC rolls 2026-13-45 over into 2027; only a date that reads back the same is one.
+  const same = date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d && date.getUTCHours() === h && date.getUTCMinutes() === mi && date.getUTCSeconds() === s;
+  return same ? date : undefined;
 }
 
 function sum(results: DefinitionSyncResult[], field: 'added' | 'updated' | 'requests'): number {

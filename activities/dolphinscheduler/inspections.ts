@@ -338,10 +338,12 @@ export function workflowDependencies(dag: WorkflowDefinitionDag): { taskName: st
       if (Number.isSafeInteger(code) && code > 0) found.push({ taskName: task.name, taskType: task.taskType, definitionCode: code });
     }
     if (task.taskType === 'DEPENDENT') {
-      const dependence = (params.dependence ?? {}) as { dependTaskList?: { dependItemList?: { definitionCode?: unknown }[] }[] };
-      for (const group of dependence.dependTaskList ?? []) {
-        for (const item of group.dependItemList ?? []) {
-          const code = Number(item.definitionCode);
+      const dependence = params.dependence as { dependTaskList?: unknown } | undefined;
+      const groups = Array.isArray(dependence?.dependTaskList) ? (dependence.dependTaskList as { dependItemList?: unknown }[]) : [];
+      for (const group of groups) {
+        const items = Array.isArray(group?.dependItemList) ? (group.dependItemList as { definitionCode?: unknown }[]) : [];
+        for (const item of items) {
+          const code = Number(item?.definitionCode);
           if (Number.isSafeInteger(code) && code > 0) found.push({ taskName: task.name, taskType: task.taskType, definitionCode: code });
         }
       }
