@@ -31,6 +31,21 @@ const LOCAL_URL = `http://127.0.0.1:${API_PORT}/dolphinscheduler`;
 /** The standalone server's administrator. */
 const ADMIN = { userName: 'admin', userPassword: 'dolphinscheduler123' };
 const START_TIMEOUT_MS = 180_000;
+/** The server's flags but for its paths; recorded, so a run reusing a server started otherwise can say so. */
+const JVM_FLAGS = [
+  '-server',
+  '-Duser.timezone=UTC',
+  '-Xms512m',
+  '-Xmx1g',
+  // Java 17: without these a STOP cannot kill a running shell task.
+  '--add-opens', 'java.base/java.lang=ALL-UNNAMED',
+  '--add-opens', 'java.base/java.lang.invoke=ALL-UNNAMED',
+  '--add-opens', 'java.base/java.util=ALL-UNNAMED',
+  // The master takes no command and the worker no task while the load average is above twice
+  // the cores, which a CI machine shared with other work often is: the tests would only wait.
+  '-Dmaster.max-cpu-load-avg=1000',
+  '-Dworker.max-cpu-load-avg=1000',
+];
 const STOP_GRACE_MS = 30_000;
 /** Machine-wide, like the ports. */
 const stateDir = join(tmpdir(), `flowpilot-dolphinscheduler-${DOLPHINSCHEDULER_VERSION}`);
@@ -52,6 +67,7 @@ export async function useDolphinScheduler(log: (line: string) => void = () => un
     writeFileSync(userFile, '');
     try {
       if (!(await canLogIn())) await startServer(log);
+      else warnIfStartedDifferently(log);
       const session = await logIn();
       const accessToken = await createAccessToken(session);
       await ensureTenant(accessToken, tenantCode);
@@ -93,19 +109,8 @@ async function startServer(log: (line: string) => void): Promise<void> {
   const logFile = join(workDir, 'server.log');
   const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
   const args = [
-    '-server',
-    '-Duser.timezone=UTC',
-    '-Xms512m',
-    '-Xmx1g',
+    ...JVM_FLAGS,
     `-Djava.io.tmpdir=${javaTmp}`,
-    // Java 17: without these a STOP cannot kill a running shell task.
-    '--add-opens', 'java.base/java.lang=ALL-UNNAMED',
-    '--add-opens', 'java.base/java.lang.invoke=ALL-UNNAMED',
-    '--add-opens', 'java.base/java.util=ALL-UNNAMED',
-    // The master takes no command and the worker no task while the load average is above twice
-    // the cores, which a CI machine shared with other work often is: the tests would only wait.
-    '-Dmaster.max-cpu-load-avg=1000',
-    '-Dworker.max-cpu-load-avg=1000',
     // The shared configuration first, so it wins over anything a jar carries.
     '-cp', `${confDir}:${libDir}/*`,
     'org.apache.dolphinscheduler.StandaloneServer',
@@ -122,7 +127,7 @@ async function startServer(log: (line: string) => void): Promise<void> {
   if (child.pid === undefined) {
     throw new Error(`could not start ${java}: DolphinScheduler needs Java 17 (or set DOLPHINSCHEDULER_URL and DOLPHINSCHEDULER_TOKEN)`);
   }
-  writeFileSync(serverFile, JSON.stringify({ pid: child.pid, startedBy: process.pid, logFile }));
+  writeFileSync(serverFile, JSON.stringify({ pid: child.pid, startedBy: process.pid, logFile, flags: JVM_FLAGS }));
   const started = Date.now();
   while (Date.now() - started < START_TIMEOUT_MS) {
     if (exit) break;
@@ -135,6 +140,15 @@ async function startServer(log: (line: string) => void): Promise<void> {
   if (!exit) await stopProcess(child.pid, 0);
   rmSync(serverFile, { force: true });
   throw new Error(`DolphinScheduler did not come up (${exit ?? 'timed out'}); last lines of ${logFile}:\n${tail(logFile)}`);
+}
+
+/** A server left by another checkout's test run may lack flags this one relies on: say so, since it cannot be restarted under its users. */
+function warnIfStartedDifferently(log: (line: string) => void): void {
+  if (!existsSync(serverFile)) return;
+  const { flags, logFile } = JSON.parse(readFileSync(serverFile, 'utf8')) as { flags?: string[]; logFile?: string };
+  if (JSON.stringify(flags) !== JSON.stringify(JVM_FLAGS)) {
+    log(`reusing a DolphinScheduler started with other flags (${flags?.join(' ') ?? 'unknown'}; log: ${logFile}); stop it to get ${JVM_FLAGS.join(' ')}`);
+  }
 }
 
 async function stopServerWeStarted(log: (line: string) => void): Promise<void> {

@@ -7,6 +7,7 @@ import {
   DolphinSchedulerNotFoundError,
   DolphinSchedulerNotOnlineError,
   DolphinSchedulerOnlineNotEditableError,
+  DolphinSchedulerPermissionError,
   DolphinSchedulerStateConflictError,
   FINISHED_INSTANCE_STATES,
   type DolphinSchedulerClient,
@@ -25,6 +26,8 @@ export interface ScenarioTarget {
   client: DolphinSchedulerClient;
   /** The same server with a token it does not know. */
   clientWithWrongToken: DolphinSchedulerClient;
+  /** The same server as a general user who was granted nothing. */
+  clientOfAnotherUser: DolphinSchedulerClient;
   tenantCode: string;
 }
 
@@ -262,6 +265,16 @@ export function describeScenarios(name: string, target: () => ScenarioTarget): v
         50020,
       );
       expect(await client.findDefinitionByName(project.code, input.name)).toBeUndefined();
+    });
+
+    it('refuses a user without permission on the project, not retried', async () => {
+      const created = await client.createDefinition(project.code, await twoShellTasks());
+      const stranger = target().clientOfAnotherUser;
+      await expectFailure(stranger.getProject(project.code), DolphinSchedulerPermissionError, 30002);
+      await expectFailure(stranger.getDefinition(project.code, created.code), DolphinSchedulerPermissionError, 30002);
+      const failure = await expectFailure(stranger.createDefinition(project.code, await twoShellTasks()), DolphinSchedulerPermissionError, 30002);
+      expect(failure.retryable).toBe(false);
+      expect(await stranger.findProjectByName(project.name)).toBeUndefined();
     });
 
     it('answers a token it does not know with an authentication failure that is not retried', async () => {

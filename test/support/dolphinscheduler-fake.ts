@@ -18,7 +18,10 @@ import type { AddressInfo } from 'node:net';
 export interface FakeDolphinScheduler {
   /** The API root with its context path, for the client's `baseUrl`. */
   readonly url: string;
+  /** The administrator's token. */
   readonly token: string;
+  /** A general user's token: projects it did not create answer 30002, as on the real server. */
+  readonly otherUserToken: string;
   /** Every request, in order: method, path (with query), parsed form fields, the token header. */
   readonly requests: RecordedRequest[];
   /** Answers the next matching request(s) differently; see Fault. */
@@ -64,6 +67,8 @@ class Refusal extends Error {
 }
 
 interface Project {
+  /** The token of the user who created it. */
+  owner: string;
   id: number;
   code: number;
   name: string;
@@ -143,6 +148,9 @@ interface Instance {
 export async function startFakeDolphinScheduler(options: { taskMs?: number } = {}): Promise<FakeDolphinScheduler> {
   const taskMs = options.taskMs ?? 200;
   const token = 'fake-dolphinscheduler-token';
+  const otherUserToken = 'fake-dolphinscheduler-other-user-token';
+  /** Whose request is being answered (handlers run synchronously, one at a time). */
+  let caller = token;
   const requests: RecordedRequest[] = [];
   const faults: (Fault & { left: number })[] = [];
   const projects = new Map<number, Project>();
@@ -157,6 +165,7 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
   function project(projectCode: number): Project {
     const found = projects.get(projectCode);
     if (!found) throw new Refusal(10018, `project ${projectCode} not found`);
+    if (caller !== token && found.owner !== caller) throw new Refusal(30002, `user is not has project ${found.name} permission`);
     return found;
   }
 
@@ -319,15 +328,20 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
       const name = required(form, 'projectName');
       if ([...projects.values()].some((p) => p.name === name)) throw new Refusal(10019, `project ${name} already exists`);
       const now = formatDate(Date.now());
-      const created = { id: newId(), code: newCode(), name, description: form.description ?? '', userName: 'admin', createTime: now, updateTime: now };
+      const created = { owner: caller, id: newId(), code: newCode(), name, description: form.description ?? '', userName: 'admin', createTime: now, updateTime: now };
       projects.set(created.code, created);
-      return { status: 201, data: created };
+      const { owner: _owner, ...answer } = created;
+      return { status: 201, data: answer };
     }],
     ['GET', /^\/projects$/, (_m, query) => {
       const search = query.get('searchVal') ?? '';
-      return { data: page([...projects.values()].filter((p) => p.name.includes(search)), query) };
+      const visible = [...projects.values()].filter((p) => p.name.includes(search) && (caller === token || p.owner === caller));
+      return { data: page(visible.map(({ owner: _owner, ...answer }) => answer), query) };
     }],
-    ['GET', new RegExp(`^${P}$`), (m) => ({ data: project(Number(m[1])) })],
+    ['GET', new RegExp(`^${P}$`), (m) => {
+      const { owner: _owner, ...answer } = project(Number(m[1]));
+      return { data: answer };
+    }],
     ['GET', new RegExp(`^${P}/task-definition/gen-task-codes$`), (m, query) => {
       project(Number(m[1]));
       const count = Number(query.get('genNum'));
@@ -539,10 +553,11 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
         return;
       }
     }
-    if (header !== token) {
+    if (header !== token && header !== otherUserToken) {
       res.writeHead(401).end();
       return;
     }
+    caller = header;
     const route = routes.find(([method, pattern]) => method === req.method && pattern.test(path));
     if (!route) {
       // What Spring answers for an unknown path: JSON, but not the envelope.
@@ -569,6 +584,7 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
   return {
     url: `http://127.0.0.1:${port}${CONTEXT}`,
     token,
+    otherUserToken,
     requests,
     inject(fault) {
       faults.push({ ...fault, left: fault.times ?? 1 });
