@@ -5,6 +5,7 @@ import { createHistoryActivities } from './dolphinscheduler/history';
 import { createInspectionActivities, type InspectionDependencies } from './dolphinscheduler/inspections';
 import { stepActivity } from './step-activity';
 import { GuardedFetch, type EgressPolicy } from './egress';
+import { createGuardedDispatcher } from './egress/guarded-dispatcher';
 import { createHttpStep } from './steps/http';
 import { noopStep } from './steps/noop';
 import { shellStep } from './steps/shell';
@@ -41,8 +42,15 @@ export function createActivities(deps: ActivityDependencies) {
     noop: stepActivity(logger, noopStep),
     shell: stepActivity(logger, shellStep),
   } satisfies Record<ActivityStepType, unknown>;
-  const publishing = createPublishActivities({ logger, prisma: deps.prisma, secrets: deps.secrets, ...deps.publishing });
-  const dolphinScheduler = { logger, prisma: deps.prisma, secrets: deps.secrets, ...deps.publishing };
+  // DolphinScheduler calls obey the egress policy too: a target's base URL cannot reach a denied address.
+  const dolphinScheduler = {
+    logger,
+    prisma: deps.prisma,
+    secrets: deps.secrets,
+    dispatcher: createGuardedDispatcher(deps.egressPolicy),
+    ...deps.publishing,
+  };
+  const publishing = createPublishActivities(dolphinScheduler);
   const history = createHistoryActivities(dolphinScheduler);
   const inspections = createInspectionActivities({ ...dolphinScheduler, ...deps.inspections });
   return { ...steps, notifyApprovers: createNotifyApprovers(logger), ...publishing, ...history, ...inspections };

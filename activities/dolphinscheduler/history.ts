@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Prisma, type PrismaClient } from '@prisma/client';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import type {
   DefinitionSyncResult,
   HistoryActivities,
@@ -54,6 +55,8 @@ export interface HistoryDependencies {
   secrets?: SecretResolver;
   clientFor?: (options: DolphinSchedulerClientOptions) => DolphinSchedulerClient;
   requestTimeoutMs?: number;
+  /** The worker's egress-guarded connection pool (activities/index.ts). */
+  dispatcher?: Dispatcher;
 }
 
 export function createHistoryActivities(deps: HistoryDependencies): HistoryActivities {

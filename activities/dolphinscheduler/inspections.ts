@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { Prisma, type PrismaClient } from '@prisma/client';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import { failureStreaks } from '../../apps/common/dolphinscheduler/execution-stats';
 import type { InspectionActivities, InspectionScope, TenantInspectionResult } from '../../workflows/dolphinscheduler/contract';
 import type { SecretResolver } from '../secrets';
@@ -65,6 +66,8 @@ export interface InspectionDependencies {
   secrets?: SecretResolver;
   clientFor?: (options: DolphinSchedulerClientOptions) => DolphinSchedulerClient;
   requestTimeoutMs?: number;
+  /** The worker's egress-guarded connection pool (activities/index.ts). */
+  dispatcher?: Dispatcher;
   /** Where alerts go; without one, findings are stored and shown but no alert is sent. */
   sendAlert?: InspectionAlertSender;
   /** Failed executions in a row that make a finding. @default 3 */

@@ -1,10 +1,12 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { PrismaClient, Publish } from '@prisma/client';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import type { Dialect, PublishDecision } from '../../workflows/publishing/contract';
 import { mapDefinition, mappingProblems, taskCodeKeys, type MappedDefinition } from '../../workflows/publishing/mapping';
 import { PublishScheduleSchema, type PublishSchedule } from '../../workflows/publishing/schedule';
 import { SpecSchema } from '../../workflows/spec/schema';
+import { createNotifyApprovers } from '../notify-approvers';
 import type { SecretResolver } from '../secrets';
 import {
   createDolphinSchedulerClient,
@@ -36,6 +38,8 @@ export interface PublishActivityDependencies {
   clientFor?: (options: DolphinSchedulerClientOptions) => DolphinSchedulerClient;
   /** Per-call timeout of DolphinScheduler requests. */
   requestTimeoutMs?: number;
+  /** The connection pool calls go through: the worker's egress-guarded one, so a target cannot point the worker at a denied address. */
+  dispatcher?: Dispatcher;
 }
 
 export const PublishErrorType = {
@@ -69,6 +73,7 @@ interface Session {
 export function createPublishActivities(deps: PublishActivityDependencies) {
   const logger = deps.logger.child({ component: 'publishing' });
   const build = deps.clientFor ?? createDolphinSchedulerClient;
+  const notifyApprovers = createNotifyApprovers(logger);
 
   function database(): { prisma: PrismaClient; records: PublishRecords } {
     if (!deps.prisma) {
@@ -95,6 +100,7 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
       token,
       dialect: target.dialect,
       ...(deps.requestTimeoutMs ? { timeoutMs: deps.requestTimeoutMs } : {}),
+      ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
       logger: logger.child({ publishId, target: target.name }),
     });
     return { record, target, client };
@@ -117,6 +123,24 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
   return {
     async publishStarted(publishId: string): Promise<void> {
       await database().records.setStatus(publishId, 'running');
+    },
+
+    /** The approval notice, as approval steps send theirs: approvers hold the approver role. */
+    async publishApprovalRequested(publishId: string, deadline: string): Promise<void> {
+      const { prisma, records } = database();
+      const record = await records.get(publishId);
+      const template = await prisma.template.findUniqueOrThrow({ where: { id: record.templateId } });
+      await notifyApprovers({
+        stepId: `publish:${publishId}`,
+        templateName: template.name,
+        templateVersion: record.templateVersion,
+        startedBy: record.requestedBy,
+        users: [],
+        roles: ['approver'],
+        required: 1,
+        message: `publish version ${record.templateVersion} of ${template.name} to ${record.target}`,
+        deadline,
+      });
     },
 
     async publishDecided(publishId: string, decision: PublishDecision): Promise<void> {

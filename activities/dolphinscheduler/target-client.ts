@@ -1,5 +1,6 @@
 import type { PrismaClient } from '@prisma/client';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import type { SecretResolver } from '../secrets';
 import { createDolphinSchedulerClient, type DolphinSchedulerClient, type DolphinSchedulerClientOptions, type DolphinSchedulerDialect } from './client';
 
@@ -21,6 +22,8 @@ export interface TargetClientDependencies {
   /** Builds the client (tests shorten timeouts or count requests). */
   clientFor?: (options: DolphinSchedulerClientOptions) => DolphinSchedulerClient;
   requestTimeoutMs?: number;
+  /** The worker's egress-guarded connection pool: a target's base URL cannot reach a denied address. */
+  dispatcher?: Dispatcher;
 }
 
 export interface TargetClient {
@@ -43,6 +46,7 @@ export async function openTargetClient(deps: TargetClientDependencies, tenantId:
     token,
     dialect: target.dialect as DolphinSchedulerDialect,
     ...(deps.requestTimeoutMs ? { timeoutMs: deps.requestTimeoutMs } : {}),
+    ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
     logger: deps.logger.child({ tenantId, target: targetName }),
   });
   return { client, projectName: target.projectName };

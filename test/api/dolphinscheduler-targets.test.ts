@@ -113,6 +113,11 @@ test('publishing refuses an unmappable spec with every problem, an unknown targe
     json: { target: 'staging', schedule: { crontab: 'daily', startTime: '2030-01-01 00:00:00', endTime: '2020-01-01 00:00:00' } },
   });
   expectProblem(badSchedule, 400);
+  const backwards = await call(api, 'POST', `/api/v1/templates/${template.body.id}/versions/1/publish`, {
+    json: { target: 'staging', schedule: { crontab: '0 0 3 * * ? *', startTime: '2030-01-01 00:00:00', endTime: '2020-02-30 00:00:00' } },
+  });
+  expectProblem(backwards, 422);
+  expect(backwards.body.invalidParams).toEqual([{ path: ['schedule', 'endTime'], message: 'must be a real date and time' }]);
 
   const other = await createTestTenant(api.prisma);
   const mallory = await createToken(api.prisma, { tenantId: other.id, name: 'mallory', roles: ['admin'] });

@@ -160,6 +160,21 @@ test('a target that is down is recorded; the other target still syncs', async ()
   if (process.env.RECORD_HISTORIES === '1') writeFileSync(join(__dirname, '..', 'replay', 'histories', 'historySync.json'), toHistoryFile(history));
 }, 90_000);
 
+test('a target re-pointed at an address the egress policy denies is never reached by the sync', async () => {
+  const elsewhere = await startFakeDolphinScheduler();
+  await addTarget(env.api, 'moving', { url: elsewhere.url, token: elsewhere.token, dialect: 'v3.3', tenantCode: 'default' });
+  const template = await publishShellTemplate(env.api, 'moving', { only: 'echo moving' });
+  await elsewhere.close();
+  // An admin points the target somewhere else after publishing: the cloud metadata address.
+  const moved = await call(env.api, 'PUT', '/api/v1/dolphinscheduler/targets/moving', {
+    json: { baseUrl: 'http://169.254.169.254/dolphinscheduler', tokenSecret: 'DS_MOVING', projectName: 'p', tenantCode: 'default', dialect: 'v3.3' },
+  });
+  expect(moved.status).toBe(200);
+  const answer = await executions(template.templateId, '?refresh=true');
+  expect(answer.body.refresh.errors).toEqual([{ target: 'moving', message: expect.stringMatching(/egress/i) }]);
+  expect(answer.body.sync).toEqual([expect.objectContaining({ target: 'moving', lastError: expect.objectContaining({ type: 'DolphinSchedulerNetworkError' }) })]);
+}, 60_000);
+
 test('another tenant’s template is a 404; bad parameters are a 400', async () => {
   const template = await createTemplate(env.api);
   const other = await createTestTenant(env.api.prisma);

@@ -83,6 +83,19 @@ publishingScenarios(
       if (process.env.RECORD_HISTORIES === '1') writeFileSync(file, toHistoryFile(history));
     });
 
+    test('a target pointing at an address the egress policy denies is never reached', async () => {
+      const { api } = env();
+      const written = await call(api, 'PUT', '/api/v1/dolphinscheduler/targets/metadata', {
+        json: { baseUrl: 'http://169.254.169.254/dolphinscheduler', tokenSecret: 'DS_TOKEN', projectName: 'p', tenantCode: 'default', dialect: 'v3.3' },
+      });
+      expect(written.status).toBe(201);
+      const template = await createShellTemplate(api, { a: 'echo a' });
+      const answer = await call(api, 'POST', `/api/v1/templates/${template.id}/versions/1/publish`, { json: { target: 'metadata' } });
+      const failed = await waitForPublish(api, answer.body.id, 60_000);
+      expect(failed).toMatchObject({ status: 'failed', error: expect.objectContaining({ type: 'DolphinSchedulerNetworkError' }), steps: [] });
+      expect(failed.error.message).toMatch(/egress/i);
+    }, 90_000);
+
     test('a token revoked mid-publish fails it at once, not retried', async () => {
       const { api, target } = env();
       const template = await createShellTemplate(api, { a: 'echo a' });

@@ -47,6 +47,7 @@ const bookkeeping = proxyActivities<PublishActivities>({
 
 /** How long a publish waits for its approval before it is rejected as expired. */
 const APPROVAL_TIMEOUT = '7 days';
+const APPROVAL_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000;
 /** Requests handled before the queue continues as new with what is left. */
 const REQUESTS_PER_RUN = 50;
 
@@ -92,6 +93,7 @@ export async function publishQueue(input: PublishQueueInput): Promise<void> {
     const request = pending.shift()!;
     current = { request, phase: request.requireApproval ? 'awaiting_approval' : 'running' };
     if (request.requireApproval) {
+      await bookkeeping.publishApprovalRequested(request.publishId, new Date(Date.now() + APPROVAL_TIMEOUT_MS).toISOString());
       const decided = await condition(() => current?.decision !== undefined, APPROVAL_TIMEOUT);
       const decision = decided
         ? current.decision!

@@ -18,7 +18,37 @@ export const PublishScheduleSchema = z
     failureStrategy: z.enum(['END', 'CONTINUE']).default('END'),
     warningType: z.enum(['NONE', 'SUCCESS', 'FAILURE', 'ALL']).default('NONE'),
   })
-  .strict()
-  .refine((s) => s.startTime < s.endTime, { message: 'startTime must come before endTime', path: ['endTime'] });
+  .strict();
 
 export type PublishSchedule = z.output<typeof PublishScheduleSchema>;
+
+/**
+ * What the schema cannot say (so the API answers it as a 422, not a 400): real dates, in order.
+ * Each problem names its field.
+ */
+export function scheduleProblems(schedule: PublishSchedule): { path: string[]; message: string }[] {
+  const problems: { path: string[]; message: string }[] = [];
+  for (const field of ['startTime', 'endTime'] as const) {
+    if (!isRealDateTime(schedule[field])) problems.push({ path: ['schedule', field], message: 'must be a real date and time' });
+  }
+  if (problems.length === 0 && schedule.startTime >= schedule.endTime) {
+    problems.push({ path: ['schedule', 'endTime'], message: 'must come after startTime' });
+  }
+  return problems;
+}
+
+function isRealDateTime(value: string): boolean {
+  const [date, time] = value.split(' ') as [string, string];
+  const [year, month, day] = date.split('-').map(Number) as [number, number, number];
+  const [hour, minute, second] = time.split(':').map(Number) as [number, number, number];
+  const parsed = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  return (
+    year >= 1970 &&
+    parsed.getUTCFullYear() === year &&
+    parsed.getUTCMonth() === month - 1 &&
+    parsed.getUTCDate() === day &&
+    hour < 24 &&
+    minute < 60 &&
+    second < 60
+  );
+}

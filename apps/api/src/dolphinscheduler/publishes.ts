@@ -16,6 +16,7 @@ import {
   type PublishStatus,
 } from '../../../../workflows/publishing/contract';
 import { mappingProblems } from '../../../../workflows/publishing/mapping';
+import { scheduleProblems } from '../../../../workflows/publishing/schedule';
 import { SpecSchema } from '../../../../workflows/spec/schema';
 import { auditRow, type AuditActor } from '../audit/trail';
 import type { ApiDependencies } from '../dependencies';
@@ -69,6 +70,8 @@ export class PublishService {
     const version = await prisma.templateVersion.findUnique({ where: { templateId_number: { templateId, number: versionNumber } } });
     if (!version) throw problems.notFound(`template ${template.name} has no version ${versionNumber}`);
     await this.targetOf(caller, body.target, 'body');
+    const badSchedule = body.schedule ? scheduleProblems(body.schedule) : [];
+    if (badSchedule.length > 0) throw problems.unprocessable('the schedule cannot be used', badSchedule);
 
     const spec = SpecSchema.parse(version.spec);
     const unmappable = mappingProblems(spec);
