@@ -140,6 +140,11 @@ const ApiConfigSchema = TemporalConfigWithCodecSchema.extend({
   RUN_INPUT_MAX_BYTES: z.coerce.number().int().min(1).max(1536 * 1024).default(256 * 1024),
   /** How long `GET /api/v1/templates/:id/executions?refresh=true` waits for its sync before answering from the cache. */
   HISTORY_REFRESH_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(15_000),
+  /**
+   * A refresh of a template synced less than this long ago answers from the cache without calling
+   * DolphinScheduler: refreshes cannot be turned into a flood of requests to a target.
+   */
+  HISTORY_REFRESH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   /** How long `POST /api/v1/inspections/run` waits for the inspection before answering 202. */
   INSPECTION_RUN_WAIT_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
 })

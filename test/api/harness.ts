@@ -66,6 +66,8 @@ export interface ApiOptions {
   /** HISTORY_REFRESH_WAIT_MS and INSPECTION_RUN_WAIT_MS; the defaults when absent. */
   historyRefreshWaitMs?: number;
   inspectionWaitMs?: number;
+  /** HISTORY_REFRESH_MIN_INTERVAL_MS; the default when absent. */
+  historyRefreshMinIntervalMs?: number;
   /** RUN_INPUT_MAX_BYTES; the default when absent. */
   runInputMaxBytes?: number;
 }
@@ -104,6 +106,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     ...(options.runInputMaxBytes ? { runInputMaxBytes: options.runInputMaxBytes } : {}),
     ...(options.historyRefreshWaitMs === undefined ? {} : { historyRefreshWaitMs: options.historyRefreshWaitMs }),
     ...(options.inspectionWaitMs === undefined ? {} : { inspectionWaitMs: options.inspectionWaitMs }),
+    ...(options.historyRefreshMinIntervalMs === undefined ? {} : { historyRefreshMinIntervalMs: options.historyRefreshMinIntervalMs }),
   });
   const tenant = options.unreachableDatabase ? { id: randomUUID(), slug: 'unreachable' } : (options.tenant ?? (await createTestTenant(prisma)));
   const server = await new Promise<Server>((resolve) => {

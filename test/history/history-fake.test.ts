@@ -7,7 +7,7 @@ import { workflowBundle } from '../support/worker';
 import { ensureMaintenanceSchedules } from '../../apps/common/dolphinscheduler/schedules';
 import { createLogger } from '../../apps/common/logger';
 import { HISTORY_SYNC_SCHEDULE_ID, INSPECTIONS_SCHEDULE_ID } from '../../workflows/dolphinscheduler/contract';
-import { call, createTemplate, createTestTenant, createToken, expectProblem } from '../api/harness';
+import { call, createTemplate, createTestTenant, createToken, expectProblem, startApi } from '../api/harness';
 import { startFakeDolphinScheduler, type FakeDolphinScheduler } from '../support/dolphinscheduler-fake';
 import { addTarget, eventually, publishShellTemplate, startHistoryEnvironment, type HistoryEnvironment } from './support';
 
@@ -119,6 +119,20 @@ test('an unfinished instance the pages no longer show is looked up by itself', a
     `/projects/${published.projectCode}/workflow-instances/${instanceId}/tasks`,
   ]);
   expect(answer.body.items).toEqual([expect.objectContaining({ instanceId, state: 'SUCCESS', taskStates: { SUCCESS: 1 } })]);
+}, 60_000);
+
+test('refreshes in quick succession call DolphinScheduler once: the cache answers the rest', async () => {
+  const published = await publishShellTemplate(env.api, env.target, { only: 'echo often' });
+  const throttled = await startApi({ taskQueue: env.worker.taskQueue, tenant: env.api.tenant, historyRefreshMinIntervalMs: 60_000 });
+  try {
+    const mark = fake.requests.length;
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await call(throttled, 'GET', `/api/v1/templates/${published.templateId}/executions?refresh=true`));
+    expect(answers.map((answer) => answer.body.refresh.status)).toEqual(['completed', 'recent', 'recent', 'recent', 'recent']);
+    expect(fake.requests.length - mark).toBe(1);
+  } finally {
+    await throttled.close();
+  }
 }, 60_000);
 
 test('a state this code does not know is stored as it comes and breaks nothing', async () => {

@@ -29,7 +29,8 @@ export async function startHistoryEnvironment(server: ServerUnderTest, options: 
   const keyring = Keyring.parse(Keyring.generateEntry('history'), 'SECRETS_KEYS');
   const taskQueue = `history-${randomUUID()}`;
   const receiver = await startAlertReceiver();
-  const api = await startApi({ secretsKeys: keyring, taskQueue });
+  // Every refresh syncs here (the tests count requests); a test of the minimum interval starts its own API.
+  const api = await startApi({ secretsKeys: keyring, taskQueue, historyRefreshMinIntervalMs: 0 });
   const worker = await startTestWorker(taskQueue, {
     prisma: api.prisma,
     secrets: new SecretStore(api.prisma, keyring),

@@ -54,6 +54,7 @@ async function main(): Promise<void> {
     rateLimits,
     runInputMaxBytes: config.RUN_INPUT_MAX_BYTES,
     historyRefreshWaitMs: config.HISTORY_REFRESH_WAIT_MS,
+    historyRefreshMinIntervalMs: config.HISTORY_REFRESH_MIN_INTERVAL_MS,
     inspectionWaitMs: config.INSPECTION_RUN_WAIT_MS,
   });
   const server = createApiServer(app).listen(config.API_PORT, () => {

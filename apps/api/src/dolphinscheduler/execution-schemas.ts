@@ -63,7 +63,9 @@ export const ExecutionList = z
     sync: z.array(SyncStatus),
     refresh: z
       .object({
-        status: z.enum(['completed', 'pending']).meta({ description: '`pending`: the sync goes on in the background; ask again' }),
+        status: z.enum(['completed', 'pending', 'recent']).meta({
+          description: '`pending`: the sync goes on in the background, ask again; `recent`: every definition was synced moments ago (HISTORY_REFRESH_MIN_INTERVAL_MS), so the cache answered without calling DolphinScheduler',
+        }),
         workflowId: z.string(),
         errors: z.array(z.object({ target: z.string(), message: z.string() })),
       })

@@ -12,12 +12,14 @@ import type { ExecutionListQuery } from './execution-schemas';
 
 /** How long `?refresh=true` waits for the sync before answering from the cache. */
 export const DEFAULT_REFRESH_WAIT_MS = 15_000;
+/** A refresh within this long of the last sync answers from the cache. */
+export const DEFAULT_REFRESH_MIN_INTERVAL_MS = 5_000;
 const REFRESH_POLL_MS = 200;
 
 export interface ExecutionsAnswer {
   items: ReturnType<typeof executionView>[];
   sync: { target: string; definitionCode: number; lastSyncAt: string | null; lastSuccessAt: string | null; lastError: Prisma.JsonValue }[];
-  refresh?: { status: 'completed' | 'pending'; workflowId: string; errors: { target: string; message: string }[] };
+  refresh?: { status: 'completed' | 'pending' | 'recent'; workflowId: string; errors: { target: string; message: string }[] };
 }
 
 /**
@@ -57,6 +59,17 @@ export class ExecutionService {
   /** Runs the template's sync, waiting for it a bounded time; a sync already running for the same scope is joined. */
   private async refresh(scope: HistorySyncScope): Promise<NonNullable<ExecutionsAnswer['refresh']>> {
     const workflowId = historySyncWorkflowId(scope);
+    const minInterval = this.deps.historyRefreshMinIntervalMs ?? DEFAULT_REFRESH_MIN_INTERVAL_MS;
+    if (minInterval > 0) {
+      const cursors = await this.deps.prisma.dolphinSchedulerHistoryCursor.findMany({
+        where: { tenantId: scope.tenantId!, templateId: scope.templateId!, ...(scope.target ? { target: scope.target } : {}) },
+        select: { lastSyncAt: true },
+      });
+      const since = Date.now() - minInterval;
+      if (cursors.length > 0 && cursors.every((cursor) => cursor.lastSyncAt !== null && cursor.lastSyncAt.getTime() > since)) {
+        return { status: 'recent', workflowId, errors: [] };
+      }
+    }
     const handle = await this.deps.temporal.workflow.start(HISTORY_SYNC_WORKFLOW_TYPE, {
       workflowId,
       taskQueue: this.deps.taskQueue,
