@@ -205,10 +205,10 @@ test('another tenant’s template is a 404; bad parameters are a 400', async () 
   expect([empty.status, empty.body.items, empty.body.refresh.status]).toEqual([200, [], 'completed']);
 });
 
-test('the Temporal Schedule syncs without being asked, and making it again is a no-op', async () => {
+test('the Temporal Schedules sync and inspect without being asked; making them again updates them', async () => {
   const published = await publishShellTemplate(env.api, env.target, { only: 'echo scheduled' });
   fake.seedInstances(published.projectCode, published.definitionCode, 5);
-  const options = { taskQueue: env.worker.taskQueue, tenantId: env.api.tenant.id, historySyncIntervalSeconds: 1, inspectionIntervalSeconds: 0, logger: createLogger('test', 'silent') };
+  const options = { taskQueue: env.worker.taskQueue, tenantId: env.api.tenant.id, historySyncIntervalSeconds: 1, inspectionIntervalSeconds: 1, logger: createLogger('test', 'silent') };
   await ensureMaintenanceSchedules(env.worker.client, options);
   try {
     await ensureMaintenanceSchedules(env.worker.client, options);
@@ -219,6 +219,16 @@ test('the Temporal Schedule syncs without being asked, and making it again is a 
       30_000,
     );
     expect(synced).toBe(5);
+    // The scheduled inspection finds the published template without an owner.
+    await eventually(
+      'the scheduled inspection',
+      () => env.api.prisma.inspectionFinding.count({ where: { templateId: published.templateId, rule: 'template-without-owner' } }),
+      (count) => count === 1,
+      30_000,
+    );
+
+    // Made again with an interval of 0: the same schedule, now paused.
+    await ensureMaintenanceSchedules(env.worker.client, { ...options, inspectionIntervalSeconds: 0 });
     const inspections = await env.worker.client.schedule.getHandle(`${INSPECTIONS_SCHEDULE_ID}:${env.api.tenant.id}`).describe();
     expect(inspections.state.paused).toBe(true);
   } finally {
