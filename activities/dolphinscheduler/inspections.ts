@@ -175,6 +175,8 @@ export function createInspectionActivities(deps: InspectionDependencies): Inspec
       // Compared only where the latest publish succeeded: one running now is changing the definition,
       // one that failed is the failed-publish finding, not drift.
       const settled = new Set(latestAny.filter((r) => (SUCCESSFUL_PUBLISH_STATUSES as readonly string[]).includes(r.status)).map((r) => r.id));
+      // Their earlier findings of these rules stay as they were (not resolved, not alerted again) until the publish settles.
+      const unsettled = new Set(published.filter((b) => !settled.has(b.publishId)).map((b) => `${b.templateId}:${b.target}`));
       for (const [target, bindings] of groupBy(published.filter((b) => settled.has(b.publishId)), (b) => b.target)) {
         let client: DolphinSchedulerClient;
         try {
@@ -197,7 +199,7 @@ export function createInspectionActivities(deps: InspectionDependencies): Inspec
       }
 
       const owners = await templateOwners(prisma, tenantId, found);
-      const result = await storeFindings(prisma, tenantId, found, evaluated, owners);
+      const result = await storeFindings(prisma, tenantId, found, evaluated, owners, unsettled);
       logger.info({ tenantId, ...result, toAlert: result.toAlert.length, skipped: skipped.length }, 'inspection done');
       return { tenantId, ...result, skipped };
     },
@@ -386,6 +388,8 @@ async function storeFindings(
   found: Found[],
   evaluated: Set<Scope>,
   owners: Map<string, string | null>,
+  /** `template:target` pairs whose definition rules were not evaluated (a publish is running or failed). */
+  unsettled: Set<string>,
 ): Promise<Omit<TenantInspectionResult, 'tenantId' | 'skipped'>> {
   const now = new Date();
   let opened = 0;
@@ -425,9 +429,12 @@ async function storeFindings(
     }
   }
   const still = new Set(found.map((f) => f.fingerprint));
-  const gone = [...existing.values()].filter(
-    (f) => f.status !== 'resolved' && !still.has(f.fingerprint) && evaluated.has(scopeOf(f.rule as InspectionRule, DS_RULES.includes(f.rule as InspectionRule) ? f.target : null)),
-  );
+  const gone = [...existing.values()].filter((f) => {
+    if (f.status === 'resolved' || still.has(f.fingerprint)) return false;
+    const definitionRule = DS_RULES.includes(f.rule as InspectionRule);
+    if (definitionRule && unsettled.has(`${f.templateId}:${f.target}`)) return false;
+    return evaluated.has(scopeOf(f.rule as InspectionRule, definitionRule ? f.target : null));
+  });
   if (gone.length > 0) {
     await prisma.inspectionFinding.updateMany({ where: { id: { in: gone.map((f) => f.id) } }, data: { status: 'resolved', resolvedAt: now } });
   }

@@ -6,6 +6,7 @@ import { toHistoryFile } from '../replay/history-file';
 import { workflowBundle } from '../support/worker';
 import { call, createTestTenant, createToken, expectProblem } from '../api/harness';
 import { startFakeDolphinScheduler, type FakeDolphinScheduler } from '../support/dolphinscheduler-fake';
+import { waitForPublish } from '../publishing/support';
 import { publishShellTemplate, startHistoryEnvironment, type HistoryEnvironment, type PublishedTemplate } from './support';
 import type { TaskDefinition, TaskDefinitionInput } from '../../activities/dolphinscheduler/client';
 
@@ -114,6 +115,23 @@ test('a definition changed in DolphinScheduler is drift, alerted once per change
   const history = await env.api.temporal.workflow.getHandle(inspectionsWorkflowId({ tenantId: env.api.tenant.id })).fetchHistory();
   await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history);
   if (process.env.RECORD_HISTORIES === '1') writeFileSync(join(__dirname, '..', 'replay', 'histories', 'inspections.json'), toHistoryFile(history));
+
+  // A publish that fails leaves the drift finding as it was (neither resolved nor alerted again)...
+  const v2 = await call(env.api, 'POST', `/api/v1/templates/${published.templateId}/versions`, { json: { spec: { steps: [{ id: 'extract', type: 'shell', with: { script: 'echo v2' } }] } } });
+  fake.inject({ method: 'PUT', path: new RegExp(`workflow-definition/${published.definitionCode}$`), body: JSON.stringify({ code: 10107, msg: 'update workflow definition error', data: null, success: false, failed: true }) });
+  const failing = await call(env.api, 'POST', `/api/v1/templates/${published.templateId}/versions/${v2.body.number}/publish`, { json: { target: env.target } });
+  expect((await waitForPublish(env.api, failing.body.id)).status).toBe('failed');
+  await inspect();
+  expect((await findings(`?rule=definition-drift&templateId=${published.templateId}`)).map((f) => f.id)).toEqual([drift!.id]);
+  expect(alertsFor(published.templateId, 'definition-drift')).toHaveLength(2);
+  expect(alertsFor(published.templateId, 'failed-publish')).toHaveLength(1);
+
+  // ...and publishing again over the edit resolves both.
+  const again2 = await call(env.api, 'POST', `/api/v1/templates/${published.templateId}/versions/${v2.body.number}/publish`, { json: { target: env.target } });
+  expect((await waitForPublish(env.api, again2.body.id)).status).toBe('published');
+  await inspect();
+  expect(await findings(`?templateId=${published.templateId}&rule=definition-drift`)).toEqual([]);
+  expect(await findings(`?templateId=${published.templateId}&rule=failed-publish`)).toEqual([]);
 }, 90_000);
 
 test('N failed executions in a row: found from the cache, in the metrics, resolved by a success', async () => {
