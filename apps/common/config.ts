@@ -147,6 +147,8 @@ const ApiConfigSchema = TemporalConfigWithCodecSchema.extend({
   HISTORY_REFRESH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   /** How long `POST /api/v1/inspections/run` waits for the inspection before answering 202. */
   INSPECTION_RUN_WAIT_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
+  /** An on-demand inspection this soon after the tenant's last one answers that one's result (`recent`) instead of reading DolphinScheduler again. */
+  INSPECTION_RUN_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
 })
   .extend(DependencyTimeoutsSchema.shape)
   .refine((config) => !config.OIDC_ISSUER || (config.OIDC_AUDIENCE && config.OIDC_JWKS_URL), {

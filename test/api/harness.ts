@@ -66,8 +66,9 @@ export interface ApiOptions {
   /** HISTORY_REFRESH_WAIT_MS and INSPECTION_RUN_WAIT_MS; the defaults when absent. */
   historyRefreshWaitMs?: number;
   inspectionWaitMs?: number;
-  /** HISTORY_REFRESH_MIN_INTERVAL_MS; the default when absent. */
+  /** HISTORY_REFRESH_MIN_INTERVAL_MS and INSPECTION_RUN_MIN_INTERVAL_MS; the defaults when absent. */
   historyRefreshMinIntervalMs?: number;
+  inspectionMinIntervalMs?: number;
   /** RUN_INPUT_MAX_BYTES; the default when absent. */
   runInputMaxBytes?: number;
 }
@@ -107,6 +108,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     ...(options.historyRefreshWaitMs === undefined ? {} : { historyRefreshWaitMs: options.historyRefreshWaitMs }),
     ...(options.inspectionWaitMs === undefined ? {} : { inspectionWaitMs: options.inspectionWaitMs }),
     ...(options.historyRefreshMinIntervalMs === undefined ? {} : { historyRefreshMinIntervalMs: options.historyRefreshMinIntervalMs }),
+    ...(options.inspectionMinIntervalMs === undefined ? {} : { inspectionMinIntervalMs: options.inspectionMinIntervalMs }),
   });
   const tenant = options.unreachableDatabase ? { id: randomUUID(), slug: 'unreachable' } : (options.tenant ?? (await createTestTenant(prisma)));
   const server = await new Promise<Server>((resolve) => {

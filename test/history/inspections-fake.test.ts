@@ -4,7 +4,7 @@ import { Worker } from '@temporalio/worker';
 import { inspectionsWorkflowId } from '../../workflows/dolphinscheduler/contract';
 import { toHistoryFile } from '../replay/history-file';
 import { workflowBundle } from '../support/worker';
-import { call, createTestTenant, createToken, expectProblem } from '../api/harness';
+import { call, createTestTenant, createToken, expectProblem, startApi } from '../api/harness';
 import { startFakeDolphinScheduler, type FakeDolphinScheduler } from '../support/dolphinscheduler-fake';
 import { waitForPublish } from '../publishing/support';
 import { publishShellTemplate, startHistoryEnvironment, type HistoryEnvironment, type PublishedTemplate } from './support';
@@ -247,6 +247,27 @@ test('a dependency on another template’s workflow stays a finding until someon
   expect(await findings(`?status=acknowledged&rule=unconfirmed-dependency&templateId=${downstream.templateId}`)).toEqual([expect.objectContaining({ id: dependency!.id })]);
   expect(alertsFor(downstream.templateId, 'unconfirmed-dependency')).toHaveLength(1);
 }, 90_000);
+
+test('an on-demand inspection moments after the last one answers its result instead of reading DolphinScheduler again', async () => {
+  const throttled = await startApi({ taskQueue: env.worker.taskQueue, tenant: env.api.tenant, inspectionMinIntervalMs: 60_000 });
+  try {
+    // Without a minimum interval every call inspects: DolphinScheduler is read each time.
+    let mark = fake.requests.length;
+    const fresh = await call(env.api, 'POST', '/api/v1/inspections/run');
+    expect(fresh.body.status).toBe('completed');
+    expect(fake.requests.length).toBeGreaterThan(mark);
+
+    mark = fake.requests.length;
+    const recent = await Promise.all([1, 2, 3].map(() => call(throttled, 'POST', '/api/v1/inspections/run')));
+    expect(recent.map((answer) => [answer.status, answer.body.status, answer.body.workflowId])).toEqual(
+      [1, 2, 3].map(() => [200, 'recent', fresh.body.workflowId]),
+    );
+    expect(recent.map((answer) => answer.body.result)).toEqual([1, 2, 3].map(() => fresh.body.result));
+    expect(fake.requests.length).toBe(mark);
+  } finally {
+    await throttled.close();
+  }
+}, 60_000);
 
 test('bad parameters are a 400, an unknown finding a 404', async () => {
   expectProblem(await call(env.api, 'GET', '/api/v1/inspections?status=burning'), 400);

@@ -30,7 +30,7 @@ export async function startHistoryEnvironment(server: ServerUnderTest, options: 
   const taskQueue = `history-${randomUUID()}`;
   const receiver = await startAlertReceiver();
   // Every refresh syncs here (the tests count requests); a test of the minimum interval starts its own API.
-  const api = await startApi({ secretsKeys: keyring, taskQueue, historyRefreshMinIntervalMs: 0 });
+  const api = await startApi({ secretsKeys: keyring, taskQueue, historyRefreshMinIntervalMs: 0, inspectionMinIntervalMs: 0 });
   const worker = await startTestWorker(taskQueue, {
     prisma: api.prisma,
     secrets: new SecretStore(api.prisma, keyring),

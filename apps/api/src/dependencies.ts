@@ -39,6 +39,8 @@ export interface ApiDependencies {
   historyRefreshMinIntervalMs?: number;
   /** How long an on-demand inspection is waited for (INSPECTION_RUN_WAIT_MS); 30 s when absent. */
   inspectionWaitMs?: number;
+  /** An on-demand inspection within this long of the tenant's last answers that one (INSPECTION_RUN_MIN_INTERVAL_MS); 10 s when absent. */
+  inspectionMinIntervalMs?: number;
   /** Where run control and refusals are queued for the audit log; `createApp` makes one when absent. */
   audit?: AuditTrail;
 }

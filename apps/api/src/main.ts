@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     historyRefreshWaitMs: config.HISTORY_REFRESH_WAIT_MS,
     historyRefreshMinIntervalMs: config.HISTORY_REFRESH_MIN_INTERVAL_MS,
     inspectionWaitMs: config.INSPECTION_RUN_WAIT_MS,
+    inspectionMinIntervalMs: config.INSPECTION_RUN_MIN_INTERVAL_MS,
   });
   const server = createApiServer(app).listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;

@@ -58,7 +58,9 @@ export const FindingList = z.object({ items: z.array(FindingResource) }).openapi
 
 export const InspectionRunResource = z
   .object({
-    status: z.enum(['completed', 'pending', 'failed']),
+    status: z.enum(['completed', 'pending', 'failed', 'recent']).meta({
+      description: '`recent`: the tenant’s last inspection finished moments ago (INSPECTION_RUN_MIN_INTERVAL_MS); its result is answered and nothing new is read',
+    }),
     workflowId: z.string(),
     error: z.string().optional().meta({ description: 'Why the inspection failed (status `failed`); the next scheduled one runs as usual' }),
     result: z

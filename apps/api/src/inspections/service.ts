@@ -1,5 +1,5 @@
 import type { InspectionFinding } from '@prisma/client';
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import { INSPECTIONS_WORKFLOW_TYPE, inspectionsWorkflowId, type InspectionsResult } from '../../../../workflows/dolphinscheduler/contract';
 import { auditRow, type AuditActor } from '../audit/trail';
 import type { ApiDependencies } from '../dependencies';
@@ -9,6 +9,8 @@ import type { FindingListQuery } from './schemas';
 /** How long `POST /api/v1/inspections/run` waits for the inspection before answering 202. */
 export const DEFAULT_INSPECTION_WAIT_MS = 30_000;
 const POLL_MS = 200;
+/** An on-demand inspection this soon after the tenant's last one answers that one's result. */
+export const DEFAULT_INSPECTION_MIN_INTERVAL_MS = 10_000;
 
 export class InspectionService {
   constructor(private readonly deps: ApiDependencies) {}
@@ -31,6 +33,15 @@ export class InspectionService {
   /** Runs the tenant's inspection now (or joins one running), waiting for it a bounded time. */
   async run(actor: AuditActor) {
     const workflowId = inspectionsWorkflowId({ tenantId: actor.tenantId });
+    // Each inspection reads every published definition of the tenant in DolphinScheduler: one that
+    // finished moments ago is answered instead of starting another, so runs cannot flood a target.
+    const minInterval = this.deps.inspectionMinIntervalMs ?? DEFAULT_INSPECTION_MIN_INTERVAL_MS;
+    const last = minInterval > 0 ? await this.lastFinished(workflowId) : undefined;
+    if (last && Date.now() - last.closedAt.getTime() < minInterval) {
+      const previous = await this.answer(workflowId, actor.tenantId, last.handle);
+      // One that failed is no answer: a new one starts.
+      if (previous.status === 'completed') return { ...previous, status: 'recent' as const };
+    }
     const handle = await this.deps.temporal.workflow.start(INSPECTIONS_WORKFLOW_TYPE, {
       workflowId,
       taskQueue: this.deps.taskQueue,
@@ -46,6 +57,23 @@ export class InspectionService {
       if (Date.now() >= deadline) return { status: 'pending' as const, workflowId };
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
+    return this.answer(workflowId, actor.tenantId, handle);
+  }
+
+  /** The tenant's latest inspection, if it finished (a running one is joined instead). */
+  private async lastFinished(workflowId: string) {
+    const handle = this.deps.temporal.workflow.getHandle(workflowId);
+    try {
+      const description = await handle.describe();
+      if (description.status.name === 'RUNNING' || !description.closeTime) return undefined;
+      return { handle, closedAt: description.closeTime };
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  private async answer(workflowId: string, tenantId: string, handle: { result(): Promise<InspectionsResult> }) {
     let result: InspectionsResult;
     try {
       result = await handle.result();
@@ -53,7 +81,7 @@ export class InspectionService {
       // The inspection itself failed (its retries ran out, e.g. the database went away): said, not a 500.
       return { status: 'failed' as const, workflowId, error: (error as Error).message };
     }
-    const tenant = result.tenants.find((t) => t.tenantId === actor.tenantId);
+    const tenant = result.tenants.find((t) => t.tenantId === tenantId);
     return {
       status: 'completed' as const,
       workflowId,
