@@ -121,8 +121,18 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
   }
 
   return {
-    async publishStarted(publishId: string): Promise<void> {
-      await database().records.setStatus(publishId, 'running');
+    /**
+     * Marks the publish running; false when it already ended (a request delivered twice, say
+     * across a continue-as-new), which the workflow then leaves alone. A retry of this activity
+     * finds it running and goes on.
+     */
+    async publishStarted(publishId: string): Promise<boolean> {
+      const { prisma } = database();
+      const { count } = await prisma.publish.updateMany({
+        where: { id: publishId, status: { in: ['queued', 'awaiting_approval', 'running'] } },
+        data: { status: 'running' },
+      });
+      return count === 1;
     },
 
     /** The approval notice, as approval steps send theirs: approvers hold the approver role. */
@@ -147,11 +157,12 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
       const { records } = database();
       const record = await records.get(publishId);
       const approvals = [...((record.approvals as unknown as PublishDecision[]) ?? []), decision];
+      // The step before the status: a reader that sees `rejected` sees why.
+      await records.appendStep(publishId, { step: 'approval', status: decision.decision === 'approved' ? 'succeeded' : 'failed', detail: { ...decision } });
       await records.update(publishId, {
         approvals: approvals as object[],
         ...(decision.decision === 'rejected' ? { status: 'rejected', finishedAt: new Date() } : {}),
       });
-      await records.appendStep(publishId, { step: 'approval', status: decision.decision === 'approved' ? 'succeeded' : 'failed', detail: { ...decision } });
     },
 
     async publishEnsureProject(publishId: string): Promise<number> {

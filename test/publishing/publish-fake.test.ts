@@ -19,7 +19,7 @@ afterAll(async () => {
 publishingScenarios(
   async () => {
     fake = await startFakeDolphinScheduler();
-    return { url: fake.url, token: fake.token, dialect: 'v3.3', tenantCode: 'default' };
+    return { url: fake.url, token: fake.token, dialect: 'v3.3', tenantCode: 'default', requestTimeoutMs: 3_000 };
   },
   (env) => {
     test('a 5xx part-way is retried and the publish completes', async () => {
@@ -81,6 +81,29 @@ publishingScenarios(
       // `RECORD_HISTORIES=1` keeps it for test/replay, which replays it against every later change.
       const file = join(__dirname, '..', 'replay', 'histories', 'publishQueue.json');
       if (process.env.RECORD_HISTORIES === '1') writeFileSync(file, toHistoryFile(history));
+    });
+
+    test('a definition with the template’s name already in the project (an earlier attempt whose answer was lost) is adopted, not duplicated', async () => {
+      const { api, target, dolphin } = env();
+      const template = await createShellTemplate(api, { a: 'echo a' });
+      const { projectName } = (await call(api, 'GET', `/api/v1/dolphinscheduler/targets/${target}`)).body;
+      const project = (await dolphin.findProjectByName(projectName)) ?? (await dolphin.createProject({ name: projectName }));
+      const [code] = await dolphin.genTaskCodes(project.code, 1);
+      const earlier = await dolphin.createDefinition(project.code, {
+        name: template.name,
+        tenantCode: 'default',
+        tasks: [{ code: code!, name: 'a', taskType: 'SHELL', taskParams: { rawScript: 'echo earlier', resourceList: [], localParams: [] } }],
+        relations: [{ preTaskCode: 0, postTaskCode: code! }],
+      });
+
+      const answer = await call(api, 'POST', `/api/v1/templates/${template.id}/versions/1/publish`, { json: { target } });
+      const done = await waitForPublish(api, answer.body.id);
+      expect(done.status).toBe('published');
+      expect(done.steps.find((s: { step: string }) => s.step === 'definition').detail).toMatchObject({ created: false });
+      // The same definition, and the task named after the step kept its code.
+      expect(done.dolphinScheduler).toMatchObject({ definitionCode: earlier.code, taskCodes: { a: code } });
+      const onServer = await dolphin.getDefinition(project.code, earlier.code);
+      expect(onServer.tasks.map((t) => [t.code, t.taskParams.rawScript])).toEqual([[code, 'echo a']]);
     });
 
     test('a target pointing at an address the egress policy denies is never reached', async () => {

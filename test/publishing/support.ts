@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { Keyring } from '../../apps/common/crypto/keyring';
 import { SecretStore } from '../../apps/common/secrets/secret-store';
 import { createDolphinSchedulerClient, type DolphinSchedulerClient, type DolphinSchedulerDialect } from '../../activities/dolphinscheduler/client';
-import { publishQueueStateQuery } from '../../workflows/publishing/contract';
+import { FINAL_PUBLISH_STATUSES, publishQueueStateQuery } from '../../workflows/publishing/contract';
 import { call, startApi, uniqueName, type Api } from '../api/harness';
 import { startTestWorker, type TestWorker } from '../support/worker';
 
@@ -26,6 +26,8 @@ export interface ServerUnderTest {
   token: string;
   dialect: DolphinSchedulerDialect;
   tenantCode: string;
+  /** How long one call may take before the activity gives up on it (and retries). @default 15000 */
+  requestTimeoutMs?: number;
 }
 
 export async function startPublishing(server: ServerUnderTest, options: { projectName?: string } = {}): Promise<PublishingEnvironment> {
@@ -35,7 +37,7 @@ export async function startPublishing(server: ServerUnderTest, options: { projec
   const worker = await startTestWorker(taskQueue, {
     prisma: api.prisma,
     secrets: new SecretStore(api.prisma, keyring),
-    publishing: { requestTimeoutMs: 15_000 },
+    publishing: { requestTimeoutMs: server.requestTimeoutMs ?? 15_000 },
   });
   const secret = await call(api, 'PUT', '/api/v1/secrets/DS_TOKEN', { json: { value: server.token } });
   const target = 'staging';
@@ -81,15 +83,13 @@ export async function addVersion(api: Api, templateId: string, scripts: Record<s
   return answer.body.number as number;
 }
 
-const FINAL = ['published', 'online', 'offline', 'failed', 'rejected'];
-
 /** Polls the publish record until it is final. */
 export async function waitForPublish(api: Api, publishId: string, timeoutMs = 90_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const answer = await call(api, 'GET', `/api/v1/publishes/${publishId}`);
     if (answer.status !== 200) throw new Error(`reading publish ${publishId} failed: ${answer.status}`);
-    if (FINAL.includes(answer.body.status)) return answer.body;
+    if (FINAL_PUBLISH_STATUSES.includes(answer.body.status)) return answer.body;
     if (Date.now() > deadline) throw new Error(`publish ${publishId} is still ${answer.body.status}: ${JSON.stringify(answer.body.steps)}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

@@ -81,7 +81,7 @@ function includesRealDolphinSchedulerTests(selection: TestSelection): boolean {
   if (selection.findRelatedTests || selection.onlyChanged || selection.changedSince || selection.lastCommit) return true;
   if (!selection.testPathPattern) return true;
   const pattern = new RegExp(selection.testPathPattern, 'i');
-  return readdirSync(dolphinSchedulerTests)
+  return readdirSync(dolphinSchedulerTests, { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.test.ts') && !name.endsWith('.fake.test.ts'))
     .some((name) => pattern.test(join(dolphinSchedulerTests, name)));
 }

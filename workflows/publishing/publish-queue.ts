@@ -119,7 +119,7 @@ export async function publishQueue(input: PublishQueueInput): Promise<void> {
 async function handle(request: PublishRequest): Promise<void> {
   const { publishId } = request;
   try {
-    await bookkeeping.publishStarted(publishId);
+    if (!(await bookkeeping.publishStarted(publishId))) return;
     if (request.action === 'publish') {
       await dolphinScheduler.publishEnsureProject(publishId);
       await dolphinScheduler.publishWriteDefinition(publishId);

@@ -23,6 +23,9 @@ export interface TargetView {
   updatedAt: string;
 }
 
+/** A caller of a tenant (targets have no system scope). */
+type TenantActor = AuditActor & { tenantId: string };
+
 export class TargetStore {
   constructor(private readonly prisma: PrismaClient) {}
 
@@ -37,7 +40,7 @@ export class TargetStore {
   }
 
   /** Creates or replaces a target; answers it and whether it is new. */
-  async put(actor: AuditActor, name: string, input: TargetInput): Promise<{ target: TargetView; created: boolean }> {
+  async put(actor: TenantActor, name: string, input: TargetInput): Promise<{ target: TargetView; created: boolean }> {
     return this.prisma.$transaction(async (tx) => {
       const existing = await tx.dolphinSchedulerTarget.findUnique({ where: { tenantId_name: { tenantId: actor.tenantId, name } } });
       const row = await tx.dolphinSchedulerTarget.upsert({
@@ -58,7 +61,7 @@ export class TargetStore {
     });
   }
 
-  async delete(actor: AuditActor, name: string): Promise<boolean> {
+  async delete(actor: TenantActor, name: string): Promise<boolean> {
     return this.prisma.$transaction(async (tx) => {
       const { count } = await tx.dolphinSchedulerTarget.deleteMany({ where: { tenantId: actor.tenantId, name } });
       if (count === 0) return false;
