@@ -9,6 +9,9 @@ import type { FindingListQuery } from './schemas';
 /** How long `POST /api/v1/inspections/run` waits for the inspection before answering 202. */
 export const DEFAULT_INSPECTION_WAIT_MS = 30_000;
 const POLL_MS = 200;
+
+/** A caller of a tenant (every inspection route is behind a tenant's credential). */
+type TenantActor = AuditActor & { tenantId: string };
 /** An on-demand inspection this soon after the tenant's last one answers that one's result. */
 export const DEFAULT_INSPECTION_MIN_INTERVAL_MS = 10_000;
 
@@ -31,7 +34,7 @@ export class InspectionService {
   }
 
   /** Runs the tenant's inspection now (or joins one running), waiting for it a bounded time. */
-  async run(actor: AuditActor) {
+  async run(actor: TenantActor) {
     const workflowId = inspectionsWorkflowId({ tenantId: actor.tenantId });
     // Each inspection reads every published definition of the tenant in DolphinScheduler: one that
     // finished moments ago is answered instead of starting another, so runs cannot flood a target.
@@ -100,7 +103,7 @@ export class InspectionService {
    * Acknowledges an open finding: it is not alerted again until what is found changes. For an
    * unconfirmed dependency this is the confirmation that the dependency is meant.
    */
-  async acknowledge(actor: AuditActor, id: string, comment: string | undefined) {
+  async acknowledge(actor: TenantActor, id: string, comment: string | undefined) {
     return this.deps.prisma.$transaction(async (tx) => {
       const finding = await tx.inspectionFinding.findFirst({ where: { id, tenantId: actor.tenantId } });
       if (!finding) throw problems.notFound(`finding ${id} does not exist`);
