@@ -1,6 +1,8 @@
 import type { PrismaClient } from '@prisma/client';
 import type { Logger } from 'pino';
 import { createPublishActivities, type PublishActivityDependencies } from './dolphinscheduler/publish-activities';
+import { createHistoryActivities } from './dolphinscheduler/history';
+import { createInspectionActivities, type InspectionDependencies } from './dolphinscheduler/inspections';
 import { stepActivity } from './step-activity';
 import { GuardedFetch, type EgressPolicy } from './egress';
 import { createGuardedDispatcher } from './egress/guarded-dispatcher';
@@ -28,6 +30,8 @@ export interface ActivityDependencies {
   prisma?: PrismaClient;
   /** Publishing's DolphinScheduler client settings (tests shorten timeouts). */
   publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
+  /** Where inspection alerts go and when failures make a finding; the history sync and inspections use `publishing`'s client settings. */
+  inspections?: Pick<InspectionDependencies, 'sendAlert' | 'consecutiveFailureThreshold'>;
 }
 
 /**
@@ -43,17 +47,22 @@ export function createActivities(deps: ActivityDependencies) {
     shell: stepActivity(logger, shellStep),
   } satisfies Record<ActivityStepType, unknown>;
   // DolphinScheduler calls obey the egress policy too: a target's base URL cannot reach a denied address.
-  const publishing = createPublishActivities({
+  const dolphinScheduler = {
     logger,
     prisma: deps.prisma,
     secrets: deps.secrets,
     dispatcher: createGuardedDispatcher(deps.egressPolicy),
     ...deps.publishing,
-  });
+  };
+  const publishing = createPublishActivities(dolphinScheduler);
+  const history = createHistoryActivities(dolphinScheduler);
+  const inspections = createInspectionActivities({ ...dolphinScheduler, ...deps.inspections });
   return {
     ...steps,
     notifyApprovers: createNotifyApprovers(logger),
     ...publishing,
+    ...history,
+    ...inspections,
     ...createScheduledRunActivities({ logger, database: deps.prisma }),
   };
 }

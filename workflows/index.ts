@@ -2,3 +2,5 @@
 export { runTemplate } from './run-template';
 export { publishQueue } from './publishing/publish-queue';
 export { scheduledRun } from './scheduled-run';
+export { syncDolphinSchedulerHistory } from './dolphinscheduler/history-sync';
+export { runInspections } from './dolphinscheduler/inspections';

@@ -22,6 +22,9 @@ import { createPublishesRouter, createTargetsRouter, createTemplatePublishingRou
 import { createHooksRouter } from './triggers/hooks';
 import { createTriggersRouter } from './triggers/router';
 import { Triggers } from './triggers/service';
+import { createExecutionsRouter } from './dolphinscheduler/executions-router';
+import { createInspectionsRouter } from './inspections/router';
+import { createMetricsRouter } from './metrics/router';
 
 /** Bodies above this are refused before parsing; a spec alone may hold MAX_SPEC_BYTES (checked later). */
 const BODY_LIMIT = '2mb';
@@ -77,6 +80,8 @@ export function createApp(dependencies: ApiDependencies): express.Express {
   app.use('/api/v1/tokens', createTokensRouter(deps, authenticator));
   app.use('/api/v1/templates', createTemplatesRouter(deps, templateHeads));
   app.use('/api/v1/templates', createTemplatePublishingRouter(deps));
+  app.use('/api/v1/templates', createExecutionsRouter(deps));
+  app.use('/api/v1/inspections', createInspectionsRouter(deps));
   app.use('/api/v1/dolphinscheduler/targets', createTargetsRouter(deps));
   app.use('/api/v1/publishes', createPublishesRouter(deps));
   app.use('/api/v1/templates', createSchedulesRouter(deps, templateHeads));
@@ -85,6 +90,7 @@ export function createApp(dependencies: ApiDependencies): express.Express {
   app.use('/api/v1/secrets', createSecretsRouter(deps));
   app.use('/api/v1/codec', createCodecRouter(deps));
   app.use('/api/v1/audit', createAuditRouter(deps));
+  app.use(createMetricsRouter(deps));
 
   app.use(unknownRoute);
   app.use(renderProblems(deps.logger));

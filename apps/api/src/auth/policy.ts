@@ -111,6 +111,15 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'POST /api/v1/publishes/:id/approve': approver,
   'POST /api/v1/publishes/:id/reject': approver,
 
+  // Executions come from the history cache; a refresh syncs one template, bounded and joined when one is running.
+  'GET /api/v1/templates/:id/executions': viewer,
+  'GET /api/v1/inspections': viewer,
+  'POST /api/v1/inspections/run': operator,
+  // Acknowledging a finding silences its alerts until it changes (for a dependency: confirms it).
+  'POST /api/v1/inspections/:id/acknowledge': operator,
+  // Prometheus: figures of every tenant, so a system administrator's token.
+  'GET /metrics': system,
+
   // The Temporal Web UI's codec server, called with the user's credential. A payload carries no
   // tenant, so the codec cannot tell whose it is: it asks for a reader of some tenant (README,
   // "The codec endpoint"). Its CORS preflight (OPTIONS) is answered before authentication.
