@@ -5,6 +5,9 @@ import { createHttpStep } from './steps/http';
 import { noopStep } from './steps/noop';
 import { createNotifyApprovers } from './notify-approvers';
 import type { SecretResolver } from './secrets';
+import type { ArtifactWriter } from './step-activity';
+import type { StepLogSink } from './step-logs/step-log';
+import { createRetentionActivities, type RetentionDependencies } from './retention';
 import type { StepType } from '../workflows/spec/step-types';
 
 export interface ActivityDependencies {
@@ -16,6 +19,12 @@ export interface ActivityDependencies {
    * or SECRETS_KEYS) leaves it out, and a step referencing a secret then fails as SecretsUnavailable.
    */
   secrets?: SecretResolver;
+  /** Where steps' logs go (the database); a worker without one keeps no step logs. */
+  stepLogs?: StepLogSink;
+  /** Where outputs over the inline limit are stored; without it they are replaced by their size. */
+  artifacts?: ArtifactWriter;
+  /** What the retention cleanup needs; a worker without a database does not run it. */
+  retention?: RetentionDependencies;
 }
 
 /**
@@ -24,12 +33,18 @@ export interface ActivityDependencies {
  */
 export function createActivities(deps: ActivityDependencies) {
   const logger = deps.logger.child({ component: 'activities' });
+  const services = { secrets: deps.secrets, stepLogs: deps.stepLogs, artifacts: deps.artifacts };
   const steps = {
     // One guarded fetch, hence one connection pool, for every HTTP step this worker runs.
-    http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy)), deps.secrets),
-    noop: stepActivity(logger, noopStep),
+    http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy)), services),
+    // No secrets: a noop's output is its `with`, which would carry them into the history.
+    noop: stepActivity(logger, noopStep, { stepLogs: deps.stepLogs, artifacts: deps.artifacts }),
   } satisfies Partial<Record<StepType, unknown>>;
-  return { ...steps, notifyApprovers: createNotifyApprovers(logger) };
+  return {
+    ...steps,
+    notifyApprovers: createNotifyApprovers(logger),
+    ...(deps.retention ? createRetentionActivities(deps.retention) : {}),
+  };
 }
 
 export type RunActivities = ReturnType<typeof createActivities>;

@@ -50,7 +50,7 @@ function quietLogger(): DefaultLogger {
 }
 
 /** What a test may give its worker beside the defaults; the client gets the same payload codecs. */
-export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger'>;
+export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger' | 'storage'>;
 
 export async function startTestWorker(taskQueue = `test-${randomUUID()}`, options: TestWorkerOptions = {}): Promise<TestWorker> {
   const address = process.env.TEMPORAL_ADDRESS;
@@ -67,6 +67,7 @@ export async function startTestWorker(taskQueue = `test-${randomUUID()}`, option
     shutdownGraceTime: '1s',
     secrets: options.secrets,
     payloadCodecs: options.payloadCodecs,
+    ...(options.storage ? { storage: options.storage } : {}),
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });

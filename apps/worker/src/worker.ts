@@ -1,15 +1,20 @@
 import type { PrismaClient } from '@prisma/client';
+import { Client, Connection } from '@temporalio/client';
 import type { Duration, PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../../../activities';
 import { EgressPolicy } from '../../../activities/egress';
 import type { SecretResolver } from '../../../activities/secrets';
-import type { WorkerConfig } from '../../common/config';
+import { StepLogSink } from '../../../activities/step-logs/step-log';
+import { ArtifactStore } from '../../common/artifacts/artifact-store';
+import { S3ContentBackend } from '../../common/artifacts/content-backends';
+import { s3SettingsOf, type WorkerConfig } from '../../common/config';
 import { payloadCodecsOf } from '../../common/crypto/payload-codec';
 import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
 import { SecretStore } from '../../common/secrets/secret-store';
+import { ensureRetentionSchedule } from './retention-schedule';
 
 export interface RunWorkerOptions {
   connection: NativeConnection;
@@ -31,6 +36,23 @@ export interface RunWorkerOptions {
   secrets?: SecretResolver;
   /** The payload codec (PAYLOAD_CODEC_KEYS): the same as the API's client, or neither reads the other's payloads. */
   payloadCodecs?: PayloadCodec[];
+  /**
+   * The database of step logs, artifacts and their retention (DATABASE_URL); without it steps keep
+   * no logs, large outputs are replaced by their size, and this worker runs no retention cleanup.
+   */
+  storage?: WorkerStorage;
+}
+
+/** What the worker keeps in PostgreSQL (and an object store) beside secrets. */
+export interface WorkerStorage {
+  prisma: PrismaClient;
+  stepLogs: StepLogSink;
+  artifacts: ArtifactStore;
+}
+
+/** The storage of a worker with a database: logs batched into it, artifacts into it or the object store given. */
+export function workerStorageOf(prisma: PrismaClient, logger: Logger, objectStore?: S3ContentBackend): WorkerStorage {
+  return { prisma, stepLogs: new StepLogSink(prisma, logger), artifacts: new ArtifactStore(prisma, objectStore) };
 }
 
 const workflowsPath = require.resolve('../../../workflows');
@@ -78,7 +100,18 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...workflows,
-    activities: createActivities({ logger, egressPolicy: options.egressPolicy ?? new EgressPolicy(), secrets: options.secrets }),
+    activities: createActivities({
+      logger,
+      egressPolicy: options.egressPolicy ?? new EgressPolicy(),
+      secrets: options.secrets,
+      ...(options.storage
+        ? {
+            stepLogs: options.storage.stepLogs,
+            artifacts: options.storage.artifacts,
+            retention: { prisma: options.storage.prisma, artifacts: options.storage.artifacts, logger },
+          }
+        : {}),
+    }),
     dataConverter: { payloadCodecs: options.payloadCodecs ?? [] },
     maxHeartbeatThrottleInterval: '1s',
     ...ACTIVATION_TIME_LIMIT,
@@ -96,9 +129,14 @@ export async function runWorkerUntilShutdown(
   options: Pick<RunWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> & { logger: Logger },
 ): Promise<void> {
   const egressPolicy = egressPolicyOf(config);
-  const secretStore = secretStoreOf(config);
+  const prisma = config.DATABASE_URL ? createPrismaClient(config.DATABASE_URL) : undefined;
+  const secretStore = prisma && config.SECRETS_KEYS ? new SecretStore(prisma, config.SECRETS_KEYS) : undefined;
+  const s3 = s3SettingsOf(config);
+  const objectStore = s3 ? new S3ContentBackend(s3) : undefined;
+  const storage = prisma ? workerStorageOf(prisma, options.logger, objectStore) : undefined;
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
+    if (storage) await ensureRetentionScheduleOf(config, options.logger);
     const worker = await createRunWorker({
       ...options,
       connection,
@@ -106,8 +144,9 @@ export async function runWorkerUntilShutdown(
       taskQueue: config.TASK_QUEUE,
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       egressPolicy,
-      secrets: secretStore?.store,
+      secrets: secretStore,
       payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
+      ...(storage ? { storage } : {}),
     });
     options.logger.info(
       {
@@ -118,6 +157,8 @@ export async function runWorkerUntilShutdown(
         egress: egressPolicy.describe(),
         // Key ids only: they say which keys are loaded, and reveal nothing.
         secrets: config.SECRETS_KEYS && secretStore ? { keys: config.SECRETS_KEYS.keyIds } : 'off (set DATABASE_URL and SECRETS_KEYS)',
+        stepLogs: storage ? 'on' : 'off (set DATABASE_URL)',
+        artifacts: storage ? { storage: storage.artifacts.storage, ...(s3 ? { bucket: s3.bucket } : {}) } : 'off (set DATABASE_URL)',
         payloadCodec: config.PAYLOAD_CODEC_KEYS ? { keys: config.PAYLOAD_CODEC_KEYS.keyIds } : 'off',
       },
       'worker started',
@@ -125,15 +166,20 @@ export async function runWorkerUntilShutdown(
     await worker.run();
     options.logger.info('worker stopped');
   } finally {
-    await Promise.allSettled([connection.close(), secretStore?.prisma.$disconnect()]);
+    await storage?.stepLogs.close();
+    objectStore?.close();
+    await Promise.allSettled([connection.close(), prisma?.$disconnect()]);
   }
 }
 
-/** The store steps read secrets from, when the worker has both the database and the keys. */
-function secretStoreOf(config: WorkerConfig): { store: SecretStore; prisma: PrismaClient } | undefined {
-  if (!config.DATABASE_URL || !config.SECRETS_KEYS) return undefined;
-  const prisma = createPrismaClient(config.DATABASE_URL);
-  return { store: new SecretStore(prisma, config.SECRETS_KEYS), prisma };
+/** The retention schedule, made through a client connection of its own (the worker's is a native one). */
+async function ensureRetentionScheduleOf(config: WorkerConfig, logger: Logger): Promise<void> {
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  try {
+    await ensureRetentionSchedule(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), config.TASK_QUEUE, logger);
+  } finally {
+    await connection.close();
+  }
 }
 
 /** The worker's egress policy, from EGRESS_ALLOW, EGRESS_DENY and EGRESS_MAX_REDIRECTS (already validated). */
