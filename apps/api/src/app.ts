@@ -11,6 +11,8 @@ import { renderProblems, unknownRoute } from './http/errors';
 import { createOpenApiRouter } from './openapi/document';
 import { createCodecCors, createCodecRouter } from './codec/router';
 import { createRunsRouter } from './runs/router';
+import { createRunLogsRouter } from './run-logs/router';
+import { createRetentionRouter } from './retention/router';
 import { createSecretsRouter } from './secrets/router';
 import { createTenantsRouter } from './tenants/router';
 import { createTemplatesRouter } from './templates/router';
@@ -67,6 +69,8 @@ export function createApp(dependencies: ApiDependencies): express.Express {
   app.use('/api/v1/tokens', createTokensRouter(deps, authenticator));
   app.use('/api/v1/templates', createTemplatesRouter(deps, templateHeads));
   app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
+  app.use('/api/v1/runs', createRunLogsRouter(deps));
+  app.use('/api/v1/retention', createRetentionRouter(deps));
   app.use('/api/v1/secrets', createSecretsRouter(deps));
   app.use('/api/v1/codec', createCodecRouter(deps));
   app.use('/api/v1/audit', createAuditRouter(deps));
