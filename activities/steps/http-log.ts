@@ -12,8 +12,8 @@ export const REDACTED_VALUE = '[redacted]';
 
 /** Header names that carry credentials whatever they are called in a given API. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
-/** Header and query parameter names that usually do. */
-const CREDENTIAL_NAME = /token|secret|key|passw|auth|session|signature|credential|sig$/i;
+/** Header and query parameter names that usually do (`x-api-key`, `access_token`, `X-Amz-Signature`, …); not `idempotency-key`. */
+const CREDENTIAL_NAME = /token|secret|api[-_]?key|access[-_]?key|private[-_]?key|passw|auth|session|signature|credential|^sig$/i;
 
 const TEXTUAL_MEDIA_TYPE = /^(text\/|application\/([\w.+-]*\+)?(json|xml|x-www-form-urlencoded|javascript|yaml|x-yaml|x-ndjson)\b)/i;
 

@@ -18,12 +18,15 @@ CREATE INDEX "step_logs_tenantId_at_idx" ON "step_logs"("tenantId", "at");
 
 -- Live tails listen on `step_logs` for the runs whose logs grew. PostgreSQL folds identical
 -- notifications of one transaction into one, so a batch costs one notification per run.
-CREATE FUNCTION "announce_step_logs"() RETURNS trigger AS $$
+-- The body is an escape string with its semicolons written \x3B, since Prisma's migration runner
+-- splits scripts at every semicolon (see 20261130000000_audit_log).
+CREATE FUNCTION "announce_step_logs"() RETURNS trigger
+LANGUAGE plpgsql AS E'
 BEGIN
-  PERFORM pg_notify('step_logs', NEW."runId");
-  RETURN NULL;
-END;
-$$ LANGUAGE plpgsql;
+  PERFORM pg_notify(\'step_logs\', NEW."runId")\x3B
+  RETURN NULL\x3B
+END
+';
 CREATE TRIGGER "step_logs_announce" AFTER INSERT ON "step_logs"
   FOR EACH ROW EXECUTE FUNCTION "announce_step_logs"();
 
