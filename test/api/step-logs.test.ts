@@ -267,3 +267,16 @@ test('a step log that cannot be written leaves the step succeeding, and says so 
     await unreachable.$disconnect();
   }
 }, 60_000);
+
+test('a call that fails records an error entry after its request', async () => {
+  const { runId, handle } = await runThroughApi({
+    steps: [{ id: 'down', type: 'http', with: { url: 'http://127.0.0.1:1/nothing-listens' }, retry: { maxAttempts: 1 }, onError: 'continue' }],
+  });
+  await handle.result();
+  const logs = await call(api, 'GET', `/api/v1/runs/${runId}/logs?step=down`);
+  expect(logs.body.items.map((item: { level: string; message: string; data: { error?: { type: string } } }) => [item.level, item.data.error?.type ?? null])).toEqual([
+    ['info', null],
+    ['error', 'HttpNetworkError'],
+  ]);
+  expect(logs.body.items[1].message).toMatch(/^request failed: GET http:\/\/127\.0\.0\.1:1\/nothing-listens failed/);
+}, 60_000);
