@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { problemResponses } from '../http/problem-schema';
 import { registry } from '../openapi/registry';
 import { RunParamsSchema } from '../runs/schemas';
-import { ArtifactParams, ListLogsQuery, StepLogPage, StreamLogsQuery } from './schemas';
+import { ArtifactParams, ListLogsQuery, StepLogPage, StreamLogsHeaders, StreamLogsQuery } from './schemas';
 
 /** Step logs and artifacts in the OpenAPI document; imported by their router. */
 
@@ -26,7 +26,7 @@ registry.registerPath({
   tags,
   summary: 'A live tail of the run’s step logs (Server-Sent Events) until the client leaves',
   description: 'Each frame is `event: log`, `id:` the entry id, `data:` a StepLogEntry. Reconnecting with `Last-Event-ID` (or `after`) resumes after that entry.',
-  request: { params: RunParamsSchema, query: StreamLogsQuery, headers: z.object({ 'last-event-id': z.string().optional() }) },
+  request: { params: RunParamsSchema, query: StreamLogsQuery, headers: StreamLogsHeaders },
   responses: {
     200: { description: 'Entries as they are written', content: { 'text/event-stream': { schema: z.string() } } },
     ...problemResponses(400, 404),

@@ -11,7 +11,7 @@ import { runNotFound, runOfTenant } from '../runs/run-handle';
 import { RunParamsSchema } from '../runs/schemas';
 import { decodeCursor, encodeCursor } from '../templates/cursor';
 import { readStepLogs } from './read';
-import { ArtifactParams, ListLogsQuery, LogCursorSchema, StreamLogsQuery } from './schemas';
+import { ArtifactParams, ListLogsQuery, LogCursorSchema, LogEntryId, StreamLogsQuery } from './schemas';
 import { streamStepLogs } from './stream';
 import './openapi';
 
@@ -46,10 +46,12 @@ export function createRunLogsRouter(deps: ApiDependencies): Router {
     '/:id/logs/stream': {
       get: async (req, res) => {
         const query = parseRequest(StreamLogsQuery, req.query, 'query');
-        const resumeAt = req.header('last-event-id') ?? query.after;
-        if (resumeAt !== undefined && !/^[0-9]{1,19}$/.test(resumeAt)) {
-          throw problems.invalidParams('the position to resume at is not an entry id', [{ path: ['after'], message: 'must be an entry id' }]);
+        const lastEventId = req.header('last-event-id');
+        const header = lastEventId === undefined ? undefined : LogEntryId.safeParse(lastEventId);
+        if (header && !header.success) {
+          throw problems.invalidParams('Last-Event-ID is not an entry id', [{ path: ['last-event-id'], message: 'must be an entry id' }]);
         }
+        const resumeAt = header?.data ?? query.after;
         const scope = await runOf(req);
         await streamStepLogs(deps, req, res, scope, query, resumeAt === undefined ? undefined : BigInt(resumeAt));
       },

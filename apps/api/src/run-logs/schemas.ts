@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import '../openapi/registry';
-import { queryText, storableText } from '../http/validation';
+import { queryText, storableText, text } from '../http/validation';
 import { StepIdSchema } from '../runs/schemas';
 
 /** `GET /api/v1/runs/:id/logs` and its live tail: which entries, oldest first. */
@@ -21,12 +21,19 @@ export const ListLogsQuery = z
   .strict();
 export type LogsQuery = z.output<typeof ListLogsQuery>;
 
+/** An entry's id, as the live tail's `id:` lines give it. */
+export const LogEntryId = text(/^[0-9]{1,19}$/, 19, 'must be an entry id');
+
 export const StreamLogsQuery = z
   .object({
     ...LogFilters,
-    after: storableText(512).optional().openapi({ description: 'Resume after this entry id (EventSource sends Last-Event-ID itself)' }),
+    after: LogEntryId.optional().openapi({ description: 'Resume after this entry id (EventSource sends Last-Event-ID itself)' }),
   })
   .strict();
+
+export const StreamLogsHeaders = z.object({
+  'last-event-id': LogEntryId.optional().openapi({ description: 'The id of the last entry received: the tail resumes after it' }),
+});
 export type StreamLogsQuery = z.output<typeof StreamLogsQuery>;
 
 /** Log pages by entry id, oldest first. */
