@@ -19,6 +19,8 @@ export const StepErrorType = {
   SecretUnreadable: 'SecretUnreadable',
   /** A shell step reached flowpilot's worker, which never runs shell (it runs on DolphinScheduler). Not retried. */
   ShellNotRunHere: 'ShellNotRunHere',
+  /** An output over the inline limit could not be stored as an artifact (the store did not answer). Retried. */
+  ArtifactWriteFailed: 'ArtifactWriteFailed',
 } as const;
 
 export interface HttpFailureContext {

@@ -12,6 +12,9 @@ import { shellStep } from './steps/shell';
 import { createNotifyApprovers } from './notify-approvers';
 import type { SecretResolver } from './secrets';
 import { createScheduledRunActivities } from './scheduled-runs';
+import type { ArtifactWriter } from './step-activity';
+import type { StepLogSink } from './step-logs/step-log';
+import { createRetentionActivities, type RetentionDependencies } from './retention';
 import type { ActivityStepType } from '../workflows/spec/step-types';
 
 export interface ActivityDependencies {
@@ -32,6 +35,12 @@ export interface ActivityDependencies {
   publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
   /** Where inspection alerts go and when failures make a finding; the history sync and inspections use `publishing`'s client settings. */
   inspections?: Pick<InspectionDependencies, 'sendAlert' | 'consecutiveFailureThreshold'>;
+  /** Where steps' logs go (the database); a worker without one keeps no step logs. */
+  stepLogs?: StepLogSink;
+  /** Where outputs over the inline limit are stored; without it they are replaced by their size. */
+  artifacts?: ArtifactWriter;
+  /** What the retention cleanup needs; a worker without a database does not run it. */
+  retention?: RetentionDependencies;
 }
 
 /**
@@ -40,10 +49,12 @@ export interface ActivityDependencies {
  */
 export function createActivities(deps: ActivityDependencies) {
   const logger = deps.logger.child({ component: 'activities' });
+  const services = { secrets: deps.secrets, stepLogs: deps.stepLogs, artifacts: deps.artifacts };
   const steps = {
     // One guarded fetch, hence one connection pool, for every HTTP step this worker runs.
-    http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy)), deps.secrets),
-    noop: stepActivity(logger, noopStep),
+    http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy)), services),
+    // No secrets: a noop's output is its `with`, which would carry them into the history.
+    noop: stepActivity(logger, noopStep, { stepLogs: deps.stepLogs, artifacts: deps.artifacts }),
     shell: stepActivity(logger, shellStep),
   } satisfies Record<ActivityStepType, unknown>;
   // DolphinScheduler calls obey the egress policy too: a target's base URL cannot reach a denied address.
@@ -64,6 +75,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...history,
     ...inspections,
     ...createScheduledRunActivities({ logger, database: deps.prisma }),
+    ...(deps.retention ? createRetentionActivities(deps.retention) : {}),
   };
 }
 

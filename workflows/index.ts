@@ -4,3 +4,4 @@ export { publishQueue } from './publishing/publish-queue';
 export { scheduledRun } from './scheduled-run';
 export { syncDolphinSchedulerHistory } from './dolphinscheduler/history-sync';
 export { runInspections } from './dolphinscheduler/inspections';
+export { retentionCleanup } from './retention-cleanup';

@@ -13,6 +13,8 @@ import { createCodecCors, createCodecRouter } from './codec/router';
 import { createRunsRouter } from './runs/router';
 import { RunStarter } from './runs/start';
 import { createSchedulesRouter } from './schedules/router';
+import { createRunLogsRouter } from './run-logs/router';
+import { createRetentionRouter } from './retention/router';
 import { createSecretsRouter } from './secrets/router';
 import { createTenantsRouter } from './tenants/router';
 import { createTemplatesRouter } from './templates/router';
@@ -87,6 +89,8 @@ export function createApp(dependencies: ApiDependencies): express.Express {
   app.use('/api/v1/templates', createSchedulesRouter(deps, templateHeads));
   app.use('/api/v1/templates', createTriggersRouter(deps, templateHeads, triggers));
   app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
+  app.use('/api/v1/runs', createRunLogsRouter(deps));
+  app.use('/api/v1/retention', createRetentionRouter(deps));
   app.use('/api/v1/secrets', createSecretsRouter(deps));
   app.use('/api/v1/codec', createCodecRouter(deps));
   app.use('/api/v1/audit', createAuditRouter(deps));

@@ -4,7 +4,9 @@ import type { PayloadCodec } from '@temporalio/common';
 import type { RunLimits } from '../../../workflows/contract';
 import type { Logger } from '../../common/logger';
 import type { SecretStore } from '../../common/secrets/secret-store';
+import type { ArtifactStore } from '../../common/artifacts/artifact-store';
 import type { AuditTrail } from './audit/trail';
+import type { StepLogFeed } from './run-logs/feed';
 import type { OidcSettings } from './auth/oidc';
 import type { RateLimits } from './http/rate-limit';
 import type { TemplateChanges } from './templates/template-changes';
@@ -43,4 +45,8 @@ export interface ApiDependencies {
   inspectionMinIntervalMs?: number;
   /** Where run control and refusals are queued for the audit log; `createApp` makes one when absent. */
   audit?: AuditTrail;
+  /** Where artifacts are read (with the object store when configured); PostgreSQL only when absent. */
+  artifacts?: ArtifactStore;
+  /** Notifications that a run's step log grew, for live tails; they poll when absent. */
+  stepLogFeed?: StepLogFeed;
 }

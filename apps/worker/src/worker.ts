@@ -1,17 +1,21 @@
 import type { PrismaClient } from '@prisma/client';
+import { Client, Connection } from '@temporalio/client';
 import type { Duration, PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { Client, Connection } from '@temporalio/client';
 import { ensureMaintenanceSchedules } from '../../common/dolphinscheduler/schedules';
 import { createActivities, type ActivityDependencies } from '../../../activities';
 import { EgressPolicy } from '../../../activities/egress';
 import type { SecretResolver } from '../../../activities/secrets';
-import type { WorkerConfig } from '../../common/config';
+import { StepLogSink } from '../../../activities/step-logs/step-log';
+import { ArtifactStore } from '../../common/artifacts/artifact-store';
+import { S3ContentBackend } from '../../common/artifacts/content-backends';
+import { s3SettingsOf, type WorkerConfig } from '../../common/config';
 import { payloadCodecsOf } from '../../common/crypto/payload-codec';
 import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
 import { SecretStore } from '../../common/secrets/secret-store';
+import { ensureRetentionSchedule } from './retention-schedule';
 
 export interface RunWorkerOptions {
   connection: NativeConnection;
@@ -39,6 +43,23 @@ export interface RunWorkerOptions {
   publishing?: ActivityDependencies['publishing'];
   /** Where inspection alerts go and how many failures in a row make a finding. */
   inspections?: ActivityDependencies['inspections'];
+  /**
+   * The database of step logs, artifacts and their retention (DATABASE_URL); without it steps keep
+   * no logs, large outputs are replaced by their size, and this worker runs no retention cleanup.
+   */
+  storage?: WorkerStorage;
+}
+
+/** What the worker keeps in PostgreSQL (and an object store) beside secrets. */
+export interface WorkerStorage {
+  prisma: PrismaClient;
+  stepLogs: StepLogSink;
+  artifacts: ArtifactStore;
+}
+
+/** The storage of a worker with a database: logs batched into it, artifacts into it or the object store given. */
+export function workerStorageOf(prisma: PrismaClient, logger: Logger, objectStore?: S3ContentBackend): WorkerStorage {
+  return { prisma, stepLogs: new StepLogSink(prisma, logger), artifacts: new ArtifactStore(prisma, objectStore) };
 }
 
 const workflowsPath = require.resolve('../../../workflows');
@@ -93,6 +114,13 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
       prisma: options.prisma,
       publishing: options.publishing,
       inspections: options.inspections,
+      ...(options.storage
+        ? {
+            stepLogs: options.storage.stepLogs,
+            artifacts: options.storage.artifacts,
+            retention: { prisma: options.storage.prisma, artifacts: options.storage.artifacts, logger },
+          }
+        : {}),
     }),
     dataConverter: { payloadCodecs: options.payloadCodecs ?? [] },
     maxHeartbeatThrottleInterval: '1s',
@@ -113,6 +141,9 @@ export async function runWorkerUntilShutdown(
   const egressPolicy = egressPolicyOf(config);
   const prisma = config.DATABASE_URL ? createPrismaClient(config.DATABASE_URL) : undefined;
   const secretStore = prisma && config.SECRETS_KEYS ? new SecretStore(prisma, config.SECRETS_KEYS) : undefined;
+  const s3 = s3SettingsOf(config);
+  const objectStore = s3 ? new S3ContentBackend(s3) : undefined;
+  const storage = prisma ? workerStorageOf(prisma, options.logger, objectStore) : undefined;
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const worker = await createRunWorker({
@@ -125,6 +156,7 @@ export async function runWorkerUntilShutdown(
       secrets: secretStore,
       prisma,
       payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
+      ...(storage ? { storage } : {}),
       inspections: { consecutiveFailureThreshold: config.INSPECTION_FAILURE_THRESHOLD },
     });
     if (prisma) await ensureSchedules(config, options.logger);
@@ -138,6 +170,8 @@ export async function runWorkerUntilShutdown(
         // Key ids only: they say which keys are loaded, and reveal nothing.
         secrets: config.SECRETS_KEYS && secretStore ? { keys: config.SECRETS_KEYS.keyIds } : 'off (set DATABASE_URL and SECRETS_KEYS)',
         'publishing and schedules': prisma ? 'on' : 'off (set DATABASE_URL)',
+        stepLogs: storage ? 'on' : 'off (set DATABASE_URL)',
+        artifacts: storage ? { storage: storage.artifacts.storage, ...(s3 ? { bucket: s3.bucket } : {}) } : 'off (set DATABASE_URL)',
         payloadCodec: config.PAYLOAD_CODEC_KEYS ? { keys: config.PAYLOAD_CODEC_KEYS.keyIds } : 'off',
       },
       'worker started',
@@ -145,11 +179,13 @@ export async function runWorkerUntilShutdown(
     await worker.run();
     options.logger.info('worker stopped');
   } finally {
+    await storage?.stepLogs.close();
+    objectStore?.close();
     await Promise.allSettled([connection.close(), prisma?.$disconnect()]);
   }
 }
 
-/** The history sync and inspection schedules, which need a worker with the database to run. */
+/** The history sync, inspection and retention schedules, which need a worker with the database to run. */
 async function ensureSchedules(config: WorkerConfig, logger: Logger): Promise<void> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
@@ -160,6 +196,7 @@ async function ensureSchedules(config: WorkerConfig, logger: Logger): Promise<vo
       inspectionIntervalSeconds: config.INSPECTION_INTERVAL_SECONDS,
       logger,
     });
+    await ensureRetentionSchedule(client, config.TASK_QUEUE, logger);
   } finally {
     await connection.close();
   }

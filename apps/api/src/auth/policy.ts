@@ -89,6 +89,13 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'POST /api/v1/runs/:id/steps/:stepId/skip': operator,
   'POST /api/v1/runs/:id/steps/:stepId/approve': approver,
   'POST /api/v1/runs/:id/steps/:stepId/reject': approver,
+  // What steps sent and received (credentials redacted) and the outputs they stored: readers of the run.
+  'GET /api/v1/runs/:id/logs': viewer,
+  'GET /api/v1/runs/:id/logs/stream': viewer,
+  'GET /api/v1/runs/:id/artifacts/:artifactId': viewer,
+
+  'GET /api/v1/retention': viewer,
+  'PUT /api/v1/retention': admin,
 
   // Secret values never leave the API, but whoever writes them decides what runs send where.
   'GET /api/v1/secrets': admin,
