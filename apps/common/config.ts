@@ -132,6 +132,11 @@ const ApiConfigSchema = TemporalConfigWithCodecSchema.extend({
   RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(0).default(DEFAULT_WRITES_PER_MINUTE),
   /** The largest run `input` a start accepts, as JSON bytes (the whole start must stay under Temporal's 2 MB payload limit). */
   RUN_INPUT_MAX_BYTES: z.coerce.number().int().min(1).max(1536 * 1024).default(256 * 1024),
+  /**
+   * How often the API summarises runs that finished, for template stats (insights/collector.ts); 0
+   * turns it off. One instance collects at a time, whatever the number of instances.
+   */
+  RUN_SUMMARY_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
 })
   .extend(DependencyTimeoutsSchema.shape)
   .refine((config) => !config.OIDC_ISSUER || (config.OIDC_AUDIENCE && config.OIDC_JWKS_URL), {

@@ -6,6 +6,7 @@ import { createAuditRouter } from './audit/router';
 import { authenticate, Authenticator } from './auth/authenticate';
 import type { ApiDependencies } from './dependencies';
 import { createHealthRouter } from './health/router';
+import { createInsightsRouter } from './insights/router';
 import { parseBodies } from './http/body';
 import { renderProblems, unknownRoute } from './http/errors';
 import { createOpenApiRouter } from './openapi/document';
@@ -66,6 +67,7 @@ export function createApp(dependencies: ApiDependencies): express.Express {
   app.use('/api/v1/tenants', createTenantsRouter(deps));
   app.use('/api/v1/tokens', createTokensRouter(deps, authenticator));
   app.use('/api/v1/templates', createTemplatesRouter(deps, templateHeads));
+  app.use('/api/v1/templates', createInsightsRouter(deps, templateHeads));
   app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
   app.use('/api/v1/secrets', createSecretsRouter(deps));
   app.use('/api/v1/codec', createCodecRouter(deps));

@@ -57,6 +57,10 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'GET /api/v1/templates/:id/versions/:number': viewer,
   'GET /api/v1/templates/:id/versions/:from/diff/:to': viewer,
   'POST /api/v1/templates/:id/versions/:number/rollback': editor,
+  'GET /api/v1/templates/:id/stats': viewer,
+  'GET /api/v1/templates/:id/versions/:number/analysis': viewer,
+  // A dry run stores nothing and reads no secret: whoever may read the version may try it.
+  'POST /api/v1/templates/:id/versions/:number/evaluate': viewer,
 
   'POST /api/v1/runs': operator,
   'GET /api/v1/runs': viewer,

@@ -1,0 +1,42 @@
+-- Run summaries for template stats: one row per finished run and one per step of it, written once
+-- by the collector after the run closed (never by the workflow), and the collector's watermark.
+CREATE TABLE "RunSummary" (
+    "executionRunId" TEXT NOT NULL,
+    "runId" TEXT NOT NULL,
+    "tenantId" UUID NOT NULL,
+    "templateId" UUID NOT NULL,
+    "templateVersion" INTEGER NOT NULL,
+    "status" TEXT NOT NULL,
+    "startedAt" TIMESTAMPTZ(3) NOT NULL,
+    "closedAt" TIMESTAMPTZ(3) NOT NULL,
+    "durationMs" DOUBLE PRECISION NOT NULL,
+    "stepsKnown" BOOLEAN NOT NULL,
+    "collectedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT "RunSummary_pkey" PRIMARY KEY ("executionRunId")
+);
+CREATE INDEX "RunSummary_tenantId_templateId_startedAt_idx" ON "RunSummary"("tenantId", "templateId", "startedAt");
+
+CREATE TABLE "RunStepSummary" (
+    "executionRunId" TEXT NOT NULL,
+    "stepId" TEXT NOT NULL,
+    "tenantId" UUID NOT NULL,
+    "templateId" UUID NOT NULL,
+    "templateVersion" INTEGER NOT NULL,
+    "runStartedAt" TIMESTAMPTZ(3) NOT NULL,
+    "type" TEXT NOT NULL,
+    "status" TEXT NOT NULL,
+    "attempts" INTEGER NOT NULL,
+    "durationMs" DOUBLE PRECISION,
+    "approvalWaitMs" DOUBLE PRECISION,
+    CONSTRAINT "RunStepSummary_pkey" PRIMARY KEY ("executionRunId", "stepId"),
+    CONSTRAINT "RunStepSummary_executionRunId_fkey" FOREIGN KEY ("executionRunId") REFERENCES "RunSummary"("executionRunId") ON DELETE CASCADE ON UPDATE CASCADE
+);
+CREATE INDEX "RunStepSummary_tenantId_templateId_runStartedAt_idx" ON "RunStepSummary"("tenantId", "templateId", "runStartedAt");
+
+CREATE TABLE "RunSummaryWatermark" (
+    "id" TEXT NOT NULL,
+    "closedFrom" TIMESTAMPTZ(3) NOT NULL,
+    "leasedBy" TEXT,
+    "leaseUntil" TIMESTAMPTZ(3),
+    CONSTRAINT "RunSummaryWatermark_pkey" PRIMARY KEY ("id")
+);
