@@ -8,6 +8,7 @@
  *   npm run bench -- --only=starts,pool    # some measures (names below)
  *   npm run bench -- --codec               # with the encryption payload codec on (PAYLOAD_CODEC_KEYS)
  *   npx tsx bench/run.ts --only=wide       # the same, without the bootstrap
+ *   npx tsx bench/run.ts --only=stats      # template stats over 100,000 run summaries
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,9 +21,10 @@ import { measureOverhead } from './scenarios/overhead';
 import { measurePool } from './scenarios/pool';
 import { measureLongRun, measureValidation, measureWaitingMemory, measureWideRun } from './scenarios/scale';
 import { measureStartThroughput } from './scenarios/start-throughput';
+import { measureTemplateStats } from './scenarios/template-stats';
 import { fanOutSpec, linearNoopSpec } from './specs';
 
-const TARGETS = { overheadRatio: 1.15, startThroughputRatio: 0.8 };
+const TARGETS = { overheadRatio: 1.15, startThroughputRatio: 0.8, statsMs: 500 };
 
 interface Context {
   env: BenchEnvironment;
@@ -31,8 +33,8 @@ interface Context {
   size: typeof FULL;
 }
 
-const FULL = { reps: 30, fanOutReps: 80, warmups: 5, startRounds: 10, startsPerRound: 200, approvals: 40, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 5000, poolRuns: 200 };
-const QUICK: typeof FULL = { reps: 8, fanOutReps: 16, warmups: 2, startRounds: 3, startsPerRound: 100, approvals: 10, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 1000, poolRuns: 60 };
+const FULL = { statsRuns: 100_000, statsReps: 20, reps: 30, fanOutReps: 80, warmups: 5, startRounds: 10, startsPerRound: 200, approvals: 40, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 5000, poolRuns: 200 };
+const QUICK: typeof FULL = { statsRuns: 100_000, statsReps: 5, reps: 8, fanOutReps: 16, warmups: 2, startRounds: 3, startsPerRound: 100, approvals: 10, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 1000, poolRuns: 60 };
 
 const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unknown> }> = {
   linear: {
@@ -54,6 +56,10 @@ const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unk
   longRun: { title: '5. scale: a 2,000-step run', run: ({ env, taskQueue, size }) => measureLongRun(env, taskQueue, size.longRunSteps) },
   wide: { title: '5. scale: a 5,000-wide run', run: ({ env, taskQueue, size }) => measureWideRun(env, taskQueue, size.wideSteps) },
   waitingMemory: { title: '5. scale: one worker holding waiting runs', run: ({ env, size }) => measureWaitingMemory(env, size.waitingRuns) },
+  stats: {
+    title: '7. template stats over 100,000 run summaries',
+    run: ({ env, taskQueue, size }) => measureTemplateStats(env, taskQueue, { runs: size.statsRuns, repetitions: size.statsReps }),
+  },
   pool: {
     title: '6. pool scaling',
     run: async ({ env, size }) => [await measurePool(env, 1, size.poolRuns, 10), await measurePool(env, 2, size.poolRuns, 10)],
@@ -150,6 +156,15 @@ function printTable(r: Record<string, any>): void {
       const x = m[side];
       rows.push([`worker RSS holding ${m.runs} waiting ${label}`, `${x.workerRssMbBefore} → ${x.workerRssMbAfter} MB (${x.perRunKb} KB per run)`, '']);
     }
+  }
+  if (r.stats) {
+    const s = r.stats;
+    const latency = (l: { medianMs: number; p95Ms: number }) => `${l.medianMs} / ${l.p95Ms}`;
+    rows.push(
+      [`stats of ${s.runSummaries} runs (${s.stepSummaries} step rows): median / p95 ms`, latency(s.stats), verdict(s.stats.p95Ms < TARGETS.statsMs)],
+      ['stats of one version (a third of them): median / p95 ms', latency(s.statsOfVersion), ''],
+      ['analysis by observed step medians: median / p95 ms', latency(s.analysis), ''],
+    );
   }
   for (const p of r.pool ?? []) rows.push([`pool of ${p.workers}: ${p.runs} runs × ${p.stepsPerRun} steps`, `${p.runsPerSecond} runs/s, ${p.stepsPerSecond} steps/s`, '']);
   const width = Math.max(...rows.map(([label]) => label.length));
