@@ -164,6 +164,7 @@ function printTable(r: Record<string, any>): void {
       [`stats of ${s.runSummaries} runs (${s.stepSummaries} step rows): median / p95 ms`, latency(s.stats), verdict(s.stats.p95Ms < TARGETS.statsMs)],
       ['stats of one version (a third of them): median / p95 ms', latency(s.statsOfVersion), ''],
       ['analysis by observed step medians: median / p95 ms', latency(s.analysis), ''],
+      ['run summaries written per second (5 steps each, with rollups)', `${s.writtenPerSecond}`, ''],
     );
   }
   for (const p of r.pool ?? []) rows.push([`pool of ${p.workers}: ${p.runs} runs × ${p.stepsPerRun} steps`, `${p.runsPerSecond} runs/s, ${p.stepsPerSecond} steps/s`, '']);

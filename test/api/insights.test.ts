@@ -168,6 +168,25 @@ describe('stats', () => {
     expect(past.body).toMatchObject({ from: '2020-01-01T00:00:00.000Z', to: '2020-02-01T00:00:00.000Z', runs: { total: 0 } });
   });
 
+  test('whole days come from the daily rollups and agree with the summaries; percentiles within 2% of exact', async () => {
+    const today = new Date(new Date().toISOString().slice(0, 10));
+    const tomorrow = new Date(today.getTime() + 24 * 3_600_000);
+    // Today is whole in this window (rollups); in the default one it is its partial end (summaries).
+    const wholeDay = await call(api, 'GET', `/api/v1/templates/${template.id}/stats?from=${today.toISOString()}&to=${tomorrow.toISOString()}`);
+    expect(wholeDay.status).toBe(200);
+    const rollups = await api.prisma.runRollup.findMany({ where: { templateId: template.id } });
+    expect(rollups.map((row) => row.stepId).sort()).toEqual(['', 'call', 'finish', 'gate']);
+    expect(rollups.find((row) => row.stepId === '')).toMatchObject({ runs: 3, succeeded: 2, failed: 1 });
+    const { byStatus, successRate, durationMs } = stats.body.runs;
+    expect(wholeDay.body.runs).toMatchObject({ byStatus, successRate, durationMs });
+    expect(wholeDay.body.steps).toEqual(stats.body.steps);
+    const [exact] = await api.prisma.$queryRaw<[{ p50: number; p99: number }]>`
+      SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY "durationMs") AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY "durationMs") AS p99
+      FROM "RunSummary" WHERE "templateId" = ${template.id}::uuid`;
+    expect(Math.abs(durationMs.p50 - exact.p50) / exact.p50).toBeLessThan(0.02);
+    expect(Math.abs(durationMs.p99 - exact.p99) / exact.p99).toBeLessThan(0.02);
+  });
+
   test('collecting again writes nothing twice', async () => {
     const again = await collector.collect();
     expect(again.leased).toBe(true);
@@ -175,6 +194,8 @@ describe('stats', () => {
     expect(rows).toBe(3);
     const steps = await api.prisma.runStepSummary.count({ where: { templateId: template.id } });
     expect(steps).toBe(9);
+    const runsRolledUp = await api.prisma.runRollup.aggregate({ where: { templateId: template.id, stepId: '' }, _sum: { runs: true } });
+    expect(runsRolledUp._sum.runs).toBe(3);
   });
 
   test('one instance collects at a time: another finds the lease taken', async () => {

@@ -40,3 +40,36 @@ CREATE TABLE "RunSummaryWatermark" (
     "leaseUntil" TIMESTAMPTZ(3),
     CONSTRAINT "RunSummaryWatermark_pkey" PRIMARY KEY ("id")
 );
+
+-- The summaries rolled up per day of the runs' start, version and series ("" for the runs, else a
+-- step): exact counts and duration histograms, so that stats over whole days read a few rows.
+CREATE TABLE "RunRollup" (
+    "tenantId" UUID NOT NULL,
+    "templateId" UUID NOT NULL,
+    "day" DATE NOT NULL,
+    "templateVersion" INTEGER NOT NULL,
+    "stepId" TEXT NOT NULL,
+    "type" TEXT NOT NULL,
+    "runs" INTEGER NOT NULL,
+    "succeeded" INTEGER NOT NULL,
+    "failed" INTEGER NOT NULL,
+    "skipped" INTEGER NOT NULL,
+    "cancelled" INTEGER NOT NULL,
+    "timedOut" INTEGER NOT NULL,
+    "retries" INTEGER NOT NULL,
+    "runsWithRetries" INTEGER NOT NULL,
+    "maxAttempts" INTEGER NOT NULL,
+    "durations" JSONB NOT NULL,
+    "approvalWaits" JSONB NOT NULL,
+    CONSTRAINT "RunRollup_pkey" PRIMARY KEY ("tenantId", "templateId", "day", "templateVersion", "stepId")
+);
+
+-- Adds two histograms (JSON objects, bucket → count): what a rollup row becomes when more runs of its day are summarised.
+CREATE FUNCTION "addHistograms"(a JSONB, b JSONB) RETURNS JSONB LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(jsonb_object_agg(key, total), '{}'::jsonb)
+    FROM (
+        SELECT key, sum(value::bigint) AS total
+        FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) AS entries
+        GROUP BY key
+    ) AS added
+$$;

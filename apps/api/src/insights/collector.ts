@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PrismaClient } from '@prisma/client';
+import { Prisma, type PrismaClient } from '@prisma/client';
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import { RUN_WORKFLOW_TYPE, type RunState, type StepState } from '../../../../workflows/contract';
@@ -8,6 +8,7 @@ import type { Logger } from '../../../common/logger';
 import { quote } from '../runs/list-query';
 import { runStatusOf } from '../runs/run-status';
 import { outcomeOf } from '../runs/run-view';
+import { histogramOf } from './histogram';
 
 /**
  * Writes one summary per finished run (and one row per step of it) into PostgreSQL, once, after the
@@ -53,7 +54,7 @@ const DEFAULTS: Required<CollectorOptions> = { overlapMs: 60_000, pageSize: 500,
 /** Only the engine's runs, only the execution that ended a run (not one that continued as new). */
 const CLOSED_RUNS = `WorkflowType = ${quote(RUN_WORKFLOW_TYPE)} AND ExecutionStatus != 'Running' AND ExecutionStatus != 'ContinuedAsNew'`;
 
-interface SummaryRow {
+export interface RunSummaryRow {
   executionRunId: string;
   runId: string;
   tenantId: string;
@@ -66,7 +67,7 @@ interface SummaryRow {
   stepsKnown: boolean;
 }
 
-interface StepRow {
+export interface StepSummaryRow {
   executionRunId: string;
   stepId: string;
   tenantId: string;
@@ -159,32 +160,15 @@ export class RunSummaryCollector {
     const runs = summaries.map(({ run }) => run);
     if (runs.length === 0) return 0;
     const steps = summaries.flatMap((summary) => summary.steps);
-    // One statement: the steps of a run are written with it or not at all, and a run another pass
-    // wrote meanwhile is skipped with its steps.
-    return this.deps.prisma.$executeRaw`
-      WITH inserted AS (
-        INSERT INTO "RunSummary" ("executionRunId", "runId", "tenantId", "templateId", "templateVersion", status, "startedAt", "closedAt", "durationMs", "stepsKnown")
-        SELECT "executionRunId", "runId", "tenantId", "templateId", "templateVersion", status, "startedAt", "closedAt", "durationMs", "stepsKnown"
-        FROM jsonb_to_recordset(${JSON.stringify(runs)}::jsonb) AS run(
-          "executionRunId" text, "runId" text, "tenantId" uuid, "templateId" uuid, "templateVersion" int, status text,
-          "startedAt" timestamptz, "closedAt" timestamptz, "durationMs" float8, "stepsKnown" boolean)
-        ON CONFLICT DO NOTHING
-        RETURNING "executionRunId"
-      )
-      INSERT INTO "RunStepSummary" ("executionRunId", "stepId", "tenantId", "templateId", "templateVersion", "runStartedAt", type, status, attempts, "durationMs", "approvalWaitMs")
-      SELECT step."executionRunId", "stepId", "tenantId", "templateId", "templateVersion", "runStartedAt", type, status, attempts, "durationMs", "approvalWaitMs"
-      FROM jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) AS step(
-        "executionRunId" text, "stepId" text, "tenantId" uuid, "templateId" uuid, "templateVersion" int, "runStartedAt" timestamptz,
-        type text, status text, attempts int, "durationMs" float8, "approvalWaitMs" float8)
-      WHERE step."executionRunId" IN (SELECT "executionRunId" FROM inserted)`.then(() => runs.length);
+    return writeSummaries(this.deps.prisma, runs, steps);
   }
 
-  private async summaryOf(info: WorkflowExecutionInfo): Promise<{ run: SummaryRow; steps: StepRow[] }> {
+  private async summaryOf(info: WorkflowExecutionInfo): Promise<{ run: RunSummaryRow; steps: StepSummaryRow[] }> {
     const attributes = info.typedSearchAttributes;
     const state = await this.finalStateOf(info);
     const startedAt = validDate(state?.startedAt) ?? info.startTime;
     const closedAt = info.closeTime!;
-    const run: SummaryRow = {
+    const run: RunSummaryRow = {
       executionRunId: info.runId,
       runId: info.workflowId,
       tenantId: attributes.get(TenantIdKey)!,
@@ -238,13 +222,72 @@ export class RunSummaryCollector {
   }
 }
 
+/**
+ * Writes run summaries and their steps, and adds them to their days' rollups, in one statement: a
+ * run is written with its steps and rolled up, or not at all, and a run already written (by another
+ * pass) is skipped with its steps. Answers how many runs it wrote.
+ */
+export async function writeSummaries(prisma: PrismaClient, runs: RunSummaryRow[], steps: StepSummaryRow[]): Promise<number> {
+  const [{ written }] = await prisma.$queryRaw<[{ written: number }]>`
+    WITH inserted AS (
+      INSERT INTO "RunSummary" ("executionRunId", "runId", "tenantId", "templateId", "templateVersion", status, "startedAt", "closedAt", "durationMs", "stepsKnown")
+      SELECT "executionRunId", "runId", "tenantId", "templateId", "templateVersion", status, "startedAt", "closedAt", "durationMs", "stepsKnown"
+      FROM jsonb_to_recordset(${JSON.stringify(runs)}::jsonb) AS run(
+        "executionRunId" text, "runId" text, "tenantId" uuid, "templateId" uuid, "templateVersion" int, status text,
+        "startedAt" timestamptz, "closedAt" timestamptz, "durationMs" float8, "stepsKnown" boolean)
+      ON CONFLICT DO NOTHING
+      RETURNING *
+    ),
+    inserted_steps AS (
+      INSERT INTO "RunStepSummary" ("executionRunId", "stepId", "tenantId", "templateId", "templateVersion", "runStartedAt", type, status, attempts, "durationMs", "approvalWaitMs")
+      SELECT step."executionRunId", "stepId", "tenantId", "templateId", "templateVersion", "runStartedAt", type, status, attempts, "durationMs", "approvalWaitMs"
+      FROM jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) AS step(
+        "executionRunId" text, "stepId" text, "tenantId" uuid, "templateId" uuid, "templateVersion" int, "runStartedAt" timestamptz,
+        type text, status text, attempts int, "durationMs" float8, "approvalWaitMs" float8)
+      WHERE step."executionRunId" IN (SELECT "executionRunId" FROM inserted)
+      RETURNING *
+    ),
+    rolled_up AS (
+      INSERT INTO "RunRollup" ("tenantId", "templateId", day, "templateVersion", "stepId", type, runs, succeeded, failed, skipped, cancelled,
+        "timedOut", retries, "runsWithRetries", "maxAttempts", durations, "approvalWaits")
+      SELECT "tenantId", "templateId", ("startedAt" AT TIME ZONE 'UTC')::date, "templateVersion", '', '', count(*),
+        count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'), 0,
+        count(*) FILTER (WHERE status = 'cancelled'), count(*) FILTER (WHERE status = 'timed_out'), 0, 0, 0,
+        ${histogramOf(Prisma.sql`"durationMs"`)}, '{}'::jsonb
+      FROM inserted
+      GROUP BY 1, 2, 3, 4
+      UNION ALL
+      SELECT "tenantId", "templateId", ("runStartedAt" AT TIME ZONE 'UTC')::date, "templateVersion", "stepId", max(type), count(*),
+        count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'skipped'),
+        count(*) FILTER (WHERE status = 'cancelled'), 0, sum(GREATEST(attempts - 1, 0)), count(*) FILTER (WHERE attempts > 1), max(attempts),
+        ${histogramOf(Prisma.sql`"durationMs"`)}, ${histogramOf(Prisma.sql`"approvalWaitMs"`)}
+      FROM inserted_steps
+      GROUP BY 1, 2, 3, 4, 5
+      ON CONFLICT ("tenantId", "templateId", day, "templateVersion", "stepId") DO UPDATE SET
+        runs = "RunRollup".runs + excluded.runs,
+        succeeded = "RunRollup".succeeded + excluded.succeeded,
+        failed = "RunRollup".failed + excluded.failed,
+        skipped = "RunRollup".skipped + excluded.skipped,
+        cancelled = "RunRollup".cancelled + excluded.cancelled,
+        "timedOut" = "RunRollup"."timedOut" + excluded."timedOut",
+        retries = "RunRollup".retries + excluded.retries,
+        "runsWithRetries" = "RunRollup"."runsWithRetries" + excluded."runsWithRetries",
+        "maxAttempts" = GREATEST("RunRollup"."maxAttempts", excluded."maxAttempts"),
+        durations = "addHistograms"("RunRollup".durations, excluded.durations),
+        "approvalWaits" = "addHistograms"("RunRollup"."approvalWaits", excluded."approvalWaits")
+      RETURNING 1
+    )
+    SELECT count(*)::int AS written FROM inserted`;
+  return written;
+}
+
 /** What is known of runs up to: runs that closed before this are summarised (undefined before any pass). */
 export async function summarisedBefore(prisma: PrismaClient): Promise<Date | undefined> {
   const row = await prisma.runSummaryWatermark.findUnique({ where: { id: WATERMARK_ID } });
   return row && row.closedFrom.getTime() > 0 ? row.closedFrom : undefined;
 }
 
-function stepRowOf(run: SummaryRow, step: StepState): StepRow {
+function stepRowOf(run: RunSummaryRow, step: StepState): StepSummaryRow {
   const startedAt = validDate(step.startedAt);
   const finishedAt = validDate(step.finishedAt);
   const durationMs = startedAt && finishedAt ? Math.max(0, finishedAt.getTime() - startedAt.getTime()) : null;
