@@ -146,7 +146,8 @@ async function seriesOf(prisma: PrismaClient, window: StatsWindow): Promise<Seri
   let wholeTo = new Date(Math.floor(to.getTime() / DAY_MS) * DAY_MS);
   // No whole day inside: the summaries answer for all of it.
   if (wholeFrom >= wholeTo) wholeFrom = wholeTo = to;
-  const version = window.version === undefined ? Prisma.empty : Prisma.sql`AND "templateVersion" = ${window.version}`;
+  // As bigint: a version past the column's range is no error, it matches nothing.
+  const version = window.version === undefined ? Prisma.empty : Prisma.sql`AND "templateVersion" = ${window.version}::bigint`;
   const owner = Prisma.sql`"tenantId" = ${window.tenantId}::uuid AND "templateId" = ${window.templateId}::uuid ${version}`;
   const partialDays = (startedAt: Prisma.Sql) =>
     Prisma.sql`((${startedAt} >= ${from} AND ${startedAt} < ${wholeFrom}) OR (${startedAt} >= ${wholeTo} AND ${startedAt} < ${to}))`;

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { registry } from '../openapi/registry';
 import { IdSchema } from '../../../../workflows/spec/schema';
-import { VersionNumberParam } from '../templates/schemas';
 
 /** Requests and answers of template stats, version analysis and step dry runs. */
 
@@ -11,15 +10,28 @@ const DEFAULT_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
 export const StatsQueryFields = z
   .object({
     from: z.iso.datetime({ offset: true }).optional().meta({ description: 'Runs started at or after this; default: 30 days before `to`' }),
-    to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Runs started before this; default: now' }),
-    version: VersionNumberParam.optional().meta({ description: 'Only runs of this version' }),
+    to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Runs started before this; default: now. A window that ends before it begins holds no runs' }),
+    version: z
+      .string()
+      .regex(/^[1-9][0-9]{0,9}$/)
+      .transform(Number)
+      .optional()
+      .meta({ description: 'Only runs of this version' }),
   })
   .strict();
 
+/** No run starts before 1970: earlier bounds (down to year 0, which PostgreSQL has no date for) mean the same. */
+const EARLIEST = new Date(0);
+
 export const StatsQuery = StatsQueryFields.transform(({ from, to, version }) => {
-    const end = to ? new Date(to) : new Date();
-  return { from: from ? new Date(from) : new Date(end.getTime() - DEFAULT_WINDOW_MS), to: end, version };
-}).refine(({ from, to }) => from < to, { message: '`from` must be before `to`', path: ['from'] });
+  const end = to ? laterOf(new Date(to), EARLIEST) : new Date();
+  const start = from ? laterOf(new Date(from), EARLIEST) : new Date(Math.max(0, end.getTime() - DEFAULT_WINDOW_MS));
+  return { from: start > end ? end : start, to: end, version };
+});
+
+function laterOf(a: Date, b: Date): Date {
+  return a > b ? a : b;
+}
 
 const StepStatusSchema = z.enum(['pending', 'running', 'waiting_approval', 'succeeded', 'failed', 'skipped', 'cancelled']);
 
