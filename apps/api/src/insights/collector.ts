@@ -108,6 +108,7 @@ export class RunSummaryCollector {
     tick();
   }
 
+  /** Stops collecting; a pass under way ends after the page it is writing. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -136,6 +137,11 @@ export class RunSummaryCollector {
       );
       listed += executions.length;
       written += await this.summarise(executions);
+      if (this.stopped) {
+        // Shutting down: the next pass, here or on another instance, lists this pass's runs again.
+        await this.releaseLease(closedFrom);
+        return { leased: true, listed, written };
+      }
       await this.renewLease();
       nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
     } while (nextPageToken);
