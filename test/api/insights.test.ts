@@ -216,6 +216,12 @@ describe('stats', () => {
     await collector.collect();
     const row = await api.prisma.runSummary.findFirst({ where: { runId }, include: { steps: true } });
     expect(row).toMatchObject({ status: 'cancelled', stepsKnown: false, steps: [] });
+    // Added to its day's rollup of runs, beside the three summarised before.
+    const rolledUp = await api.prisma.runRollup.findMany({ where: { templateId: template.id, stepId: '' } });
+    const sum = (field: 'runs' | 'succeeded' | 'failed' | 'cancelled') => rolledUp.reduce((total, day) => total + day[field], 0);
+    expect([sum('runs'), sum('succeeded'), sum('failed'), sum('cancelled')]).toEqual([4, 2, 1, 1]);
+    const histogramTotal = rolledUp.reduce((total, day) => total + Object.values(day.durations as Record<string, number>).reduce((a, b) => a + b, 0), 0);
+    expect(histogramTotal).toBe(4);
   }, 60_000);
 
   test('a reversed or far-off window counts nothing; 400 for malformed parameters, 404 for another tenant, 403 without a role', async () => {
