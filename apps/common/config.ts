@@ -183,6 +183,11 @@ const ApiConfigSchema = TemporalConfigWithCodecSchema.extend({
   INSPECTION_RUN_WAIT_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
   /** An on-demand inspection this soon after the tenant's last one answers that one's result (`recent`) instead of reading DolphinScheduler again. */
   INSPECTION_RUN_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  /**
+   * How often the API summarises runs that finished, for template stats (insights/collector.ts); 0
+   * turns it off. One instance collects at a time, whatever the number of instances.
+   */
+  RUN_SUMMARY_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
 })
   .extend(DependencyTimeoutsSchema.shape)
   .extend(ArtifactStorageConfigSchema.shape)

@@ -6,6 +6,7 @@ import { createAuditRouter } from './audit/router';
 import { authenticate, Authenticator } from './auth/authenticate';
 import type { ApiDependencies } from './dependencies';
 import { createHealthRouter } from './health/router';
+import { createInsightsRouter } from './insights/router';
 import { parseBodies } from './http/body';
 import { renderProblems, unknownRoute } from './http/errors';
 import { createOpenApiRouter } from './openapi/document';
@@ -88,6 +89,7 @@ export function createApp(dependencies: ApiDependencies): express.Express {
   app.use('/api/v1/publishes', createPublishesRouter(deps));
   app.use('/api/v1/templates', createSchedulesRouter(deps, templateHeads));
   app.use('/api/v1/templates', createTriggersRouter(deps, templateHeads, triggers));
+  app.use('/api/v1/templates', createInsightsRouter(deps, templateHeads));
   app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
   app.use('/api/v1/runs', createRunLogsRouter(deps));
   app.use('/api/v1/retention', createRetentionRouter(deps));

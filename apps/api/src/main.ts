@@ -9,6 +9,7 @@ import { createApp } from './app';
 import { AuditTrail } from './audit/trail';
 import { oidcSettingsOf } from './auth/oidc';
 import { RateLimits } from './http/rate-limit';
+import { RunSummaryCollector } from './insights/collector';
 import { createApiServer } from './http/server';
 import { TemplateChangeFeed } from './templates/template-changes';
 import { StepLogFeed } from './run-logs/feed';
@@ -66,6 +67,8 @@ async function main(): Promise<void> {
     artifacts,
     stepLogFeed,
   });
+  const runSummaries = new RunSummaryCollector({ prisma, temporal, logger });
+  if (config.RUN_SUMMARY_INTERVAL_MS > 0) runSummaries.start(config.RUN_SUMMARY_INTERVAL_MS);
   const server = createApiServer(app).listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ url: `http://localhost:${port}`, docs: `http://localhost:${port}/docs` }, 'API listening');
@@ -84,6 +87,7 @@ async function main(): Promise<void> {
     closeIdle.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await audit.close();
+    await runSummaries.stop();
     await Promise.allSettled([prisma.$disconnect(), temporal.connection.close(), templateChanges.close(), stepLogFeed.close(), rateLimits.close()]);
     logger.info('stopped');
     process.exit(0);

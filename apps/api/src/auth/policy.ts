@@ -57,6 +57,10 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'GET /api/v1/templates/:id/versions/:number': viewer,
   'GET /api/v1/templates/:id/versions/:from/diff/:to': viewer,
   'POST /api/v1/templates/:id/versions/:number/rollback': editor,
+  'GET /api/v1/templates/:id/stats': viewer,
+  'GET /api/v1/templates/:id/versions/:number/analysis': viewer,
+  // A dry run stores nothing and reads no secret: whoever may read the version may try it.
+  'POST /api/v1/templates/:id/versions/:number/evaluate': viewer,
 
   // A schedule starts runs, so it is an operator's to manage, like starting runs by hand.
   'GET /api/v1/templates/:id/schedules': viewer,
