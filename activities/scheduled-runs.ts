@@ -2,7 +2,7 @@ import type { PrismaClient } from '@prisma/client';
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import { InputValidators } from '../apps/api/src/runs/input-validation';
+import { InputValidators } from '../apps/common/inputs/input-validation';
 import { runStartOptions } from '../apps/common/run-start-options';
 import type { RunInput } from '../workflows/contract';
 import { scheduleStarter, scheduledRunId, type ScheduledRunInput } from '../workflows/scheduled-start';

@@ -10,7 +10,7 @@ import type { ApiDependencies } from '../dependencies';
 import { problems } from '../http/problem';
 import type { Principal } from '../http/principal';
 import type { TemplateHeads } from '../templates/template-heads';
-import { InputValidators } from './input-validation';
+import { InputValidators } from '../../../common/inputs/input-validation';
 import { describeRun, rememberRunTenant } from './run-handle';
 import { runSummaryOf } from './list';
 import type { StartRunBody, StartRunResponse } from './schemas';

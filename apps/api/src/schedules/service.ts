@@ -21,7 +21,7 @@ import { StartedByKey, TemplateIdKey, TenantIdKey } from '../../../../workflows/
 import type { ApiDependencies } from '../dependencies';
 import { problems } from '../http/problem';
 import type { Principal } from '../http/principal';
-import { InputValidators } from '../runs/input-validation';
+import { InputValidators } from '../../../common/inputs/input-validation';
 import { DEFAULT_RUN_INPUT_MAX_BYTES } from '../runs/start';
 import { SpecSchema } from '../../../../workflows/spec/schema';
 import type { CreateScheduleBody, ScheduleResource, UpdateScheduleBody } from './schemas';
