@@ -1,2 +1,4 @@
 /** The workflows the worker bundles. */
 export { runTemplate } from './run-template';
+export { sendNotice } from './notifications/send-notice';
+export { testChannel } from './notifications/test-channel';

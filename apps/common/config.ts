@@ -52,8 +52,9 @@ const TemporalConfigWithCodecSchema = TemporalConfigSchema.extend({
 
 const WorkerConfigSchema = TemporalConfigWithCodecSchema.extend({
   /**
-   * Where tenants' secrets are stored, and the keys that open them: needed only by runs whose
-   * steps reference `{{ secrets.NAME }}`; without them such a step fails, saying why.
+   * Where tenants' secrets and notification channels are stored, and the keys that open secrets:
+   * needed by runs whose steps reference `{{ secrets.NAME }}` and to deliver notices; without them
+   * such a step, or a notice's delivery, fails, saying why.
    */
   DATABASE_URL: z.string().min(1).optional(),
   SECRETS_KEYS: keyringSetting('SECRETS_KEYS'),
@@ -68,6 +69,8 @@ const WorkerConfigSchema = TemporalConfigWithCodecSchema.extend({
   EGRESS_DENY: EgressRuleList,
   /** Redirects an HTTP step follows; one more fails the step. */
   EGRESS_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
+  /** Where people reach this service: the links to runs in notices start with it. */
+  PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
 });
 
 /** The defaults of RATE_LIMIT_READS_PER_MINUTE and RATE_LIMIT_WRITES_PER_MINUTE: far above what the tests and the benchmark (about 200 starts a second through one token) ask. */

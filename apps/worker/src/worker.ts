@@ -31,6 +31,8 @@ export interface RunWorkerOptions {
   secrets?: SecretResolver;
   /** The payload codec (PAYLOAD_CODEC_KEYS): the same as the API's client, or neither reads the other's payloads. */
   payloadCodecs?: PayloadCodec[];
+  /** The database notices are delivered from, and PUBLIC_BASE_URL for their links; without it notices fail to deliver. */
+  notifications?: { prisma: PrismaClient; publicBaseUrl: string };
 }
 
 const workflowsPath = require.resolve('../../../workflows');
@@ -78,7 +80,12 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...workflows,
-    activities: createActivities({ logger, egressPolicy: options.egressPolicy ?? new EgressPolicy(), secrets: options.secrets }),
+    activities: createActivities({
+      logger,
+      egressPolicy: options.egressPolicy ?? new EgressPolicy(),
+      secrets: options.secrets,
+      notifications: options.notifications,
+    }),
     dataConverter: { payloadCodecs: options.payloadCodecs ?? [] },
     maxHeartbeatThrottleInterval: '1s',
     ...ACTIVATION_TIME_LIMIT,
@@ -96,7 +103,8 @@ export async function runWorkerUntilShutdown(
   options: Pick<RunWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> & { logger: Logger },
 ): Promise<void> {
   const egressPolicy = egressPolicyOf(config);
-  const secretStore = secretStoreOf(config);
+  const prisma = config.DATABASE_URL ? createPrismaClient(config.DATABASE_URL) : undefined;
+  const secretStore = prisma && config.SECRETS_KEYS ? new SecretStore(prisma, config.SECRETS_KEYS) : undefined;
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const worker = await createRunWorker({
@@ -106,8 +114,9 @@ export async function runWorkerUntilShutdown(
       taskQueue: config.TASK_QUEUE,
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       egressPolicy,
-      secrets: secretStore?.store,
+      secrets: secretStore,
       payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
+      notifications: prisma ? { prisma, publicBaseUrl: config.PUBLIC_BASE_URL } : undefined,
     });
     options.logger.info(
       {
@@ -119,21 +128,15 @@ export async function runWorkerUntilShutdown(
         // Key ids only: they say which keys are loaded, and reveal nothing.
         secrets: config.SECRETS_KEYS && secretStore ? { keys: config.SECRETS_KEYS.keyIds } : 'off (set DATABASE_URL and SECRETS_KEYS)',
         payloadCodec: config.PAYLOAD_CODEC_KEYS ? { keys: config.PAYLOAD_CODEC_KEYS.keyIds } : 'off',
+        notifications: prisma ? { publicBaseUrl: config.PUBLIC_BASE_URL } : 'off (set DATABASE_URL)',
       },
       'worker started',
     );
     await worker.run();
     options.logger.info('worker stopped');
   } finally {
-    await Promise.allSettled([connection.close(), secretStore?.prisma.$disconnect()]);
+    await Promise.allSettled([connection.close(), prisma?.$disconnect()]);
   }
-}
-
-/** The store steps read secrets from, when the worker has both the database and the keys. */
-function secretStoreOf(config: WorkerConfig): { store: SecretStore; prisma: PrismaClient } | undefined {
-  if (!config.DATABASE_URL || !config.SECRETS_KEYS) return undefined;
-  const prisma = createPrismaClient(config.DATABASE_URL);
-  return { store: new SecretStore(prisma, config.SECRETS_KEYS), prisma };
 }
 
 /** The worker's egress policy, from EGRESS_ALLOW, EGRESS_DENY and EGRESS_MAX_REDIRECTS (already validated). */
