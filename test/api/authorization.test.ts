@@ -47,8 +47,11 @@ beforeAll(async () => {
   const run = await call(api, 'POST', '/api/v1/runs', { json: { templateId: template.body.id } });
   const token = await call(api, 'POST', '/api/v1/tokens', { json: { name: 'matrix', roles: ['viewer'] } });
   const secret = await call(api, 'PUT', '/api/v1/secrets/MATRIX', { json: { value: 'ours', description: 'the tenant’s own' } });
-  expect([template.status, run.status, token.status, secret.status]).toEqual([201, 201, 201, 201]);
-  params = { template: template.body.id, run: run.body.runId, token: token.body.id, secret: 'MATRIX' };
+  const channel = await call(api, 'POST', '/api/v1/channels', { json: { name: 'matrix', kind: 'slack', secrets: { url: 'http://127.0.0.1:9/hook' } } });
+  const person = await call(api, 'PUT', '/api/v1/people/matrix', { json: { roles: ['sre'] } });
+  const subscription = await call(api, 'PUT', '/api/v1/subscriptions/default', { json: { routes: { run_failed: [channel.body.id] } } });
+  expect([template.status, run.status, token.status, secret.status, channel.status, person.status, subscription.status]).toEqual([201, 201, 201, 201, 201, 201, 201]);
+  params = { template: template.body.id, run: run.body.runId, token: token.body.id, secret: 'MATRIX', channel: channel.body.id };
 }, 60_000);
 
 afterAll(async () => {
@@ -68,9 +71,12 @@ const routes: Route[] = Object.entries(POLICY).map(([key, access]) => {
 
 /** The pattern with its parameters naming real resources of the API's tenant. */
 function pathOf(route: Route): string {
-  const owner = route.pattern.startsWith('/api/v1/runs') ? 'run' : route.pattern.startsWith('/api/v1/tokens') ? 'token' : 'template';
+  const owners: Record<string, string> = { '/api/v1/runs': 'run', '/api/v1/tokens': 'token', '/api/v1/channels': 'channel' };
+  const owner = Object.entries(owners).find(([prefix]) => route.pattern.startsWith(prefix))?.[1] ?? 'template';
   return route.pattern
     .replace(':id', params[owner]!)
+    .replace(':subject', 'matrix')
+    .replace(':scope', 'default')
     .replace(':name', params.secret!)
     .replace(/:(number|from|to)/g, '1')
     .replace(':stepId', 'gate');
@@ -81,6 +87,7 @@ const bodies: Record<string, unknown> = {
   'PATCH /api/v1/templates/:id': { description: 'changed' },
   'POST /api/v1/templates/:id/versions': { spec: { steps: [{ id: 'other', type: 'noop' }] } },
   'PUT /api/v1/secrets/:name': { value: 'theirs' },
+  'PATCH /api/v1/channels/:id': { locale: 'zh-CN' },
   'POST /api/v1/codec/decode': { payloads: [] },
   'POST /api/v1/codec/encode': { payloads: [] },
 };
@@ -118,7 +125,7 @@ describe.each(routes)('$method $pattern', (route) => {
     expect([answer.status, answer.contentType]).toEqual([403, expect.stringContaining('application/problem+json')]);
   });
 
-  if (/:(id|name)\b/.test(route.pattern) && route.method !== 'PUT') {
+  if (/:(id|name|subject|scope)\b/.test(route.pattern) && route.method !== 'PUT') {
     test('another tenant’s resource: 404', async () => {
       const answer = await send(route, otherTenantAdmin);
       expect([answer.status, answer.body.detail]).toEqual([404, expect.any(String)]);

@@ -6,6 +6,7 @@ import type { Logger } from '../../common/logger';
 import type { SecretStore } from '../../common/secrets/secret-store';
 import type { AuditTrail } from './audit/trail';
 import type { OidcSettings } from './auth/oidc';
+import type { RunNotices } from './notifications/run-notices';
 import type { RateLimits } from './http/rate-limit';
 import type { TemplateChanges } from './templates/template-changes';
 
@@ -35,4 +36,6 @@ export interface ApiDependencies {
   runInputMaxBytes?: number;
   /** Where run control and refusals are queued for the audit log; `createApp` makes one when absent. */
   audit?: AuditTrail;
+  /** Which notices runs send, from the tenant's subscriptions; `createApp` makes one when absent. */
+  runNotices?: RunNotices;
 }

@@ -74,6 +74,24 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'PUT /api/v1/secrets/:name': admin,
   'DELETE /api/v1/secrets/:name': admin,
 
+  // Notifications: channels send where an admin says, with the tenant's secrets; people are personal data.
+  'GET /api/v1/channels': admin,
+  'POST /api/v1/channels': admin,
+  'GET /api/v1/channels/:id': admin,
+  'PATCH /api/v1/channels/:id': admin,
+  'DELETE /api/v1/channels/:id': admin,
+  'POST /api/v1/channels/:id/test': admin,
+  'GET /api/v1/people': admin,
+  'GET /api/v1/people/:subject': admin,
+  'PUT /api/v1/people/:subject': admin,
+  'DELETE /api/v1/people/:subject': admin,
+  'GET /api/v1/subscriptions': admin,
+  'GET /api/v1/subscriptions/:scope': admin,
+  'PUT /api/v1/subscriptions/:scope': admin,
+  'DELETE /api/v1/subscriptions/:scope': admin,
+  // What was sent about runs, which readers of the runs may see.
+  'GET /api/v1/notifications': viewer,
+
   // The Temporal Web UI's codec server, called with the user's credential. A payload carries no
   // tenant, so the codec cannot tell whose it is: it asks for a reader of some tenant (README,
   // "The codec endpoint"). Its CORS preflight (OPTIONS) is answered before authentication.
