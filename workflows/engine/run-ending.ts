@@ -38,6 +38,7 @@ export class RunEnding {
       ctx.runScope.cancel();
       await Promise.all(ctx.tasks.values());
     } else if (outcome === 'continue-as-new') {
+      await this.notices.started();
       return this.continuation.continueAsNew();
     }
     const { state } = ctx;
@@ -53,6 +54,7 @@ export class RunEnding {
     this.status.publish();
     await condition(allHandlersFinished);
     this.notices.runFinished(state, ctx.ending?.crashed ?? false);
+    await this.notices.started();
     switch (state.status) {
       case 'succeeded':
         return state;
