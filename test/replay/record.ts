@@ -21,12 +21,16 @@ import { freePort } from '../../scripts/lib/free-port';
 import { startTemporalDevServer } from '../../scripts/lib/temporal-dev-server';
 import { approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate, retryStepUpdate, type ApprovalCommand, type ControlCommand } from '../../workflows/contract';
 import type { SpecInput } from '../../workflows/spec/schema';
+import type { RunInput } from '../../workflows/contract';
+import { runStartOptions } from '../../apps/common/run-start-options';
 import { startTestWorker } from '../support/worker';
 import { toHistoryFile } from './history-file';
 import { hang, json, runInput, startHttpServer, startRun, waitForState, type RunHandle } from '../workflow/support';
 
 const historiesDir = join(__dirname, 'histories');
 const operator = { subject: 'olga', roles: ['ops'] };
+/** The tenant runs with notices belong to (the API always names one). */
+const NOTICE_TENANT = '00000000-0000-4000-8000-000000000001';
 
 type Recording = (client: Client, taskQueue: string, url: (path: string) => string) => Promise<RunHandle>;
 
@@ -175,6 +179,46 @@ const recordings: Record<string, Recording> = {
     return handle;
   },
 
+  /**
+   * A run whose tenant subscribed channels to its notices: the approval request, its settlement and
+   * the run's end each start a delivery workflow (the `channel-notices` patch). The recording worker
+   * has no database, so those deliveries fail on their own; the run is not affected.
+   */
+  async approvalNotices(client, taskQueue) {
+    const handle = await startNamedRun(
+      client,
+      taskQueue,
+      'approvalNotices',
+      runInput(
+        {
+          steps: [
+            { id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] }, timeout: '1h' } },
+            { id: 'after', type: 'noop', dependsOn: ['gate'] },
+          ],
+        },
+        { tenantId: NOTICE_TENANT, notices: ['approval_requested', 'approval_reminder', 'approval_settled', 'run_succeeded'] },
+      ),
+    );
+    await waitForState(handle, (state) => state.status === 'waiting_approval');
+    await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'gate', actor: { subject: 'bob', roles: [] } }] });
+    await handle.result();
+    return handle;
+  },
+
+  /** A step held by `onError: pause` notifies (run_held), is retried and the run goes on. */
+  async heldNotice(client, taskQueue, url) {
+    const handle = await startNamedRun(
+      client,
+      taskQueue,
+      'heldNotice',
+      runInput({ steps: [{ id: 'held', type: 'http', with: { url: url('/once') }, onError: 'pause' }] }, { tenantId: NOTICE_TENANT, notices: ['run_held', 'run_failed'] }),
+    );
+    await waitForState(handle, (state) => state.status === 'held');
+    await handle.executeUpdate(retryStepUpdate, { args: [{ stepId: 'held', actor: operator }] });
+    await handle.result();
+    return handle;
+  },
+
   /** A pause without its actor makes the update handler throw: the crash guard ends the run RunCrashed. */
   async crashed(client, taskQueue) {
     const handle = await startRun(client, taskQueue, runInput({ steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] } } }] }));
@@ -184,6 +228,14 @@ const recordings: Record<string, Recording> = {
     return handle;
   },
 };
+
+/**
+ * A run whose workflow id is its recording's name, as replay.test.ts replays it: for runs whose
+ * commands carry their workflow id (the event keys of notices).
+ */
+function startNamedRun(client: Client, taskQueue: string, name: string, input: RunInput): Promise<RunHandle> {
+  return client.workflow.start('runTemplate', runStartOptions(input, { workflowId: name, taskQueue, tenantId: input.tenantId })) as Promise<RunHandle>;
+}
 
 /** A run that waits for an approval, gets `decisions` one after the other, and finishes. */
 async function decidedApproval(
