@@ -224,6 +224,23 @@ describe('OIDC JWTs', () => {
     }
   });
 
+  test('a sign-in records the person in the directory for notices; an entry an admin wrote keeps its roles', async () => {
+    const person = () => oidcApi.prisma.person.findUnique({ where: { tenantId_subject: { tenantId: oidcApi.tenant.id, subject: 'jwt-user' } } });
+    // Signed with the key the rotation test left published.
+    const current = { key: newKey, kid: 'new', alg: 'ES256' };
+    const signedIn = await jwt({ name: 'Jay Doe', email: 'jay@example.com', groups: ['approver', 'sre'] }, current);
+    expect((await call(oidcApi, 'GET', '/api/v1/templates', { token: signedIn })).status).toBe(200);
+    await eventually(async () => (await person())?.email === 'jay@example.com');
+    expect(await person()).toMatchObject({ displayName: 'Jay Doe', roles: ['approver', 'sre'], source: 'oidc' });
+
+    // An admin's entry is the admin's: sign-in only fills what it left empty.
+    expect((await call(oidcApi, 'PUT', '/api/v1/people/jwt-user', { json: { roles: ['dba'] } })).status).toBe(200);
+    const again = await jwt({ name: 'Jay D.', email: 'jay@example.com', groups: ['viewer'] }, current);
+    expect((await call(oidcApi, 'GET', '/api/v1/templates', { token: again })).status).toBe(200);
+    await eventually(async () => (await person())?.displayName === 'Jay D.');
+    expect(await person()).toMatchObject({ email: 'jay@example.com', roles: ['dba'], source: 'admin' });
+  });
+
   test('API tokens keep working beside OIDC', async () => {
     expect((await call(oidcApi, 'GET', '/api/v1/templates', { headers: bearer(oidcApi.token), token: null })).status).toBe(200);
   });
