@@ -74,6 +74,13 @@ test('bad channels are 4xx problems naming what to fix', async () => {
   expectProblem(await call(api, 'GET', '/api/v1/channels/not-a-uuid'), 404);
 });
 
+test('a channel test without a worker polling the task queue is a 503 at once, naming the worker', async () => {
+  const channel = await call(api, 'POST', '/api/v1/channels', { json: { name: uniqueName('idle'), kind: 'wecom', secrets: { url: HOOK_URL } } });
+  const answer = await call(api, 'POST', `/api/v1/channels/${channel.body.id}/test`);
+  expectProblem(answer, 503);
+  expect(answer.body.dependency).toBe('worker');
+});
+
 test('a viewer may list deliveries, but not channels, people or subscriptions', async () => {
   const viewer = await tokenFor(api, 'vera', ['viewer']);
   expect((await call(api, 'GET', '/api/v1/notifications', { token: viewer })).status).toBe(200);

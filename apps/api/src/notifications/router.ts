@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { Router, type Request } from 'express';
 import { TEST_CHANNEL_WORKFLOW_TYPE, type ChannelTestResult, type testChannel } from '../../../../workflows/notifications/test-channel';
 import { auditActorOf } from '../audit/trail';
@@ -150,6 +151,13 @@ export function createNotificationRouters(deps: ApiDependencies, runNotices: Run
  * short workflow the API waits for. No worker within the bound is a 503.
  */
 async function sendTest(deps: ApiDependencies, tenantId: string, channelId: string): Promise<ChannelTestResult> {
+  // Without a worker the test would wait out its whole bound: say so at once instead.
+  const queue = await deps.temporal.workflowService.describeTaskQueue({
+    namespace: deps.temporal.options.namespace,
+    taskQueue: { name: deps.taskQueue },
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  if ((queue.pollers ?? []).length === 0) throw problems.unavailable(`no worker polls task queue ${deps.taskQueue}`, { dependency: 'worker' });
   const eventKey = `channel-test:${channelId}:${randomUUID()}`;
   const deadline = Date.now() + CHANNEL_TEST_TIMEOUT_MS;
   const handle = await deps.temporal.workflow.start<typeof testChannel>(TEST_CHANNEL_WORKFLOW_TYPE, {
