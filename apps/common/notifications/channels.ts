@@ -20,7 +20,11 @@ const HttpUrl = z
 
 const SigningKey = z.string().min(8).max(512);
 
-const Mailbox = z.email().max(320);
+/**
+ * An e-mail address as the OpenAPI document can publish it (a pattern): something, an `@`, a
+ * domain. What a mail server makes of the rest is its answer to a delivery.
+ */
+export const Mailbox = z.string().max(320).regex(/^[^\s@]+@[^\s@]+$/, { message: 'must be an e-mail address' });
 
 /** Secret settings per kind: values go in once, are stored as tenant secrets and never shown again. */
 export const channelSecretSchemas = {

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { NOTICE_KINDS } from '../../../../workflows/contract';
+import { NOTICE_KINDS, type NoticeKind } from '../../../../workflows/contract';
 import {
   CHANNEL_KINDS,
   LOCALES,
   MENTIONING_KINDS,
+  Mailbox,
   channelConfigSchemas,
   channelSecretSchemas,
   type ChannelKind,
@@ -59,7 +60,7 @@ export const UpdateChannelBody = z
     locale: Locale.optional(),
     enabled: z.boolean().optional(),
     config: z.record(z.string(), z.unknown()).optional(),
-    secrets: z.record(z.string(), z.unknown()).optional(),
+    secrets: z.record(z.string(), storableText(2000)).optional(),
   })
   .strict()
   .openapi('UpdateChannel');
@@ -102,7 +103,7 @@ const ImIds = z
 export const PutPersonBody = z
   .object({
     displayName: storableText(200).default(''),
-    email: z.email().max(320).nullable().default(null),
+    email: Mailbox.nullable().default(null),
     imIds: ImIds.default({}),
     roles: z.array(storableText(100).min(1)).max(100).default([]).meta({ description: 'Roles notices resolve (e.g. approvers named by role)' }),
   })
@@ -130,7 +131,8 @@ export const ListPeopleQuery = z.object({ role: queryText(100).optional().meta({
 export const SubscriptionScopeParam = z.union([z.literal('default'), z.uuid()]).meta({ description: '`default` (the tenant’s), or a template id' });
 
 export const NoticeRoutesSchema = z
-  .partialRecord(NoticeKindSchema, z.array(z.uuid()).max(20))
+  .object(Object.fromEntries(NOTICE_KINDS.map((kind) => [kind, z.array(z.uuid()).max(20).optional()])) as Record<NoticeKind, z.ZodOptional<z.ZodArray<z.ZodUUID>>>)
+  .strict()
   .meta({ description: 'Notice kind -> the ids of the channels it goes to' });
 
 export const PutSubscriptionBody = z.object({ routes: NoticeRoutesSchema }).strict().openapi('PutSubscription');
