@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { Keyring } from '../../apps/common/crypto/keyring';
 import { createLogger } from '../../apps/common/logger';
 import { SecretStore } from '../../apps/common/secrets/secret-store';
-import { approveUpdate, type RunState } from '../../workflows/contract';
+import { approveUpdate, rejectUpdate, type RunState } from '../../workflows/contract';
 import { call, expectProblem, startApi, uniqueName, type Api } from '../api/harness';
 import { startHttpReceiver, startSmtpReceiver, type HttpReceiver, type ReceivedRequest, type SmtpReceiver } from '../support/receivers';
 import { startTestWorker, type TestWorker } from '../support/worker';
@@ -195,6 +195,37 @@ test('a receiver that is down for a while gets the notice once it is back, exact
   await worker.client.workflow.getHandle(`notice:${runId}:approval_requested:gate`).result();
   expect(webhook.requests).toHaveLength(1);
   await worker.client.workflow.getHandle(runId).cancel();
+}, 60_000);
+
+test('approvers are reminded while the approval waits; its settlement and the run’s failure are told; a settled one is not reminded', async () => {
+  const webhook = await webhookReceiver();
+  const webhookId = await createChannel({ kind: 'webhook', secrets: { url: `${webhook.url}/hook`, signingKey: WEBHOOK_KEY } });
+  const templateId = await createTemplate({
+    steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] }, timeout: '4s', onTimeout: 'fail' } }],
+  });
+  await subscribe(templateId, { approval_reminder: [webhookId], approval_settled: [webhookId], run_failed: [webhookId] });
+  const kindsOf = (runId: string) =>
+    webhook.requests.map((request) => JSON.parse(request.body)).filter((body) => body.data.run.id === runId).map((body) => body.kind);
+
+  // Nobody decides: a reminder at 80 % of the time, then the timeout settles it and fails the run.
+  const waited = await startRun(templateId);
+  // The settlement and the failure are delivered side by side, in no particular order.
+  await eventually(async () => kindsOf(waited), (kinds) => kinds.length === 3);
+  expect(kindsOf(waited)[0]).toBe('approval_reminder');
+  expect(kindsOf(waited).sort()).toEqual(['approval_reminder', 'approval_settled', 'run_failed']);
+  const reminder = webhook.requests.map((request) => JSON.parse(request.body)).find((body) => body.kind === 'approval_reminder');
+  expect(reminder).toMatchObject({ eventKey: `notice:${waited}:approval_requested:gate:reminder`, title: expect.stringContaining('Reminder') });
+
+  // Rejected at once: told, and the reminder's timer finds nothing waiting.
+  const rejected = await startRun(templateId);
+  const handle = worker.client.workflow.getHandle(rejected);
+  await eventually(() => handle.query('state') as Promise<RunState>, (state) => state.status === 'waiting_approval');
+  await handle.executeUpdate(rejectUpdate, { args: [{ stepId: 'gate', actor: { subject: 'bob', roles: [] }, comment: 'not today' }] });
+  await worker.client.workflow.getHandle(`notice:${rejected}:approval_requested:gate`).result();
+  await eventually(async () => kindsOf(rejected), (kinds) => kinds.length >= 2);
+  expect(kindsOf(rejected).sort()).toEqual(['approval_settled', 'run_failed']);
+  const settled = webhook.requests.map((request) => JSON.parse(request.body)).find((body) => body.kind === 'approval_settled' && body.data.run.id === rejected);
+  expect(settled.data.decision).toEqual({ outcome: 'rejected', by: ['bob'], comment: 'not today' });
 }, 60_000);
 
 test('a channel test sends a message and answers with what the receiver said', async () => {

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { log, ParentClosePolicy, startChild } from '@temporalio/workflow';
+import { CancellationScope, ChildWorkflowCancellationType, log, ParentClosePolicy, startChild } from '@temporalio/workflow';
 import type { Notice } from './notice';
 import { sendNotice } from './send-notice';
 
@@ -13,12 +13,17 @@ import { sendNotice } from './send-notice';
  */
 export async function startNotice(notice: Notice): Promise<void> {
   try {
-    await startChild(sendNotice, {
-      workflowId: notice.key,
-      args: [notice],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      staticSummary: `${notice.kind} of ${notice.run.id}${notice.step ? ` step ${notice.step.id}` : ''}`.slice(0, 200),
-    });
+    // Outside the run's cancellation scopes: a run that ends (and cancels what it still runs)
+    // neither cancels a start under way nor a delivery already started.
+    await CancellationScope.nonCancellable(() =>
+      startChild(sendNotice, {
+        workflowId: notice.key,
+        args: [notice],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        cancellationType: ChildWorkflowCancellationType.ABANDON,
+        staticSummary: `${notice.kind} of ${notice.run.id}${notice.step ? ` step ${notice.step.id}` : ''}`.slice(0, 200),
+      }),
+    );
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) return;
     // A notice must never fail its run: what could not start is logged and the run goes on.
