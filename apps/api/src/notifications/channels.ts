@@ -11,9 +11,8 @@ import type { SecretStore } from '../../../common/secrets/secret-store';
 import { auditRow, type AuditActor } from '../audit/trail';
 import { problems } from '../http/problem';
 import { toInvalidParams } from '../http/validation';
-import type { CreateChannel } from './schemas';
 import type { z } from 'zod';
-import type { UpdateChannelBody } from './schemas';
+import type { CreateChannel, UpdateChannelBody } from './schemas';
 
 /**
  * A tenant's notification channels. Secret settings go to the tenant's secret store under names
