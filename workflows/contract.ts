@@ -95,6 +95,21 @@ export interface ApprovalDecision {
   comment?: string;
 }
 
+/**
+ * Who may decide an approval step: its `with` as rendered when the step began to wait (approver
+ * lists may be expressions). The run reports it in its state so that the API can judge a decision
+ * before sending it, with the same rule (`decisionRefusal`) the run's update validator applies.
+ */
+export interface ApproverRule {
+  users: string[];
+  roles: string[];
+  /** Distinct approvals that settle the step. */
+  required: number;
+  /** Whether the run's starter may approve it. */
+  allowSelfApproval: boolean;
+  requireRejectReason: boolean;
+}
+
 export interface StepState {
   id: string;
   type: string;
@@ -108,6 +123,8 @@ export interface StepState {
   /** Why a step was skipped: its condition was false, an upstream step failed, or an operator skipped it. */
   skipReason?: 'condition' | 'upstream' | 'operator' | 'group';
   approvals?: ApprovalDecision[];
+  /** For approval steps, once they wait: who may decide. */
+  approvers?: ApproverRule;
   /** For approval steps: when the approval times out (ISO time), if it does. */
   deadline?: string;
 }
@@ -132,6 +149,44 @@ export interface CarriedState {
   groupDeadlines?: Record<string, string>;
   /** How many times operators re-ran each step (retryStep), so activity ids stay unique across the chain. */
   executions?: Record<string, number>;
+}
+
+/**
+ * Transitions the run's Temporal history does not show by itself (a skip, a failure decided in the
+ * workflow, an approval settled, a group or the run timed out…). The workflow hands each workflow
+ * task's transitions on in one memo upsert under RUN_TRANSITIONS_MEMO_KEY; the API reads them from
+ * the history's WorkflowPropertiesModified events and publishes each as a run event of the same type.
+ * Transitions history shows anyway (activities scheduled, completed, failed, cancelled; updates
+ * accepted with their actor) are not repeated.
+ */
+export const RUN_TRANSITIONS_MEMO_KEY = 'transitions';
+
+export const runTransitionTypes = [
+  'step.skipped',
+  'step.failed',
+  'step.cancelled',
+  'step.held',
+  'approval.settled',
+  'approval.timed_out',
+  'group.closed',
+  'group.timed_out',
+  'run.timed_out',
+] as const;
+
+export type RunTransitionType = (typeof runTransitionTypes)[number];
+
+export interface RunTransition {
+  type: RunTransitionType;
+  /** Workflow time of the transition (ISO). */
+  at: string;
+  stepId?: string;
+  groupId?: string;
+  /** step.skipped: why (condition, upstream, group). */
+  reason?: StepState['skipReason'];
+  /** approval.settled: approved or rejected; approval.timed_out: what `onTimeout` made of it (approved, rejected, failed). */
+  outcome?: 'approved' | 'rejected' | 'failed';
+  /** Why the step failed or was cancelled, or the group or run timed out. */
+  error?: StepError;
 }
 
 /** The workflow's result: the final state of every step. */
@@ -165,6 +220,39 @@ export const pauseUpdate = defineUpdate<RunState, [ControlCommand]>('pause');
 export const resumeUpdate = defineUpdate<RunState, [ControlCommand]>('resume');
 export const retryStepUpdate = defineUpdate<StepState, [StepCommand]>('retryStep');
 export const skipStepUpdate = defineUpdate<StepState, [StepCommand]>('skipStep');
+
+/** Why a decision is refused: its refusal type and a message naming the actor and the step. */
+export interface DecisionRefusal {
+  type: typeof RefusalType.Forbidden | typeof RefusalType.Invalid;
+  message: string;
+}
+
+/**
+ * Whether `command.actor` may take this decision on a step waiting under `rule`, in a run its
+ * starter's credential named `startedBy`: the one rule, applied by the API before a decision is
+ * sent and by the run's update validator on what reaches it. Undefined when it may.
+ */
+export function decisionRefusal(
+  decision: ApprovalDecision['decision'],
+  command: ApprovalCommand,
+  rule: ApproverRule,
+  startedBy: string,
+): DecisionRefusal | undefined {
+  const { actor } = command;
+  const named = rule.users.includes(actor.subject);
+  const inRole = actor.roles.some((role) => rule.roles.includes(role));
+  if (!named && !inRole) {
+    return { type: RefusalType.Forbidden, message: `${actor.subject} is not an approver of step ${command.stepId}` };
+  }
+  // Rejecting one's own run stays allowed: it can only stop it, which the starter may do anyway.
+  if (decision === 'approved' && actor.subject === startedBy && !rule.allowSelfApproval) {
+    return { type: RefusalType.Forbidden, message: `${actor.subject} started this run and may not approve it` };
+  }
+  if (decision === 'rejected' && rule.requireRejectReason && !command.comment?.trim()) {
+    return { type: RefusalType.Invalid, message: `rejecting step ${command.stepId} requires a comment` };
+  }
+  return undefined;
+}
 
 /**
  * Failure types an update validator throws (as ApplicationFailure types), which the API maps to

@@ -4,20 +4,31 @@ import { call, expectProblem, startApi, tokenFor, uniqueName, type Api } from '.
 
 /**
  * Approvals with real tokens: who approves is what the credential says, and only that. alice (the
- * harness's admin) starts the runs; the step wants two approvals from the `sre` role.
+ * harness's admin) starts the runs; the step wants two approvals from the `sre` role. The API
+ * judges a decision before sending it: a refused one never reaches the run, which the updates the
+ * API's Temporal client sends (watched, not replaced) show.
  */
 
 let worker: TestWorker;
 let api: Api;
-let tokens: { bob: string; dave: string; carol: string; aliceApprover: string; viewer: string; operator: string };
+let tokens: { bob: string; dave: string; erin: string; carol: string; aliceApprover: string; viewer: string; operator: string };
 let templateId: string;
+/** The runs each update the API sent went to. */
+const updatedRuns: string[] = [];
 
 beforeAll(async () => {
   worker = await startTestWorker();
   api = await startApi({ taskQueue: worker.taskQueue });
+  const service = api.temporal.workflowService;
+  const send = service.updateWorkflowExecution.bind(service);
+  jest.spyOn(service, 'updateWorkflowExecution').mockImplementation((request) => {
+    updatedRuns.push(request.workflowExecution?.workflowId ?? '');
+    return send(request);
+  });
   tokens = {
     bob: await tokenFor(api, 'bob', ['approver', 'sre']),
     dave: await tokenFor(api, 'dave', ['approver', 'sre']),
+    erin: await tokenFor(api, 'erin', ['approver', 'sre']),
     // An approver of the tenant, but not of this step: it names the sre role only.
     carol: await tokenFor(api, 'carol', ['approver']),
     aliceApprover: await tokenFor(api, 'alice', ['approver', 'sre']),
@@ -55,8 +66,15 @@ async function waitingRun(): Promise<string> {
   throw new Error(`run ${runId} never waited for its approval`);
 }
 
-const approve = (runId: string, token: string, json: unknown = {}) =>
-  call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { token, json, headers: { 'idempotency-key': randomUUID() } });
+const approve = (runId: string, token: string, json: unknown = {}, headers: Record<string, string> = { 'idempotency-key': randomUUID() }) =>
+  call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve`, { token, json, headers });
+
+const updatesSentTo = (runId: string) => updatedRuns.filter((id) => id === runId).length;
+
+async function gateOf(runId: string) {
+  const run = await call(api, 'GET', `/api/v1/runs/${runId}`);
+  return run.body.steps.find((step: { id: string }) => step.id === 'gate');
+}
 
 test('a quorum of two approvers, each named by their own token', async () => {
   const runId = await waitingRun();
@@ -66,10 +84,66 @@ test('a quorum of two approvers, each named by their own token', async () => {
   // The same approver again counts once.
   expect((await approve(runId, tokens.bob)).body.step.status).toBe('waiting_approval');
 
-  const second = await approve(runId, tokens.dave, { comment: 'two' });
+  const secondKey = { 'idempotency-key': randomUUID() };
+  const second = await approve(runId, tokens.dave, { comment: 'two' }, secondKey);
   expect(second.status).toBe(200);
   expect(second.body.step).toMatchObject({ status: 'succeeded' });
   expect(second.body.step.approvals.map((decision: { by: string }) => decision.by)).toEqual(['bob', 'dave']);
+  expect(updatesSentTo(runId)).toBe(3);
+
+  // The same request again gets its first answer from the run, though the step no longer waits.
+  const repeated = await approve(runId, tokens.dave, { comment: 'two' }, secondKey);
+  expect(repeated.status).toBe(200);
+  expect(repeated.body).toEqual(second.body);
+
+  // A decision on a step already decided is a 409 from the API: nothing is sent.
+  const sent = updatesSentTo(runId);
+  const late = await approve(runId, tokens.erin);
+  expectProblem(late, 409);
+  expect(late.body.detail).toMatch(/step gate is not waiting for approval \(it is succeeded\)|run .* has finished/);
+  expect(updatesSentTo(runId)).toBe(sent);
+});
+
+test('the API refuses before anything reaches the run: not an approver (403), a step that is no approval waiting (409)', async () => {
+  const runId = await waitingRun();
+  const notNamed = await approve(runId, tokens.carol, { comment: 'as bob' });
+  expectProblem(notNamed, 403);
+  expect(notNamed.body.detail).toBe('carol is not an approver of step gate');
+  const reject = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/reject`, { token: tokens.carol, json: { reason: 'no' } });
+  expectProblem(reject, 403);
+  const notWaiting = await call(api, 'POST', `/api/v1/runs/${runId}/steps/after/approve`, { token: tokens.bob, json: {} });
+  expectProblem(notWaiting, 409);
+  expect(notWaiting.body.detail).toBe('step after is not waiting for approval (it is pending)');
+  expectProblem(await call(api, 'POST', `/api/v1/runs/${runId}/steps/nope/approve`, { token: tokens.bob, json: {} }), 404);
+  expect(updatesSentTo(runId)).toBe(0);
+  expect(await gateOf(runId)).toMatchObject({ status: 'waiting_approval', approvals: [] });
+});
+
+test('approvers named by an expression are judged as the run rendered them, which the run reports', async () => {
+  const template = await call(api, 'POST', '/api/v1/templates', {
+    json: {
+      name: uniqueName('owner-approves'),
+      spec: {
+        inputs: { type: 'object', properties: { owner: { type: 'string' } }, required: ['owner'] },
+        steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['{{ inputs.owner }}'] } } }],
+      },
+    },
+  });
+  expect(template.status).toBe(201);
+  const started = await call(api, 'POST', '/api/v1/runs', { json: { templateId: template.body.id, input: { owner: 'dave' } } });
+  const runId = started.body.runId as string;
+  for (let attempt = 0; attempt < 200 && (await gateOf(runId))?.status !== 'waiting_approval'; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect((await gateOf(runId)).approvers).toEqual({ users: ['dave'], roles: [], required: 1, allowSelfApproval: false, requireRejectReason: false });
+
+  // bob holds the sre role, which this step does not name; the owner the input named does.
+  expectProblem(await approve(runId, tokens.bob), 403);
+  expect(updatesSentTo(runId)).toBe(0);
+  const approved = await approve(runId, tokens.dave);
+  expect(approved.status).toBe(200);
+  expect(approved.body.step).toMatchObject({ status: 'succeeded', approvals: [expect.objectContaining({ by: 'dave' })] });
+  expect(updatesSentTo(runId)).toBe(1);
 });
 
 test('a token without the step’s role gets 403; a token without the approver role never reaches the run', async () => {
@@ -80,15 +154,20 @@ test('a token without the step’s role gets 403; a token without the approver r
   const viewer = await approve(runId, tokens.viewer);
   expectProblem(viewer, 403);
   expect(viewer.body.detail).toContain('approver role');
-  const run = await call(api, 'GET', `/api/v1/runs/${runId}`);
-  expect(run.body.steps.find((step: { id: string }) => step.id === 'gate')).toMatchObject({ status: 'waiting_approval', approvals: [] });
+  expect(updatesSentTo(runId)).toBe(0);
+  expect(await gateOf(runId)).toMatchObject({ status: 'waiting_approval', approvals: [] });
 });
 
 test('the starter’s token is refused for self-approval, even with the role', async () => {
   const runId = await waitingRun();
   const refused = await approve(runId, tokens.aliceApprover);
   expectProblem(refused, 403);
-  expect(refused.body.detail).toContain('started this run');
+  expect(refused.body.detail).toBe('alice started this run and may not approve it');
+  expect(updatesSentTo(runId)).toBe(0);
+  // Rejecting one's own run stays allowed: it only stops it.
+  const rejected = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/reject`, { token: tokens.aliceApprover, json: { reason: 'not yet' } });
+  expect(rejected.status).toBe(200);
+  expect(updatesSentTo(runId)).toBe(1);
 });
 
 test('a body field naming another user changes nothing', async () => {
@@ -96,8 +175,16 @@ test('a body field naming another user changes nothing', async () => {
   for (const body of [{ by: 'bob' }, { actor: { subject: 'bob', roles: ['sre'] } }, { subject: 'bob', comment: 'as bob' }]) {
     expectProblem(await approve(runId, tokens.carol, body), 400);
   }
-  const run = await call(api, 'GET', `/api/v1/runs/${runId}`);
-  expect(run.body.steps.find((step: { id: string }) => step.id === 'gate')).toMatchObject({ approvals: [] });
+  // Nor does a header or a query naming someone else.
+  const asBob = await call(api, 'POST', `/api/v1/runs/${runId}/steps/gate/approve?user=bob&roles=sre`, {
+    token: tokens.carol,
+    json: { comment: 'bob' },
+    headers: { 'x-user': 'bob', 'x-roles': 'sre' },
+  });
+  expectProblem(asBob, 403);
+  expect(asBob.body.detail).toBe('carol is not an approver of step gate');
+  expect(updatesSentTo(runId)).toBe(0);
+  expect(await gateOf(runId)).toMatchObject({ approvals: [] });
 });
 
 test('pause, resume and cancel record who did them', async () => {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@prisma/client';
+import { request } from 'node:http';
+import { addressKey } from '../../apps/api/src/audit/refusal-budget';
 import { AuditTrail } from '../../apps/api/src/audit/trail';
 import type { Logger } from '../../apps/common/logger';
 import { startTestWorker, type TestWorker } from '../support/worker';
@@ -142,7 +144,7 @@ test('run start, approve and cancel: recorded once Temporal accepted them, with 
   expect(updateIds).toContain(updateId);
 }, 60_000);
 
-test('refused writes are recorded: a 403 from the policy, a 401 with a revoked token of the tenant; reads and anonymous 401s are not', async () => {
+test('refused writes are recorded: a 403 from the policy, a 401 with a revoked token of the tenant; reads are not, and anonymous 401s are not the tenant’s', async () => {
   const viewer = await tokenFor(api, `vera-${randomUUID().slice(0, 8)}`, ['viewer']);
   expectProblem(await call(api, 'POST', '/api/v1/templates', { token: viewer, json: { name: uniqueName(), spec: sampleSpec() } }), 403);
   expectProblem(await call(api, 'GET', '/api/v1/tokens', { token: viewer }), 403);
@@ -160,11 +162,108 @@ test('refused writes are recorded: a 403 from the policy, a 401 with a revoked t
   expect(refused.find((entry) => entry.actor.subject === revokedName)).toMatchObject({
     action: 'POST /api/v1/templates',
     actor: { credential: credentialOf(made) },
-    summary: { status: 401 },
+    summary: { status: 401, reason: 'revoked' },
   });
 });
 
-test('a refusal by the run’s validator (403, not an approver) is recorded', async () => {
+/** A write without a credential, from a loopback address of the caller's choice (Linux routes all of 127/8 to lo). */
+function anonymousWrite(target: Api, path: string, options: { requestId?: string; localAddress?: string; token?: string } = {}): Promise<number> {
+  const { hostname, port } = new URL(target.baseUrl);
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...(options.requestId ? { 'x-request-id': options.requestId } : {}) };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    const req = request({ host: hostname, port, method: 'POST', path, headers, localAddress: options.localAddress ?? '127.0.0.1' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end('{}');
+  });
+}
+
+async function systemEntries(target: Api, systemToken: string, query: Record<string, string>, until: (items: Entry[]) => boolean): Promise<Entry[]> {
+  for (let attempt = 0; ; attempt++) {
+    await target.audit.flush();
+    const answer = await call(target, 'GET', `/api/v1/audit/system?${new URLSearchParams({ limit: '100', ...query })}`, { token: systemToken });
+    expect(answer.status).toBe(200);
+    const items = answer.body.items as Entry[];
+    if (until(items) || attempt >= 100) return items;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test('a refused write without a credential of ours is an entry of the system scope, for system administrators only', async () => {
+  const system = await createToken(api.prisma, { tenantId: api.tenant.id, name: 'root', roles: [], system: true });
+  const anonymous = `req-${randomUUID()}`;
+  const unknown = `req-${randomUUID()}`;
+  const read = `req-${randomUUID()}`;
+  expect(await anonymousWrite(api, '/api/v1/templates', { requestId: anonymous })).toBe(401);
+  expect(await anonymousWrite(api, '/api/v1/runs/run-x/cancel', { requestId: unknown, token: `fpk_${'A'.repeat(43)}` })).toBe(401);
+  expectProblem(await call(api, 'GET', '/api/v1/templates', { token: null, headers: { 'x-request-id': read } }), 401);
+
+  const [byAnonymous] = await systemEntries(api, system, { requestId: anonymous }, (items) => items.length > 0);
+  expect(byAnonymous).toMatchObject({
+    actor: { subject: 'anonymous', credential: null },
+    action: 'POST /api/v1/templates',
+    target: { type: 'template', id: '' },
+    outcome: 'refused',
+    summary: { status: 401, reason: 'missing' },
+    requestId: anonymous,
+    remoteAddress: expect.stringMatching(/127\.0\.0\.1$/),
+  });
+  const [byUnknown] = await systemEntries(api, system, { requestId: unknown }, (items) => items.length > 0);
+  expect(byUnknown).toMatchObject({ actor: { subject: 'unidentified', credential: null }, target: { type: 'run', id: 'run-x' }, summary: { status: 401, reason: 'unknown' } });
+  // Reads are not recorded; the tenant's log holds none of them; only a system administrator reads the system scope.
+  expect(await systemEntries(api, system, { requestId: read }, () => true)).toEqual([]);
+  expect(await audit({ requestId: anonymous })).toEqual([]);
+  expectProblem(await call(api, 'GET', '/api/v1/audit/system'), 403);
+});
+
+test('the system scope is bounded: per address and in all, the rest counted in one entry when the window ends', async () => {
+  const budgets = { perAddress: 3, unidentified: 5, windowMs: 2_000 };
+  const bounded = await startApi({ tenant: api.tenant, auditBudgets: budgets });
+  try {
+    const system = await createToken(api.prisma, { tenantId: api.tenant.id, name: 'root', roles: [], system: true });
+    const since = new Date().toISOString();
+    // A path of its own, so that the entries of other test files' refusals do not mix in.
+    const path = `/api/v1/flood-${randomUUID()}`;
+    for (let index = 0; index < 20; index++) expect(await anonymousWrite(bounded, path, { localAddress: '127.0.0.1' })).toBe(401);
+    for (let index = 0; index < 6; index++) expect(await anonymousWrite(bounded, path, { localAddress: '127.0.0.2' })).toBe(401);
+
+    const recorded = await systemEntries(bounded, system, { action: `POST ${path}` }, (items) => items.length >= 5);
+    const perAddress = new Map<string, number>();
+    for (const entry of recorded) perAddress.set(entry.remoteAddress!, (perAddress.get(entry.remoteAddress!) ?? 0) + 1);
+    // 127.0.0.1 used its 3; 127.0.0.2 got the 2 left of the 5 in all.
+    expect([...perAddress.values()].sort()).toEqual([2, 3]);
+
+    const [summary] = await systemEntries(bounded, system, { action: 'audit.refusals_suppressed', from: since }, (items) =>
+      items.some((entry) => entry.summary.suppressed === 21),
+    ).then((items) => items.filter((entry) => entry.summary.suppressed === 21));
+    expect(summary).toMatchObject({
+      actor: { subject: 'flowpilot', credential: null },
+      outcome: 'refused',
+      summary: {
+        suppressed: 21,
+        topAddresses: [
+          { address: '127.0.0.1', refusals: 20 },
+          { address: '127.0.0.2', refusals: 6 },
+        ],
+      },
+    });
+  } finally {
+    await bounded.close();
+  }
+}, 30_000);
+
+test('addresses are budgeted as hosts: IPv4 (also mapped into IPv6) as is, IPv6 by its /64', () => {
+  expect(addressKey('10.1.2.3')).toBe('10.1.2.3');
+  expect(addressKey('::ffff:10.1.2.3')).toBe('10.1.2.3');
+  expect(addressKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+  expect(addressKey('2001:db8:1:2::1')).toBe(addressKey('2001:db8:1:2:ffff::9'));
+  expect(addressKey(undefined)).toBe('unknown');
+});
+
+test('a refused decision (403, not an approver, judged by the API) is recorded', async () => {
   const template = await call(api, 'POST', '/api/v1/templates', {
     json: { name: uniqueName('gate'), spec: { steps: [{ id: 'gate', type: 'approval', with: { approvers: { roles: ['sre'] } } }] } },
   });

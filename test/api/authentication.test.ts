@@ -203,6 +203,35 @@ describe('OIDC JWTs', () => {
     expect((await call(oidcApi, 'GET', '/api/v1/templates', { token: await jwt({}, { expiresAt: now - 10 }) })).status).toBe(200);
   });
 
+  test('a refused write with an expired JWT of a known tenant is in that tenant’s audit log; one naming no known tenant is in the system scope', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const expiredRequest = `req-${randomUUID()}`;
+    const unknownTenantRequest = `req-${randomUUID()}`;
+    const write = async (token: string, requestId: string) =>
+      expectProblem(await call(oidcApi, 'POST', '/api/v1/templates', { token, json: {}, headers: { 'x-request-id': requestId } }), 401);
+    await write(await jwt({}, { expiresAt: now - 60 }), expiredRequest);
+    await write(await jwt({ org: 'no-such-tenant' }), unknownTenantRequest);
+
+    const system = await createToken(oidcApi.prisma, { tenantId: oidcApi.tenant.id, name: 'root', roles: [], system: true });
+    const entriesOf = async (path: string, token: string) => {
+      for (let attempt = 0; ; attempt++) {
+        await oidcApi.audit.flush();
+        const items = (await call(oidcApi, 'GET', path, { token })).body.items as unknown[];
+        if (items.length > 0 || attempt >= 20) return items;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    expect(await entriesOf(`/api/v1/audit?requestId=${expiredRequest}`, oidcApi.token)).toEqual([
+      expect.objectContaining({ actor: { subject: 'jwt-user', credential: `jwt:${issuer}` }, outcome: 'refused', summary: { status: 401, reason: 'expired' } }),
+    ]);
+    expect(await entriesOf(`/api/v1/audit/system?requestId=${unknownTenantRequest}`, system)).toEqual([
+      expect.objectContaining({ actor: { subject: 'unidentified', credential: null }, outcome: 'refused', summary: { status: 401, reason: 'unknown-tenant' } }),
+    ]);
+    // Neither lands in the other scope.
+    expect((await call(oidcApi, 'GET', `/api/v1/audit?requestId=${unknownTenantRequest}`)).body.items).toEqual([]);
+    expect((await call(oidcApi, 'GET', `/api/v1/audit/system?requestId=${expiredRequest}`, { token: system })).body.items).toEqual([]);
+  });
+
   test('key rotation: a token of the new key verifies once the issuer publishes it; the removed key’s tokens are refused', async () => {
     const old = await jwt({});
     expect((await call(oidcApi, 'GET', '/api/v1/templates', { token: old })).status).toBe(200);

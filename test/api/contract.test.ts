@@ -228,6 +228,19 @@ describe('answers Node gives before Express', () => {
     expect(raw).toContain('application/problem+json');
     expect(raw).toContain('"status":400');
   });
+
+  test('CONNECT (to a host or to a path) is a 405 problem, and the connection is closed', async () => {
+    for (const target of ['example.com:443', '/api/v1/runs']) {
+      // rawSocket resolves when the server ends the connection: an unanswered CONNECT would time out.
+      const raw = await rawSocket(`CONNECT ${target} HTTP/1.1\r\nHost: example.com:443\r\nauthorization: Bearer ${api.token}\r\n\r\n`);
+      expect(raw).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+      expect(raw).toContain('Content-Type: application/problem+json');
+      expect(raw).toContain('Connection: close');
+      const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+      expect(body).toMatchObject({ status: 405, type: expect.stringContaining('method-not-allowed'), detail: expect.stringContaining('not a proxy') });
+    }
+    expect((await call(api, 'GET', '/healthz')).status).toBe(200);
+  });
 });
 
 function rawRequest(method: string, path: string, headers: Record<string, string>, body?: string) {

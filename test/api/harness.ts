@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import { createApp } from '../../apps/api/src/app';
 import { RateLimits, type RateLimitOptions } from '../../apps/api/src/http/rate-limit';
 import { AuditTrail } from '../../apps/api/src/audit/trail';
+import type { RefusalBudgets } from '../../apps/api/src/audit/refusal-budget';
 import type { OidcSettings } from '../../apps/api/src/auth/oidc';
 import { createApiServer } from '../../apps/api/src/http/server';
 import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
@@ -65,6 +66,8 @@ export interface ApiOptions {
   rateLimits?: Omit<RateLimitOptions, 'databaseUrl' | 'logger'> & { databaseUrl?: string };
   /** RUN_INPUT_MAX_BYTES; the default when absent. */
   runInputMaxBytes?: number;
+  /** How many refusals the audit log records (audit/refusal-budget.ts); its defaults when absent. */
+  auditBudgets?: Partial<RefusalBudgets>;
 }
 
 export interface TestTenant {
@@ -84,7 +87,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   const logger = options.logger ?? createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
   const templateChanges = await TemplateChangeFeed.start(options.templateChangesUrl ?? databaseUrl, logger);
   const rateLimits = options.rateLimits ? new RateLimits({ databaseUrl, logger, ...options.rateLimits }) : undefined;
-  const audit = new AuditTrail(prisma, logger);
+  const audit = new AuditTrail(prisma, logger, options.auditBudgets);
   const app = createApp({
     audit,
     prisma,
@@ -116,7 +119,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     async close() {
       server.closeAllConnections(); // event streams stay open otherwise
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await audit.flush();
+      await audit.close();
       await prisma.$disconnect();
       await temporal.connection.close();
       await templateChanges.close();

@@ -64,12 +64,18 @@ test('events and cancel of a run with a history over 4 MB answer 2xx quickly', a
   for (let pages = 0; pages < 100; pages++) {
     const answer = await call(api, 'GET', `/api/v1/runs/${runId}/events?limit=100${after ? `&after=${encodeURIComponent(after)}` : ''}`);
     expect(answer.status).toBe(200);
-    const events = (answer.body.events ?? answer.body.items ?? []) as { id: string; type: string }[];
+    const events = (answer.body.events ?? answer.body.items ?? []) as { id: string; type: string; stepId?: string; error?: { type?: string } }[];
     all.push(...events);
     after = answer.body.nextCursor ?? answer.body.next ?? undefined;
     if (!after || events.length === 0) break;
   }
-  expect(all.filter((event) => event.type === 'step.succeeded' || event.type === 'step.failed').length).toBe(STEPS);
+  // Each step's last settling event says how it ended: a step whose output the run could not carry
+  // completed its activity (step.succeeded) and was then failed by the engine (step.failed, RunOutputLimit).
+  const ended = new Map(all.filter((event) => event.type === 'step.succeeded' || event.type === 'step.failed').map((event) => [event.stepId, event]));
+  expect(ended.size).toBe(STEPS);
+  const failed = [...ended.values()].filter((event) => event.type === 'step.failed');
+  expect(failed.length).toBeGreaterThan(0);
+  expect(failed.every((event) => event.error?.type === 'RunOutputLimit')).toBe(true);
   expect(Date.now() - before).toBeLessThan(10_000);
 
   before = Date.now();

@@ -1,6 +1,7 @@
 import { arrayFromPayloads, defaultPayloadConverter, toPayloads } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import {
+  comesAfter,
   HistoryEventMapper,
   formatRunEventId,
   parseRunEventId,
@@ -191,10 +192,46 @@ describe('HistoryEventMapper', () => {
   });
 });
 
+describe('transitions the workflow hands on in its memo', () => {
+  const memoEvent = (eventId: number, transitions: unknown) => ({
+    eventId,
+    eventTime: at(eventId),
+    workflowPropertiesModifiedEventAttributes: { upsertedMemo: { fields: { transitions: toPayloads(defaultPayloadConverter, transitions)![0] } } },
+  });
+
+  it('gives one event per transition, numbered within its history event, and checks what it reads', async () => {
+    const mapper = new HistoryEventMapper(RUN, decode);
+    const mapped = await mapper.mapAll(
+      memoEvent(9, [
+        { type: 'step.skipped', at: 'T1', stepId: 'a', reason: 'condition' },
+        { type: 'not.a.transition', at: 'T1' },
+        { type: 'group.timed_out', at: 'T1', groupId: 'g', error: { type: 'GroupTimeout', message: 'group g timed out after 1s' } },
+      ]) as object as HistoryEvent,
+    );
+    expect(mapped).toEqual([
+      { index: 1, event: { id: `${RUN}:9.1`, type: 'step.skipped', at: 'T1', stepId: 'a', reason: 'condition' } },
+      {
+        index: 3,
+        event: { id: `${RUN}:9.3`, type: 'group.timed_out', at: 'T1', groupId: 'g', error: { type: 'GroupTimeout', message: 'group g timed out after 1s' } },
+      },
+    ]);
+    // The entry's removal at the end of a link, and a memo that is not a list, give nothing.
+    expect(await mapper.mapAll(memoEvent(10, null) as object as HistoryEvent)).toEqual([]);
+    expect(await mapper.mapAll(memoEvent(11, { type: 'step.skipped' }) as object as HistoryEvent)).toEqual([]);
+  });
+
+  it('resumes after a transition within its history event', () => {
+    const after = parseRunEventId(`${RUN}:9.1`);
+    expect([comesAfter(9, 1, after), comesAfter(9, 2, after), comesAfter(8, 0, after), comesAfter(10, 0, after)]).toEqual([false, true, false, true]);
+    expect(comesAfter(9, 1, parseRunEventId(`${RUN}:9`))).toBe(true);
+  });
+});
+
 describe('run event ids', () => {
   it('round-trips and rejects anything else', () => {
     expect(parseRunEventId(formatRunEventId(RUN, 42))).toEqual({ temporalRunId: RUN, eventId: 42 });
-    for (const bad of ['', '42', `${RUN}:0`, `${RUN}:x`, `${RUN}:42:1`, "x' OR 1=1:3"]) {
+    expect(parseRunEventId(formatRunEventId(RUN, 42, 3))).toEqual({ temporalRunId: RUN, eventId: 42, index: 3 });
+    for (const bad of ['', '42', `${RUN}:0`, `${RUN}:x`, `${RUN}:42:1`, `${RUN}:42.0`, `${RUN}:42.`, `${RUN}:42.1.2`, "x' OR 1=1:3"]) {
       expect(parseRunEventId(bad)).toBeUndefined();
     }
   });

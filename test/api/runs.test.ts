@@ -295,16 +295,19 @@ describe('events', () => {
       ['step.succeeded', 'prepare'],
       ['approval.waiting', 'gate'],
       ['approval.approved', 'gate'],
+      ['approval.settled', 'gate'],
       ['step.started', 'finish'],
       ['step.succeeded', 'finish'],
       ['run.finished', undefined],
     ]);
     expect(events[1]).toMatchObject({ output: { prepared: true } });
     expect(events[3]).toMatchObject({ actor: 'bob', comment: 'looks good' });
-    expect(events[6]).toMatchObject({ status: 'succeeded', state: { status: 'succeeded' } });
+    // A transition the workflow recorded: its id numbers it within the history event that carried it.
+    expect(events[4]).toMatchObject({ outcome: 'approved', id: expect.stringMatching(/:\d+\.1$/) });
+    expect(events[7]).toMatchObject({ status: 'succeeded', state: { status: 'succeeded' } });
     expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
 
-    for (const resumeAt of [0, 3, 6]) {
+    for (const resumeAt of [0, 3, 4, 7]) {
       const resumed: RunEvent[] = [];
       for await (const frame of sseFrames(await openStream(runId, { 'last-event-id': events[resumeAt]!.id }))) {
         resumed.push(JSON.parse(frame.data) as RunEvent);
@@ -358,8 +361,19 @@ describe('events', () => {
       () => call(api, 'GET', `/api/v1/runs/${runId}/events?after=${second.body.nextCursor}`),
       (answer) => answer.body.finished === true,
     );
-    expect(rest.body.events.map((e: RunEvent) => e.type)).toEqual(['approval.rejected', 'run.finished']);
-    expect(rest.body.events[1]).toMatchObject({
+    expect(rest.body.events.map((e: RunEvent) => [e.type, e.stepId])).toEqual([
+      ['approval.rejected', 'gate'],
+      ['approval.settled', 'gate'],
+      ['step.failed', 'gate'],
+      ['step.cancelled', 'finish'],
+      ['run.finished', undefined],
+    ]);
+    expect(rest.body.events[1]).toMatchObject({ outcome: 'rejected' });
+    expect(rest.body.events[2]).toMatchObject({ error: { type: 'Rejected' } });
+    // A cursor inside one history event's transitions resumes at the next of them.
+    const fromTransition = await call(api, 'GET', `/api/v1/runs/${runId}/events?after=${rest.body.events[1].id}`);
+    expect(fromTransition.body.events.map((e: RunEvent) => e.id)).toEqual(rest.body.events.slice(2).map((e: RunEvent) => e.id));
+    expect(rest.body.events[4]).toMatchObject({
       status: 'failed',
       error: { type: 'RunFailed' },
       state: { steps: { gate: { status: 'failed', error: { type: 'Rejected' } } } },

@@ -29,7 +29,16 @@ import { sendNotice } from '../../workflows/notifications/send-notice';
 import { ensureSearchAttributes } from '../../apps/common/temporal';
 import { freePort } from '../../scripts/lib/free-port';
 import { startTemporalDevServer } from '../../scripts/lib/temporal-dev-server';
-import { approveUpdate, pauseUpdate, rejectUpdate, resumeUpdate, retryStepUpdate, type ApprovalCommand, type ControlCommand } from '../../workflows/contract';
+import {
+  approveUpdate,
+  pauseUpdate,
+  rejectUpdate,
+  resumeUpdate,
+  retryStepUpdate,
+  skipStepUpdate,
+  type ApprovalCommand,
+  type ControlCommand,
+} from '../../workflows/contract';
 import type { SpecInput } from '../../workflows/spec/schema';
 import type { RunInput } from '../../workflows/contract';
 import { runStartOptions } from '../../apps/common/run-start-options';
@@ -245,6 +254,115 @@ const recordings: Record<string, Recording> = {
       error: { message: 'step call failed' },
     };
     const handle = await client.workflow.start(sendNotice, { workflowId: 'sendNotice', taskQueue, args: [notice] });
+    await handle.result();
+    return handle;
+  },
+
+  /** An approval nobody decides: its deadline passes and `onTimeout: approve` settles it (transition events). */
+  async approvalTimeout(client, taskQueue) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput({
+        steps: [
+          { id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] }, timeout: '1s', onTimeout: 'approve' } },
+          { id: 'deploy', type: 'noop', dependsOn: ['gate'] },
+        ],
+      }),
+    );
+    await handle.result();
+    return handle;
+  },
+
+  /** A group whose member outlasts the group's timeout: the member is cancelled, the one queued behind it skipped. */
+  async groupTimeout(client, taskQueue) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput({
+        steps: [
+          { id: 'slow', type: 'delay', with: { duration: '1m' } },
+          { id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] } } },
+          { id: 'after', type: 'noop', dependsOn: ['timed'] },
+        ],
+        groups: [{ id: 'timed', steps: ['slow', 'gate'], timeout: '1s' }],
+      }),
+    );
+    await handle.result().catch(() => undefined);
+    return handle;
+  },
+
+  /** The run's own deadline passes while an approval waits. */
+  async runTimeout(client, taskQueue) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput({
+        timeout: '1s',
+        steps: [
+          { id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] } } },
+          { id: 'after', type: 'noop', dependsOn: ['gate'] },
+        ],
+      }),
+    );
+    await handle.result().catch(() => undefined);
+    return handle;
+  },
+
+  /** A run cancelled while an approval waits and a delay runs. */
+  async cancel(client, taskQueue) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput({
+        steps: [
+          { id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] } } },
+          { id: 'wait', type: 'delay', with: { duration: '1m' } },
+          { id: 'after', type: 'noop', dependsOn: ['gate', 'wait'] },
+        ],
+      }),
+    );
+    await waitForState(handle, (state) => state.status === 'waiting_approval' || state.steps.gate!.status === 'waiting_approval');
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+    return handle;
+  },
+
+  /** A step held by `onError: pause`, skipped by an operator; its dependant then runs. */
+  async operatorSkip(client, taskQueue, url) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput({
+        steps: [
+          { id: 'call', type: 'http', with: { url: url('/bad') }, retry: { maxAttempts: 1 }, onError: 'pause' },
+          { id: 'after', type: 'noop', dependsOn: ['call'] },
+        ],
+      }),
+    );
+    await waitForState(handle, (state) => state.status === 'held');
+    await handle.executeUpdate(skipStepUpdate, { args: [{ stepId: 'call', actor: operator }] });
+    await handle.result();
+    return handle;
+  },
+
+  /** A false `when` skips its step; its dependant runs (a skip on purpose satisfies it), another's fails upstream. */
+  async falseWhen(client, taskQueue) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput(
+        {
+          steps: [
+            { id: 'prod', type: 'noop', when: 'inputs.env = "prod"' },
+            { id: 'next', type: 'noop', dependsOn: ['prod'] },
+            { id: 'broken', type: 'noop', when: '$undefinedFunction()', onError: 'continue' },
+            { id: 'never', type: 'noop', dependsOn: ['broken'] },
+          ],
+        },
+        { inputs: { env: 'dev' } },
+      ),
+    );
     await handle.result();
     return handle;
   },

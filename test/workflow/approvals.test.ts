@@ -89,6 +89,14 @@ test('validators refuse unknown steps, outsiders, self-approval and steps not wa
   // Refused updates leave no trace: the step still waits with no decision.
   const state = await handle.query(stateQuery);
   expect(state.steps.approve!.approvals).toEqual([]);
+  // The rule the validator applied is what the run reports, for the API to apply before it sends.
+  expect(state.steps.approve!.approvers).toEqual({
+    users: [starter.subject],
+    roles: ['ops'],
+    required: 1,
+    allowSelfApproval: false,
+    requireRejectReason: false,
+  });
   await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'approve', actor: bob }] });
   expect((await handle.result()).status).toBe('succeeded');
 });

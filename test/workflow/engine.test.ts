@@ -1,5 +1,5 @@
-import type { RunState, StepState } from '../../workflows/contract';
-import { approvalOutcome, decisionRefusal, recordDecision } from '../../workflows/engine/approvals';
+import { decisionRefusal, type RunState, type StepState } from '../../workflows/contract';
+import { approvalOutcome, approverRuleOf, recordDecision } from '../../workflows/engine/approvals';
 import { activityIdFor, stepActivityOptions } from '../../workflows/engine/activity-options';
 import { maxStepsInFlight } from '../../workflows/engine/admission';
 import { stepIdOfActivity } from '../../workflows/engine/step-activity';
@@ -66,7 +66,7 @@ describe('group outcomes', () => {
 });
 
 describe('approval decisions', () => {
-  const approval = ApprovalWithSchema.parse({ approvers: { users: ['bob'], roles: ['ops'] }, required: 2, allowSelfApproval: false, requireRejectReason: true });
+  const approval = approverRuleOf(ApprovalWithSchema.parse({ approvers: { users: ['bob'], roles: ['ops'] }, required: 2, allowSelfApproval: false, requireRejectReason: true }));
   const command = (subject: string, roles: string[] = [], comment?: string) => ({ stepId: 's', actor: { subject, roles }, comment });
 
   test('named users and role holders may decide; others are Forbidden', () => {
@@ -82,9 +82,9 @@ describe('approval decisions', () => {
   test('self-approval is off unless the step allows it', () => {
     const byDefault = ApprovalWithSchema.parse({ approvers: { users: ['bob'] } });
     expect(byDefault.allowSelfApproval).toBe(false);
-    expect(decisionRefusal('approved', command('bob'), byDefault, 'bob')?.type).toBe('Forbidden');
+    expect(decisionRefusal('approved', command('bob'), approverRuleOf(byDefault), 'bob')?.type).toBe('Forbidden');
     const allowed = ApprovalWithSchema.parse({ approvers: { users: ['bob'] }, allowSelfApproval: true });
-    expect(decisionRefusal('approved', command('bob'), allowed, 'bob')).toBeUndefined();
+    expect(decisionRefusal('approved', command('bob'), approverRuleOf(allowed), 'bob')).toBeUndefined();
   });
   test('a quorum of distinct approvers approves, one rejection rejects, repeats count once', () => {
     const step: StepState = { id: 's', type: 'approval', status: 'waiting_approval', attempts: 1 };

@@ -1,9 +1,10 @@
 import { condition, log, patched } from '@temporalio/workflow';
-import type { ApprovalCommand, ApprovalDecision, StepState } from '../contract';
+import { decisionRefusal, type ApprovalCommand, type ApprovalDecision, type StepState } from '../contract';
 import { parseDuration } from '../spec/duration';
 import type { Step } from '../spec/schema';
 import type { ApprovalWith } from '../spec/step-types';
-import { approvalOutcome, decisionRefusal, recordDecision, refusal } from './approvals';
+import { approvalOutcome, approverRuleOf, recordDecision, refusal } from './approvals';
+import type { CarriedPayload } from './carried-payload';
 import { FailureType, stepFailure } from './failures';
 import type { RunNotices } from './notices';
 import type { StepPreparation } from './preparation';
@@ -25,6 +26,7 @@ export class ApprovalSteps {
   constructor(
     private readonly ctx: RunContext,
     private readonly preparation: StepPreparation,
+    private readonly carried: CarriedPayload,
     private readonly notices: RunNotices,
   ) {}
 
@@ -40,10 +42,15 @@ export class ApprovalSteps {
   /** Waits for the approval's outcome: its output when approved, a failure when rejected or timed out. */
   async wait(step: Step, state: StepState, approval: ApprovalWith, resumed: boolean): Promise<unknown> {
     this.waiting.set(step.id, approval);
+    // Reported in the state query, which the API reads to judge decisions before sending them.
+    // Set again on replay and when a continued run resumes the wait: state is not history, so
+    // recorded histories replay unchanged (runs recorded before it report it too once replayed).
+    state.approvers = approverRuleOf(approval);
     if (!resumed) {
       state.status = 'waiting_approval';
       state.approvals = [];
       state.deadline = approvalDeadline(step, approval);
+      this.carried.stepChanged(state);
       this.ctx.changed = true;
       await this.notices.approvalRequested(step, approval, state.deadline);
     }
@@ -63,6 +70,11 @@ export class ApprovalSteps {
     const decisions = state.approvals ?? [];
     const approvedBy = decisions.filter((d) => d.decision === 'approved').map((d) => d.by);
     const outcome = approvalOutcome(decisions, approval.required);
+    this.ctx.transitions.record(
+      outcome
+        ? { type: 'approval.settled', stepId: step.id, outcome }
+        : { type: 'approval.timed_out', stepId: step.id, outcome: timeoutOutcomes[approval.onTimeout] },
+    );
     this.notices.approvalSettled(step, state, outcome ?? 'timed_out', approval);
     switch (outcome) {
       case 'approved':
@@ -85,8 +97,8 @@ export class ApprovalSteps {
     if (step.status !== 'waiting_approval' || !approval) {
       throw refusal('Conflict', `step ${command.stepId} is not waiting for approval (it is ${step.status})`);
     }
-    const refused = decisionRefusal(decision, command, approval, this.ctx.input.startedBy);
-    if (refused) throw refused;
+    const refused = decisionRefusal(decision, command, approverRuleOf(approval), this.ctx.input.startedBy);
+    if (refused) throw refusal(refused.type, refused.message);
   }
 
   async decide(decision: ApprovalDecision['decision'], command: ApprovalCommand): Promise<StepState> {
@@ -94,6 +106,7 @@ export class ApprovalSteps {
       const step = this.ctx.step(command.stepId);
       const { required } = this.waiting.get(step.id)!;
       recordDecision(step, { decision, by: command.actor.subject, at: now(), comment: command.comment });
+      this.carried.stepChanged(step);
       log.info('approval decision', { stepId: step.id, decision, by: command.actor.subject });
       this.ctx.changed = true;
       // The decision that settles the approval is answered with the step as the run leaves it
@@ -107,6 +120,8 @@ export class ApprovalSteps {
     }
   }
 }
+
+const timeoutOutcomes = { approve: 'approved', reject: 'rejected', fail: 'failed' } as const;
 
 function timedOut(step: Step, approval: ApprovalWith, approvedBy: string[]): unknown {
   switch (approval.onTimeout) {

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import { RefusalType, type ApprovalCommand, type ApprovalDecision, type StepState } from '../contract';
+import { RefusalType, type ApprovalDecision, type ApproverRule, type StepState } from '../contract';
 import type { ApprovalWith } from '../spec/step-types';
 
 /** A refused update: nothing is written to history and the caller gets the typed reason. */
@@ -7,27 +7,15 @@ export function refusal(type: keyof typeof RefusalType, message: string): Applic
   return ApplicationFailure.create({ type: RefusalType[type], message, nonRetryable: true });
 }
 
-/** Why `actor` may not take this decision, or undefined when they may. */
-export function decisionRefusal(
-  decision: ApprovalDecision['decision'],
-  command: ApprovalCommand,
-  approval: ApprovalWith,
-  startedBy: string,
-): ApplicationFailure | undefined {
-  const { actor } = command;
-  const named = approval.approvers.users.includes(actor.subject);
-  const inRole = actor.roles.some((role) => approval.approvers.roles.includes(role));
-  if (!named && !inRole) {
-    return refusal('Forbidden', `${actor.subject} is not an approver of step ${command.stepId}`);
-  }
-  // Rejecting one's own run stays allowed: it can only stop it, which the starter may do anyway.
-  if (decision === 'approved' && actor.subject === startedBy && !approval.allowSelfApproval) {
-    return refusal('Forbidden', `${actor.subject} started this run and may not approve it`);
-  }
-  if (decision === 'rejected' && approval.requireRejectReason && !command.comment?.trim()) {
-    return refusal('Invalid', `rejecting step ${command.stepId} requires a comment`);
-  }
-  return undefined;
+/** The part of an approval's rendered `with` that says who may decide, as the run reports it. */
+export function approverRuleOf(approval: ApprovalWith): ApproverRule {
+  return {
+    users: approval.approvers.users,
+    roles: approval.approvers.roles,
+    required: approval.required,
+    allowSelfApproval: approval.allowSelfApproval,
+    requireRejectReason: approval.requireRejectReason,
+  };
 }
 
 export type ApprovalOutcome = 'approved' | 'rejected';

@@ -1,5 +1,6 @@
 import { allHandlersFinished, condition, continueAsNew, log, workflowInfo } from '@temporalio/workflow';
 import type { RunInput, RunResult, RunState } from '../contract';
+import type { CarriedPayload } from './carried-payload';
 import { DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS } from './limits';
 import type { RunContext } from './run-context';
 import { afterMs, now } from './time';
@@ -41,20 +42,25 @@ export class Continuation {
     private readonly ctx: RunContext,
     private readonly status: RunStatusPublisher,
     private readonly groupDeadlines: ReadonlyMap<string, string>,
+    private readonly carried: CarriedPayload,
   ) {}
 
-  /** When the history is long enough (or Temporal suggests it), the run drains and continues as new. */
+  /**
+   * When the history is long enough (or Temporal suggests it), the run drains and continues as new,
+   * unless what it would carry is past Temporal's payload limit (carried-payload.ts).
+   */
   due(): boolean {
     const info = workflowInfo();
     const limit = this.ctx.input.limits?.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS;
-    return info.continueAsNewSuggested || info.historyLength >= limit;
+    return (info.continueAsNewSuggested || info.historyLength >= limit) && this.carried.fitsContinueAsNew();
   }
 
   async continueAsNew(): Promise<never> {
     this.status.publish();
     await condition(allHandlersFinished);
     log.info('continuing as new', { historyLength: workflowInfo().historyLength });
-    const { input, state, runDeadline, executions } = this.ctx;
+    const { input, state, runDeadline, executions, transitions } = this.ctx;
+    transitions.close();
     return continueAsNew<(input: RunInput) => Promise<RunResult>>({
       ...input,
       carried: {

@@ -69,10 +69,13 @@ export class GroupSystem {
     if (unsettled.length === 0) {
       this.closed.add(group.id);
       this.stopTimer(group);
-    } else if (group.join === 'any') {
-      this.close(group, { type: FailureType.GroupAny, message: `group ${group.id} already succeeded` });
     } else {
-      this.close(group, { type: FailureType.GroupFailFast, message: `a step of group ${group.id} failed` });
+      const error =
+        group.join === 'any'
+          ? { type: FailureType.GroupAny, message: `group ${group.id} already succeeded` }
+          : { type: FailureType.GroupFailFast, message: `a step of group ${group.id} failed` };
+      this.ctx.transitions.recordCause({ type: 'group.closed', groupId: group.id, error });
+      this.close(group, error);
     }
   }
 
@@ -87,6 +90,7 @@ export class GroupSystem {
 
   private timedOut(group: Group): void {
     const error = { type: FailureType.GroupTimeout, message: `group ${group.id} timed out after ${group.timeout}` };
+    this.ctx.transitions.recordCause({ type: 'group.timed_out', groupId: group.id, error });
     this.close(group, error);
     this.ctx.end({ status: 'failed', error });
   }

@@ -46,6 +46,17 @@ export const MAX_TASK_INPUT_BYTES = 2 * 1024 * 1024;
 /**
  * Step outputs a run carries in all (its state, its result and what continue-as-new hands on must
  * stay under Temporal's 2 MB payload limit, next to a spec of up to 1 MiB); a step whose output would
- * go past it fails as `RunOutputLimit`.
+ * go past it fails as `RunOutputLimit`. Where spec, inputs and state leave less (MAX_CARRIED_BYTES,
+ * carried-payload.ts), the budget shrinks to what they leave.
  */
 export const MAX_RUN_OUTPUT_BYTES = 512 * 1024;
+
+/**
+ * What continue-as-new may hand on in all, as JSON: the spec and inputs, the run's state and its
+ * step outputs. Temporal refuses a payload over 2 MiB; the rest is room for the payload's envelope
+ * (and the codec's, when payloads are encrypted). The same bound as a start's spec and input.
+ */
+export const MAX_CARRIED_BYTES = 2 * 1024 * 1024 - 128 * 1024;
+
+/** A step error's message longer than this (UTF-8) is kept cut, with a marker saying how long it was. */
+export const MAX_STEP_ERROR_BYTES = 2 * 1024;

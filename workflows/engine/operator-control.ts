@@ -1,6 +1,7 @@
 import { log } from '@temporalio/workflow';
 import type { ControlCommand, RunState, StepCommand, StepState } from '../contract';
 import { refusal } from './approvals';
+import type { CarriedPayload } from './carried-payload';
 import type { RunContext } from './run-context';
 import type { RunStatusPublisher } from './run-status';
 import type { StepSettlement } from './settlement';
@@ -14,6 +15,7 @@ export class OperatorControl {
   constructor(
     private readonly ctx: RunContext,
     private readonly settlement: StepSettlement,
+    private readonly carried: CarriedPayload,
     private readonly status: RunStatusPublisher,
   ) {}
 
@@ -51,6 +53,7 @@ export class OperatorControl {
     Object.assign(step, { status: 'pending', attempts: 0 });
     for (const field of ['startedAt', 'finishedAt', 'output', 'error'] as const) delete step[field];
     ctx.stepsContext[step.id] = { status: 'pending', output: undefined };
+    this.carried.stepChanged(step);
     ctx.requeue(step.id);
     log.info('held step retried', { stepId: step.id, by: command.actor.subject });
     return step;

@@ -4,6 +4,7 @@ import { maxStepsInFlight } from './admission';
 import { carriedOver } from './continuation';
 import { CrashGuard } from './crash-guard';
 import { RunGraph } from './graph';
+import { TransitionJournal } from './transitions';
 
 /** How a run ends early: a step failed with onError "fail", a deadline passed, it was cancelled, or the engine crashed on it. */
 export interface Ending {
@@ -46,6 +47,8 @@ export class RunContext {
   readonly runScope = new CancellationScope();
   readonly guard = new CrashGuard((error) => this.end({ status: 'failed', error, crashed: true }));
   readonly maxStepsInFlight: number;
+  /** Transitions on their way to the run's event stream (transitions.ts). */
+  readonly transitions = new TransitionJournal();
   ending?: Ending;
   /** Set once continue-as-new is due: nothing new starts, and the run continues once only approvals wait. */
   draining = false;

@@ -25,10 +25,11 @@ export class RunEnding {
     const { runDeadline, input } = this.ctx;
     if (!runDeadline) return;
     const remaining = Math.max(Date.parse(runDeadline) - Date.now(), 1);
-    sleep(remaining, { summary: 'run timeout' }).then(
-      () => this.ctx.end({ status: 'timed_out', error: { type: FailureType.RunTimeout, message: `run timed out after ${input.spec.timeout}` } }),
-      ignoreCancellation,
-    );
+    sleep(remaining, { summary: 'run timeout' }).then(() => {
+      const error = { type: FailureType.RunTimeout, message: `run timed out after ${input.spec.timeout}` };
+      if (!this.ctx.ending) this.ctx.transitions.recordCause({ type: 'run.timed_out', error });
+      this.ctx.end({ status: 'timed_out', error });
+    }, ignoreCancellation);
   }
 
   /** Runs outside the run scope (non-cancellable): a cancelled run still finishes its bookkeeping. */
@@ -46,6 +47,7 @@ export class RunEnding {
       if (!isSettled(step)) {
         step.status = 'cancelled';
         step.finishedAt = now();
+        ctx.transitions.record({ type: 'step.cancelled', stepId: step.id, ...(ctx.ending?.error ? { error: ctx.ending.error } : {}) });
       }
     }
     state.held = [];
@@ -53,6 +55,7 @@ export class RunEnding {
     if (ctx.ending?.error) state.error = ctx.ending.error;
     this.status.publish();
     await condition(allHandlersFinished);
+    ctx.transitions.close();
     this.notices.runFinished(state, ctx.ending?.crashed ?? false);
     await this.notices.started();
     switch (state.status) {

@@ -1,6 +1,7 @@
 import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { RunInput, RunResult } from '../contract';
 import { ApprovalSteps } from './approval-steps';
+import { CarriedPayload } from './carried-payload';
 import { Continuation } from './continuation';
 import { FailureType } from './failures';
 import { GroupSystem } from './groups';
@@ -45,11 +46,12 @@ export class RunEngine {
     const preparation = new StepPreparation(ctx);
     // Settling a group's member lets the group decide, and a decided group skips its waiting members.
     const groups: GroupSystem = new GroupSystem(ctx, (id, reason) => settlement.skip(id, reason));
-    const settlement = new StepSettlement(ctx, groups, notices);
-    const continuation = new Continuation(ctx, status, groups.deadlines);
+    const carried = new CarriedPayload(ctx);
+    const settlement = new StepSettlement(ctx, groups, carried, notices);
+    const continuation = new Continuation(ctx, status, groups.deadlines, carried);
     this.ctx = ctx;
-    this.approvals = new ApprovalSteps(ctx, preparation, notices);
-    this.control = new OperatorControl(ctx, settlement, status);
+    this.approvals = new ApprovalSteps(ctx, preparation, carried, notices);
+    this.control = new OperatorControl(ctx, settlement, carried, status);
     const execution = new StepExecution(ctx, preparation, settlement, groups, this.approvals);
     this.scheduler = new Scheduler(ctx, preparation, execution, settlement, groups, status, continuation);
     this.ending = new RunEnding(ctx, status, continuation, notices);

@@ -42,6 +42,7 @@ export class Scheduler {
       if (ctx.inFlight.size === 0 && ctx.pending.length === 0 && ctx.state.held.length === 0) return 'finished';
       ctx.draining ||= this.continuation.due();
       if (ctx.draining && [...ctx.inFlight].every((id) => ctx.awaitingDecision.has(id))) return 'continue-as-new';
+      ctx.transitions.flush();
       await condition(() => ctx.changed || ctx.ending !== undefined);
       ctx.changed = false;
     }

@@ -1,16 +1,14 @@
-import { isCancellation, log, patched } from '@temporalio/workflow';
+import { ActivityFailure, isCancellation, log } from '@temporalio/workflow';
 import type { StepError, StepState } from '../contract';
 import type { Step } from '../spec/schema';
+import { stepTypes } from '../spec/step-types';
+import { boundedStepError, type CarriedPayload } from './carried-payload';
 import { failedAttempts, FailureType, toStepError } from './failures';
 import type { GroupSystem } from './groups';
-import { MAX_RUN_OUTPUT_BYTES } from './limits';
 import type { RunNotices } from './notices';
 import type { RunContext } from './run-context';
 import { now } from './time';
 import { jsonBytes } from './task-budget';
-
-/** Patch id: runs recorded before the bound on the outputs a run carries kept every output. */
-const BOUND_RUN_OUTPUTS = 'bound-run-outputs';
 
 /**
  * How a step ends: succeeded (within the outputs a run may carry), failed (then its `onError`
@@ -18,25 +16,20 @@ const BOUND_RUN_OUTPUTS = 'bound-run-outputs';
  * decide.
  */
 export class StepSettlement {
-  /** Bytes of the step outputs the run carries (MAX_RUN_OUTPUT_BYTES). */
-  private outputBytes = 0;
-
   constructor(
     private readonly ctx: RunContext,
     private readonly groups: GroupSystem,
+    private readonly carried: CarriedPayload,
     private readonly notices: RunNotices,
-  ) {
-    for (const step of Object.values(ctx.state.steps)) {
-      if (step.output !== undefined) this.outputBytes += jsonBytes(step.output);
-    }
-  }
+  ) {}
 
   settle(state: StepState, status: StepState['status'], output?: unknown, error?: StepError): void {
     state.status = status;
     state.finishedAt = now();
     if (output !== undefined) state.output = output;
-    if (error) state.error = error;
+    if (error) state.error = boundedStepError(error);
     this.ctx.stepsContext[state.id] = { status, output: state.output };
+    this.carried.stepChanged(state);
     const group = this.ctx.graph.groupOf(state.id);
     if (group) this.groups.decide(group);
   }
@@ -44,6 +37,8 @@ export class StepSettlement {
   settleSkipped(id: string, reason: NonNullable<StepState['skipReason']>): void {
     this.ctx.step(id).skipReason = reason;
     this.settle(this.ctx.step(id), 'skipped');
+    // An operator's skip is in the history already, as the accepted update with its actor.
+    if (reason !== 'operator') this.ctx.transitions.record({ type: 'step.skipped', stepId: id, reason });
   }
 
   /** Skips a step that has not started. */
@@ -54,32 +49,35 @@ export class StepSettlement {
   }
 
   /**
-   * Settles a step that succeeded, unless its output would take what the run carries past
-   * MAX_RUN_OUTPUT_BYTES: then it fails, so the run's state, result and continue-as-new input stay
-   * within Temporal's payload limit instead of failing every workflow task that would carry them.
+   * Settles a step that succeeded, unless its output would take what the run carries past its
+   * bounds (carried-payload.ts): then it fails as RunOutputLimit, so the run's state, result and
+   * continue-as-new input stay within Temporal's payload limit instead of failing every workflow
+   * task that would carry them.
    */
   succeed(step: Step, state: StepState, output: unknown): void {
-    const bytes = output === undefined ? 0 : jsonBytes(output);
-    if (this.outputBytes + bytes > MAX_RUN_OUTPUT_BYTES && patched(BOUND_RUN_OUTPUTS)) {
-      const message =
-        `step ${step.id}: its output of ${bytes} bytes would take the outputs this run carries past ` +
-        `${MAX_RUN_OUTPUT_BYTES} bytes; return less, or split the work over runs`;
-      this.settle(state, 'failed', undefined, { type: FailureType.RunOutputLimit, message });
+    const refused = this.carried.admitOutput(step.id, output === undefined ? 0 : jsonBytes(output));
+    if (refused !== undefined) {
+      this.settle(state, 'failed', undefined, { type: FailureType.RunOutputLimit, message: refused });
+      this.ctx.transitions.record({ type: 'step.failed', stepId: step.id, error: state.error });
       this.applyOnError(step);
       return;
     }
-    this.outputBytes += bytes;
     this.settle(state, 'succeeded', output);
   }
 
   /** Called from a step's own promise, which nobody awaits: hence the crash guard. */
   threw(step: Step, state: StepState, error: unknown): void {
     this.ctx.guard.run(`settling step ${step.id}`, () => {
+      // What an activity or a step's timer went through is in the history already; the rest is recorded.
+      const inHistory =
+        (error instanceof ActivityFailure && error.activityType === step.type) || (stepTypes[step.type].kind === 'timer' && state.status === 'running');
       if (isCancellation(error)) {
         this.settle(state, 'cancelled', undefined, this.groups.cancelReason(step.id));
+        if (!inHistory) this.ctx.transitions.record({ type: 'step.cancelled', stepId: step.id, ...(state.error ? { error: state.error } : {}) });
       } else {
         state.attempts ||= failedAttempts(error) ?? 1;
         this.settle(state, 'failed', undefined, toStepError(error));
+        if (!inHistory) this.ctx.transitions.record({ type: 'step.failed', stepId: step.id, error: state.error });
         this.applyOnError(step);
       }
     });
@@ -95,6 +93,7 @@ export class StepSettlement {
         break;
       case 'pause':
         this.ctx.state.held.push(step.id);
+        this.ctx.transitions.record({ type: 'step.held', stepId: step.id, error });
         this.notices.stepHeld(step, state);
         break;
       case 'continue':

@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     const closeIdle = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     closeIdle.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await audit.flush();
+    await audit.close();
     await Promise.allSettled([prisma.$disconnect(), temporal.connection.close(), templateChanges.close(), rateLimits.close()]);
     logger.info('stopped');
     process.exit(0);

@@ -12,3 +12,13 @@ registry.registerPath({
   request: { query: ListAuditQuery },
   responses: { 200: { description: 'A page of entries', content: { 'application/json': { schema: AuditPage } } }, ...problemResponses(400) },
 });
+
+registry.registerPath({
+  method: 'get',
+  path: '/api/v1/audit/system',
+  tags: ['Audit'],
+  summary:
+    'The system scope’s audit log (system administrators), newest first: refused writes whose credential named no tenant (none, or one that is not ours), and counts of those beyond its budget',
+  request: { query: ListAuditQuery },
+  responses: { 200: { description: 'A page of entries', content: { 'application/json': { schema: AuditPage } } }, ...problemResponses(400) },
+});

@@ -8,7 +8,10 @@ import { decodeCursor, encodeCursor } from '../templates/cursor';
 import { AuditCursorSchema, ListAuditQuery, type AuditListQuery } from './schemas';
 import './openapi';
 
-/** The caller's tenant's audit log, mounted at /api/v1/audit (admin). */
+/**
+ * The caller's tenant's audit log, mounted at /api/v1/audit (admin), and the system scope's,
+ * `/system`: refused writes whose credential named no tenant (system administrators).
+ */
 export function createAuditRouter(deps: ApiDependencies): Router {
   const router = Router();
   declareRoutes(router, '/api/v1/audit', {
@@ -18,13 +21,21 @@ export function createAuditRouter(deps: ApiDependencies): Router {
         res.json(await listAudit(deps, principalOf(req).tenantId, query));
       },
     },
+    '/system': {
+      get: async (req, res) => {
+        const query = parseRequest(ListAuditQuery, req.query, 'query');
+        res.json(await listAudit(deps, null, query));
+      },
+    },
   });
   return router;
 }
 
-export async function listAudit(deps: Pick<ApiDependencies, 'prisma'>, tenantId: string, query: AuditListQuery) {
+/** One scope's entries: a tenant's, or the system scope's (null). */
+export async function listAudit(deps: Pick<ApiDependencies, 'prisma'>, tenantId: string | null, query: AuditListQuery) {
   const where: Prisma.AuditEventWhereInput[] = [{ tenantId }];
   if (query.actor !== undefined) where.push({ actor: query.actor });
+  if (query.requestId !== undefined) where.push({ requestId: query.requestId });
   if (query.action !== undefined) where.push({ action: query.action });
   if (query.targetType !== undefined) where.push({ subjectType: query.targetType });
   if (query.targetId !== undefined) where.push({ subjectId: query.targetId });

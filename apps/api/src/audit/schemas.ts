@@ -9,6 +9,7 @@ export const ListAuditQuery = z
     action: queryText(200).optional().meta({ description: 'e.g. template.created, run.approved, or a refused request’s `METHOD /path`', example: 'template.created' }),
     targetType: queryText(50).optional().meta({ description: 'template, token, tenant, run', example: 'template' }),
     targetId: queryText(200).optional(),
+    requestId: queryText(200).optional().meta({ description: 'The request’s id (X-Request-Id), as in the logs' }),
     outcome: z.enum(['succeeded', 'refused']).optional(),
     from: z.iso.datetime({ offset: true }).optional().meta({ description: 'Entries at or after this time' }),
     to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Entries before this time' }),

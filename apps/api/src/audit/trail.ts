@@ -1,7 +1,9 @@
 import type { Prisma, PrismaClient } from '@prisma/client';
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../../../common/logger';
+import type { RefusalReason } from '../auth/errors';
 import { principalOf, type Principal } from '../http/principal';
+import { DEFAULT_REFUSAL_BUDGETS, RefusalBudget, type RefusalBudgets, type SuppressedRefusals } from './refusal-budget';
 
 /**
  * The audit log: one `AuditEvent` row per change or decision, append-only (the database refuses
@@ -17,14 +19,17 @@ import { principalOf, type Principal } from '../http/principal';
  *   entry queued by an instance that crashes before its next flush (at most FLUSH_INTERVAL_MS), or
  *   one whose batch insert fails, is lost (and logged); the run's history keeps the fact.
  * - Refusals (401, 403 answered to a write) are queued the same way: they add no latency, and a
- *   failing write never changes the answer.
+ *   failing write never changes the answer. One whose credential names no tenant (none, or one that
+ *   is not ours) is an entry of the system scope (tenantId null), within the bounds of
+ *   refusal-budget.ts.
  */
 
 export type AuditOutcome = 'succeeded' | 'refused';
 
 /** Who acted, from where: the credential's principal and the request. */
 export interface AuditActor {
-  tenantId: string;
+  /** The tenant whose log holds the entry; null for the system scope (a refusal naming no tenant). */
+  tenantId: string | null;
   subject: string;
   /** `token:<id>` or `jwt:<issuer>`; never a secret. */
   credential?: string | null;
@@ -70,8 +75,9 @@ export const FLUSH_INTERVAL_MS = 200;
 const BATCH_SIZE = 500;
 /** Entries waiting beyond this are dropped (and counted in the log): a flood cannot grow the queue without bound. */
 const MAX_QUEUED = 10_000;
-/** Refusals recorded per credential (or per tenant and address) and minute; more are only logged. */
-const REFUSALS_PER_MINUTE = 30;
+/** The subject of a system-scope refusal: no credential at all, or one that names nobody we know. */
+const ANONYMOUS = 'anonymous';
+const UNIDENTIFIED = 'unidentified';
 
 /** Entries written after the answer, in batches: run control and refusals. */
 export class AuditTrail {
@@ -79,12 +85,18 @@ export class AuditTrail {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private dropped = 0;
-  private refusalWindow = { startedAt: 0, counts: new Map<string, number>() };
+  private readonly refusals: RefusalBudget;
+  /** Ends the refusal window that suppressed entries, so that its count is recorded without waiting for more traffic. */
+  private windowTimer: NodeJS.Timeout | undefined;
+  private windowTimerEndsAt = 0;
 
   constructor(
     private readonly prisma: PrismaClient,
     private readonly logger: Logger,
-  ) {}
+    budgets: Partial<RefusalBudgets> = {},
+  ) {
+    this.refusals = new RefusalBudget({ ...DEFAULT_REFUSAL_BUDGETS, ...budgets });
+  }
 
   /** Queues an entry; written within FLUSH_INTERVAL_MS. Never throws. */
   record(actor: AuditActor, entry: AuditEntry): void {
@@ -98,18 +110,52 @@ export class AuditTrail {
     else this.schedule(FLUSH_INTERVAL_MS);
   }
 
-  /** A refusal, within its per-credential budget. */
+  /**
+   * A refusal, within its budget (refusal-budget.ts): its credential's when it names a tenant, its
+   * address's and the system scope's otherwise, where what is beyond is counted and recorded as one
+   * `audit.refusals_suppressed` entry when the window ends.
+   */
   recordRefusal(actor: AuditActor, entry: Omit<AuditEntry, 'outcome'>): void {
     const now = Date.now();
-    if (now - this.refusalWindow.startedAt >= 60_000) this.refusalWindow = { startedAt: now, counts: new Map() };
-    const key = actor.credential ?? `${actor.tenantId}|${actor.remoteAddress ?? ''}`;
-    const count = (this.refusalWindow.counts.get(key) ?? 0) + 1;
-    this.refusalWindow.counts.set(key, count);
-    if (count > REFUSALS_PER_MINUTE) return;
-    this.record(actor, { ...entry, outcome: 'refused' });
+    this.recordSuppressed(this.refusals.roll(now));
+    const admitted =
+      actor.tenantId === null
+        ? this.refusals.admitUnidentified(actor.remoteAddress, now)
+        : this.refusals.admitCredential(credentialKey(actor), now);
+    if (admitted) this.record(actor, { ...entry, outcome: 'refused' });
+    else this.endWindowInTime(now);
   }
 
-  /** Writes everything queued so far (shutdown, tests). */
+  /** Records what the refusal window suppressed so far, then writes everything queued (shutdown). */
+  async close(): Promise<void> {
+    if (this.windowTimer) clearTimeout(this.windowTimer);
+    this.windowTimer = undefined;
+    this.recordSuppressed(this.refusals.roll(Date.now(), true));
+    await this.flush();
+  }
+
+  private endWindowInTime(now: number): void {
+    const endsAt = this.refusals.windowEndsAt;
+    if (this.windowTimer && this.windowTimerEndsAt === endsAt) return;
+    if (this.windowTimer) clearTimeout(this.windowTimer);
+    this.windowTimerEndsAt = endsAt;
+    this.windowTimer = setTimeout(() => {
+      this.windowTimer = undefined;
+      this.recordSuppressed(this.refusals.roll());
+    }, Math.max(0, endsAt - now));
+    this.windowTimer.unref();
+  }
+
+  private recordSuppressed(suppressed: SuppressedRefusals | undefined): void {
+    if (!suppressed) return;
+    this.logger.warn({ suppressed: suppressed.suppressed, topAddresses: suppressed.topAddresses }, 'refused requests beyond the audit budget were counted, not recorded');
+    this.record(
+      { tenantId: null, subject: 'flowpilot', credential: null },
+      { action: 'audit.refusals_suppressed', target: { type: 'audit', id: suppressed.from }, summary: suppressed, outcome: 'refused' },
+    );
+  }
+
+  /** Writes everything queued so far (tests; `close` at shutdown). */
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -148,13 +194,23 @@ export class AuditTrail {
   }
 }
 
+/**
+ * Whose refusal budget a refusal draws on: a token's own; a JWT's issuer and subject together (one
+ * issuer speaks for all its users); the tenant and address for an entry that names no credential.
+ */
+function credentialKey(actor: AuditActor): string {
+  if (!actor.credential) return `${actor.tenantId}|${actor.remoteAddress ?? ''}`;
+  return actor.credential.startsWith('token:') ? actor.credential : `${actor.credential}\n${actor.subject}`;
+}
+
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * Records refused writes: a 403 (the policy, or a run's validator) with the caller's principal, and
- * a 401 whose credential identified a tenant (a revoked or expired API token of ours, a JWT naming
- * an existing tenant). A 401 without a credential, or with one that names nobody, has no tenant to
- * belong to and is only logged: that is also what keeps an unauthenticated flood out of the table.
+ * Records refused writes: a 403 (the policy, the API's judgement of a decision, or a run's
+ * validator) with the caller's principal; a 401 whose credential identified a tenant (a revoked or
+ * expired API token of ours, an expired JWT naming an existing tenant) in that tenant's log; and a
+ * 401 without a credential, or with one that names nobody, in the system scope, with its remote
+ * address and request id. The budgets of `recordRefusal` keep a flood of refusals out of the table.
  * Queued after the answer is sent; the answer never waits for it nor depends on it.
  */
 export function recordRefusals(trail: AuditTrail): RequestHandler {
@@ -165,10 +221,11 @@ export function recordRefusals(trail: AuditTrail): RequestHandler {
       try {
         const actor = refusedActorOf(req);
         if (!actor) return;
+        const reason = refusedCredentials.get(req)?.reason;
         trail.recordRefusal(actor, {
           action: `${req.method} ${routeOf(req)}`,
           target: targetOf(req),
-          summary: { status: res.statusCode },
+          summary: { status: res.statusCode, ...(reason ? { reason } : {}) },
         });
       } catch (error) {
         req.log?.warn({ err: error }, 'audit entry for a refusal not recorded');
@@ -178,10 +235,16 @@ export function recordRefusals(trail: AuditTrail): RequestHandler {
   };
 }
 
-/** Who a refused request was, when anyone: its principal (403), or the tenant its refused credential named (401). */
+/**
+ * Who a refused request was: its principal (403); the tenant and credential its refused credential
+ * named (401); or, for a 401 naming no tenant, the system scope's `anonymous` (no credential) or
+ * `unidentified` (one that names nobody we know).
+ */
 function refusedActorOf(req: Request): AuditActor | undefined {
   const refused = refusedCredentials.get(req);
-  if (refused) return { ...refused, requestId: requestIdOf(req), remoteAddress: req.socket?.remoteAddress ?? null };
+  const from = { requestId: requestIdOf(req), remoteAddress: req.socket?.remoteAddress ?? null };
+  if (refused?.who) return { ...refused.who, ...from };
+  if (refused) return { tenantId: null, subject: refused.reason === 'missing' ? ANONYMOUS : UNIDENTIFIED, credential: null, ...from };
   try {
     return auditActorOf(req);
   } catch {
@@ -219,9 +282,15 @@ function storable(text: string): string {
   return text.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '');
 }
 
-const refusedCredentials = new WeakMap<Request, Omit<AuditActor, 'requestId' | 'remoteAddress'>>();
+interface RefusedCredential {
+  reason: RefusalReason;
+  /** The tenant and credential it named, when it named one of ours. */
+  who?: { tenantId: string; subject: string; credential: string };
+}
 
-/** The authenticator refused a credential that names a tenant: remembered for the refusal's audit entry. */
-export function noteRefusedCredential(req: Request, who: { tenantId: string; subject: string; credential: string }): void {
-  refusedCredentials.set(req, who);
+const refusedCredentials = new WeakMap<Request, RefusedCredential>();
+
+/** The authenticator refused the request's credential: remembered for the refusal's audit entry. */
+export function noteRefusedCredential(req: Request, refused: RefusedCredential): void {
+  refusedCredentials.set(req, refused);
 }

@@ -43,7 +43,7 @@ export function authenticate(authenticator: Authenticator): RequestHandler {
       attachPrincipal(req, await authenticator.authenticate(req.header('authorization')));
     } catch (error) {
       if (!(error instanceof CredentialRefused)) throw error;
-      if (error.who) noteRefusedCredential(req, error.who);
+      noteRefusedCredential(req, { reason: error.reason, ...(error.who ? { who: error.who } : {}) });
       const challenge = error.reason === 'missing' ? 'Bearer realm="flowpilot"' : 'Bearer realm="flowpilot", error="invalid_token"';
       res.setHeader('WWW-Authenticate', challenge);
       req.log?.info({ reason: error.reason }, 'credential refused');

@@ -60,7 +60,7 @@ export class OidcVerifier {
         requiredClaims: ['sub', 'exp'],
       }));
     } catch (error) {
-      throw refusalOf(error);
+      throw await this.attributed(refusalOf(error), error);
     }
     const tenantSlug = payload[this.settings.tenantClaim];
     if (typeof tenantSlug !== 'string' || tenantSlug === '') {
@@ -76,6 +76,25 @@ export class OidcVerifier {
     };
     this.people?.signedIn({ ...principal, displayName: claimText(payload.name) ?? claimText(payload.preferred_username), email: claimText(payload.email) });
     return principal;
+  }
+
+  /**
+   * The tenant and subject of a refused JWT whose signature verified and whose claims then failed
+   * (expired, another audience): jose checks the signature first, so what it names is the issuer's
+   * word, and the refusal belongs in that tenant's audit log. Best effort: a tenant that does not
+   * exist, or cannot be looked up now, leaves the refusal to the system scope.
+   */
+  private async attributed(refusal: CredentialRefused, error: unknown): Promise<CredentialRefused> {
+    if (!(error instanceof joseErrors.JWTExpired || error instanceof joseErrors.JWTClaimValidationFailed)) return refusal;
+    const tenantSlug = error.payload[this.settings.tenantClaim];
+    const subject = error.payload.sub;
+    if (typeof tenantSlug !== 'string' || tenantSlug === '' || typeof subject !== 'string') return refusal;
+    try {
+      const tenantId = await this.tenantIdOf(tenantSlug);
+      return new CredentialRefused(refusal.reason, refusal.detail, { tenantId, subject, credential: `jwt:${this.settings.issuer}` });
+    } catch {
+      return refusal;
+    }
   }
 
   private async tenantIdOf(slug: string): Promise<string> {

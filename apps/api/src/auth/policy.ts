@@ -43,6 +43,8 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'DELETE /api/v1/tokens/:id': admin,
 
   'GET /api/v1/audit': admin,
+  // Refused writes that named no tenant: no tenant's admin may read them, since they belong to none.
+  'GET /api/v1/audit/system': system,
 
   'GET /api/v1/templates': viewer,
   'POST /api/v1/templates': editor,

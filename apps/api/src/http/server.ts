@@ -1,4 +1,4 @@
-import { createServer, STATUS_CODES, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RequestListener } from 'node:http';
 import { ProblemError, problems } from './problem';
@@ -8,6 +8,9 @@ import { ProblemError, problems } from './problem';
  * fields over `maxHeaderSize` (431), a request it cannot parse (400), one whose headers arrive too
  * slowly (408). By default those answers have no body; here they are problem+json like every
  * other error (see the 'clientError' event in Node's http documentation).
+ *
+ * CONNECT never reaches Express either: Node hands it to the 'connect' event, and with no listener
+ * it leaves the connection without an answer. This API is no proxy, so it answers 405 and closes.
  */
 export function createApiServer(app: RequestListener): Server {
   const server = createServer(app);
@@ -17,20 +20,32 @@ export function createApiServer(app: RequestListener): Server {
       socket.destroy();
       return;
     }
-    const problem = clientErrorProblem(error.code);
-    const body = JSON.stringify(problem.toBody());
-    socket.end(
-      [
-        `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}`,
-        'Content-Type: application/problem+json; charset=utf-8',
-        `Content-Length: ${Buffer.byteLength(body)}`,
-        'Connection: close',
-        '',
-        body,
-      ].join('\r\n'),
-    );
+    answerOnSocket(socket, clientErrorProblem(error.code));
+  });
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    // The socket is ours alone now: an error on it (the peer resetting) must not go unhandled.
+    socket.on('error', () => socket.destroy());
+    // Not a resource this server has, so no method is allowed on it (an empty Allow, RFC 9110 §10.2.1).
+    const problem = new ProblemError(405, 'method-not-allowed', 'Method not allowed', 'this server is not a proxy: CONNECT is not allowed', { allowed: [] });
+    answerOnSocket(socket, problem, { Allow: '' });
   });
   return server;
+}
+
+/** A problem+json answer written straight to a connection Node took away from Express; then closes it. */
+function answerOnSocket(socket: Duplex, problem: ProblemError, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(problem.toBody());
+  socket.end(
+    [
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}`,
+      'Content-Type: application/problem+json; charset=utf-8',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+      'Connection: close',
+      '',
+      body,
+    ].join('\r\n'),
+  );
 }
 
 /** The same statuses Node's own answers use, with a problem that says what to fix. */

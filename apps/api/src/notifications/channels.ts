@@ -8,7 +8,8 @@ import {
   type SecretField,
 } from '../../../common/notifications/channels';
 import type { SecretStore } from '../../../common/secrets/secret-store';
-import { auditRow, type AuditActor } from '../audit/trail';
+import { auditRow } from '../audit/trail';
+import type { TenantActor } from './tenant-actor';
 import { problems } from '../http/problem';
 import { toInvalidParams } from '../http/validation';
 import type { z } from 'zod';
@@ -49,7 +50,7 @@ export class ChannelService {
     return channelView(await this.row(this.prisma, tenantId, id));
   }
 
-  async create(actor: AuditActor, body: CreateChannel): Promise<ChannelView> {
+  async create(actor: TenantActor, body: CreateChannel): Promise<ChannelView> {
     const id = randomUUID();
     const secretNames = await this.storeSecrets(actor, id, body.secrets as Record<SecretField, string | undefined>);
     try {
@@ -85,7 +86,7 @@ export class ChannelService {
     }
   }
 
-  async update(actor: AuditActor, id: string, body: z.output<typeof UpdateChannelBody>): Promise<ChannelView> {
+  async update(actor: TenantActor, id: string, body: z.output<typeof UpdateChannelBody>): Promise<ChannelView> {
     const existing = await this.row(this.prisma, actor.tenantId, id);
     const kind = existing.kind as ChannelKind;
     const config = body.config === undefined ? undefined : parsed(channelConfigSchemas[kind], body.config, 'config');
@@ -120,7 +121,7 @@ export class ChannelService {
   }
 
   /** Deletes the channel, its secrets, and its place in subscriptions; its deliveries stay on record. */
-  async delete(actor: AuditActor, id: string): Promise<void> {
+  async delete(actor: TenantActor, id: string): Promise<void> {
     const existing = await this.row(this.prisma, actor.tenantId, id);
     await this.prisma.$transaction(async (tx) => {
       await tx.notificationChannel.delete({ where: { id } });
@@ -148,7 +149,7 @@ export class ChannelService {
     return row;
   }
 
-  private async storeSecrets(actor: AuditActor, channelId: string, values: Record<SecretField, string | undefined>): Promise<Record<string, string>> {
+  private async storeSecrets(actor: TenantActor, channelId: string, values: Record<SecretField, string | undefined>): Promise<Record<string, string>> {
     const names: Record<string, string> = {};
     const entries = Object.entries(values).filter((entry): entry is [SecretField, string] => entry[1] !== undefined);
     if (entries.length === 0) return names;

@@ -1,6 +1,7 @@
 import type { Person, PrismaClient } from '@prisma/client';
 import type { z } from 'zod';
-import { auditRow, type AuditActor } from '../audit/trail';
+import { auditRow } from '../audit/trail';
+import type { TenantActor } from './tenant-actor';
 import { problems } from '../http/problem';
 import type { PutPersonBody } from './schemas';
 
@@ -36,7 +37,7 @@ export async function getPerson(prisma: PrismaClient, tenantId: string, subject:
 
 export async function putPerson(
   prisma: PrismaClient,
-  actor: AuditActor,
+  actor: TenantActor,
   subject: string,
   body: z.output<typeof PutPersonBody>,
 ): Promise<{ person: PersonView; created: boolean }> {
@@ -56,7 +57,7 @@ export async function putPerson(
   });
 }
 
-export async function deletePerson(prisma: PrismaClient, actor: AuditActor, subject: string): Promise<void> {
+export async function deletePerson(prisma: PrismaClient, actor: TenantActor, subject: string): Promise<void> {
   await prisma.$transaction(async (tx) => {
     const { count } = await tx.person.deleteMany({ where: { tenantId: actor.tenantId, subject } });
     if (count === 0) throw problems.notFound(`no person ${subject}`);

@@ -1,6 +1,7 @@
 import type { NotificationSubscription, PrismaClient } from '@prisma/client';
 import { TENANT_DEFAULT_SCOPE, type NoticeRoutes } from '../../../common/notifications/subscriptions';
-import { auditRow, type AuditActor } from '../audit/trail';
+import { auditRow } from '../audit/trail';
+import type { TenantActor } from './tenant-actor';
 import { problems } from '../http/problem';
 
 /**
@@ -31,7 +32,7 @@ export async function getSubscription(prisma: PrismaClient, tenantId: string, sc
 
 export async function putSubscription(
   prisma: PrismaClient,
-  actor: AuditActor,
+  actor: TenantActor,
   scope: string,
   routes: NoticeRoutes,
 ): Promise<{ subscription: SubscriptionView; created: boolean }> {
@@ -67,7 +68,7 @@ export async function putSubscription(
   });
 }
 
-export async function deleteSubscription(prisma: PrismaClient, actor: AuditActor, scope: string): Promise<void> {
+export async function deleteSubscription(prisma: PrismaClient, actor: TenantActor, scope: string): Promise<void> {
   await prisma.$transaction(async (tx) => {
     const { count } = await tx.notificationSubscription.deleteMany({ where: { tenantId: actor.tenantId, scope: storedScope(scope) } });
     if (count === 0) throw problems.notFound(`no subscription ${scope}`);

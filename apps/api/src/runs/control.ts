@@ -20,6 +20,7 @@ import type { ApiDependencies } from '../dependencies';
 import { isMessageTooLarge } from '../dependency-failures';
 import { ProblemError, problems } from '../http/problem';
 import type { Principal } from '../http/principal';
+import { checkDecision } from './decision-check';
 import { toNumber } from './history-events';
 import { describeRun, runOfTenant } from './run-handle';
 import { isClosed } from './run-status';
@@ -27,7 +28,8 @@ import { isClosed } from './run-status';
 /**
  * Decisions and operator commands, sent to the run as updates, only to runs of the caller's
  * tenant. The caller's identity (subject and roles) always comes from its verified credential,
- * never from the body; the workflow judges decisions against the step's approvers with it. An
+ * never from the body. A decision is judged against the step's approvers here first
+ * (decision-check.ts), and only one that passes is sent; the workflow judges it again. An
  * Idempotency-Key becomes the update id, so a repeated call gets the first call's answer instead
  * of deciding twice.
  */
@@ -49,6 +51,17 @@ export async function controlStep(
 ): Promise<StepState> {
   const actor = actorOf(request.principal);
   const { stepId, comment } = request;
+  if (request.action === 'approve' || request.action === 'reject') {
+    await checkDecision(deps, {
+      runId: request.runId,
+      tenantId: request.principal.tenantId,
+      stepId,
+      decision: request.action === 'approve' ? 'approved' : 'rejected',
+      actor,
+      ...(comment ? { comment } : {}),
+      ...(request.idempotencyKey ? { idempotencyKey: request.idempotencyKey } : {}),
+    });
+  }
   return sendUpdate(deps, request, request.action, stepId, (handle, updateId) => {
     switch (request.action) {
       case 'approve':

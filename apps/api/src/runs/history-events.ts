@@ -1,5 +1,12 @@
 import type { temporal } from '@temporalio/proto';
-import type { RunState, RunStatus, StepError } from '../../../../workflows/contract';
+import {
+  RUN_TRANSITIONS_MEMO_KEY,
+  runTransitionTypes,
+  type RunState,
+  type RunStatus,
+  type RunTransition,
+  type StepError,
+} from '../../../../workflows/contract';
 import { stepIdOfActivity, type StepActivityResult } from '../../../../workflows/engine/step-activity';
 
 /**
@@ -7,6 +14,8 @@ import { stepIdOfActivity, type StepActivityResult } from '../../../../workflows
  * are decoded by the function it is given, so it can be tested on hand-built events.
  * One mapper reads one Temporal run (one link of a continue-as-new chain), in event order:
  * completions refer back to their scheduling or acceptance events, which it remembers.
+ * Transitions the history does not show by itself come from the workflow's memo upserts
+ * (`RunTransition` in workflows/contract.ts): one history event, then, gives several run events.
  */
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -24,9 +33,15 @@ export const runEventTypes = [
   'step.cancelled',
   'step.retried',
   'step.skipped',
+  'step.held',
   'approval.waiting',
   'approval.approved',
   'approval.rejected',
+  'approval.settled',
+  'approval.timed_out',
+  'group.closed',
+  'group.timed_out',
+  'run.timed_out',
   'run.paused',
   'run.resumed',
   'run.cancel_requested',
@@ -37,11 +52,19 @@ export const runEventTypes = [
 export type RunEventType = (typeof runEventTypes)[number];
 
 export interface RunEvent {
-  /** `<temporal run id>:<history event id>`: stable, ordered within a run, and enough to resume from. */
+  /**
+   * `<temporal run id>:<history event id>`, with `.<n>` for the n-th transition one history event
+   * carries: stable, ordered within a run, and enough to resume from.
+   */
   id: string;
   type: RunEventType;
   at: string;
   stepId?: string;
+  groupId?: string;
+  /** step.skipped: condition, upstream, group or operator. */
+  reason?: NonNullable<RunTransition['reason']>;
+  /** approval.settled and approval.timed_out: approved, rejected or (timed out) failed. */
+  outcome?: NonNullable<RunTransition['outcome']>;
   stepType?: string;
   attempt?: number;
   output?: unknown;
@@ -58,14 +81,20 @@ export const NOTIFY_APPROVERS_ACTIVITY = 'notifyApprovers';
 
 const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
-const updateEventTypes: Record<string, { eventType: RunEventType; withStep: boolean }> = {
+const updateEventTypes: Record<string, { eventType: RunEventType; withStep: boolean; reason?: 'operator' }> = {
   approve: { eventType: 'approval.approved', withStep: true },
   reject: { eventType: 'approval.rejected', withStep: true },
   pause: { eventType: 'run.paused', withStep: false },
   resume: { eventType: 'run.resumed', withStep: false },
   retryStep: { eventType: 'step.retried', withStep: true },
-  skipStep: { eventType: 'step.skipped', withStep: true },
+  skipStep: { eventType: 'step.skipped', withStep: true, reason: 'operator' },
 };
+
+/** A run event and its place among those one history event gives: 0 alone, 1… for transitions. */
+export interface MappedRunEvent {
+  event: RunEvent;
+  index: number;
+}
 
 interface ScheduledActivity {
   stepId: string;
@@ -81,6 +110,15 @@ export class HistoryEventMapper {
     private readonly decode: PayloadsDecoder,
   ) {}
 
+  /** Every run event one history event gives, in order. */
+  async mapAll(event: HistoryEvent): Promise<MappedRunEvent[]> {
+    const memo = event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.[RUN_TRANSITIONS_MEMO_KEY];
+    if (memo) return this.mapTransitions(event, memo);
+    const single = await this.map(event);
+    return single ? [{ event: single, index: 0 }] : [];
+  }
+
+  /** The run event one history event gives, if any (transitions: see `mapAll`). */
   async map(event: HistoryEvent): Promise<RunEvent | undefined> {
     const eventId = toNumber(event.eventId);
     const base = {
@@ -167,6 +205,7 @@ export class HistoryEventMapper {
         ...base,
         type: kind.eventType,
         ...(stepId ? { stepId } : {}),
+        ...(kind.reason ? { reason: kind.reason } : {}),
         ...(actor ? { actor } : {}),
         ...(comment ? { comment } : {}),
       };
@@ -216,6 +255,21 @@ export class HistoryEventMapper {
     return undefined;
   }
 
+  /** The transitions of one memo upsert; removing the entry (an empty payload) gives none. */
+  private async mapTransitions(event: HistoryEvent, memo: temporal.api.common.v1.IPayload): Promise<MappedRunEvent[]> {
+    const [transitions] = await this.decode([memo]);
+    if (!Array.isArray(transitions)) return [];
+    const eventId = toNumber(event.eventId);
+    const mapped: MappedRunEvent[] = [];
+    for (const [i, transition] of transitions.entries()) {
+      const runEvent = transitionEvent(transition);
+      if (!runEvent) continue;
+      const index = i + 1;
+      mapped.push({ event: { id: formatRunEventId(this.temporalRunId, eventId, index), ...runEvent }, index });
+    }
+    return mapped;
+  }
+
   private stepActivity(scheduledEventId: LongLike | null | undefined): ScheduledActivity | undefined {
     const activity = this.activities.get(toNumber(scheduledEventId));
     return activity === 'notification' ? undefined : activity;
@@ -232,17 +286,50 @@ export class HistoryEventMapper {
 export interface RunEventId {
   temporalRunId: string;
   eventId: number;
+  /** The transition's place within its history event (1…); absent for an event of its own. */
+  index?: number;
 }
 
-export function formatRunEventId(temporalRunId: string, eventId: number): string {
-  return `${temporalRunId}:${eventId}`;
+export function formatRunEventId(temporalRunId: string, eventId: number, index?: number): string {
+  return index ? `${temporalRunId}:${eventId}.${index}` : `${temporalRunId}:${eventId}`;
 }
 
 /** Undefined for anything that is not an id this module made (callers answer 400). */
 export function parseRunEventId(value: string): RunEventId | undefined {
-  const match = /^([0-9a-fA-F-]{1,64}):([1-9][0-9]{0,15})$/.exec(value);
+  const match = /^([0-9a-fA-F-]{1,64}):([1-9][0-9]{0,15})(?:\.([1-9][0-9]{0,5}))?$/.exec(value);
   if (!match) return undefined;
-  return { temporalRunId: match[1]!, eventId: Number(match[2]) };
+  return { temporalRunId: match[1]!, eventId: Number(match[2]), ...(match[3] ? { index: Number(match[3]) } : {}) };
+}
+
+/** Whether the event at (`eventId`, `index`) comes after `after` in the same Temporal run. */
+export function comesAfter(eventId: number, index: number, after: RunEventId | undefined): boolean {
+  if (!after) return true;
+  return eventId > after.eventId || (eventId === after.eventId && index > (after.index ?? 0));
+}
+
+const transitionTypes = new Set<string>(runTransitionTypes);
+
+/** A transition as the workflow recorded it, checked field by field (it is read back from history, not trusted). */
+function transitionEvent(value: unknown): Omit<RunEvent, 'id'> | undefined {
+  const type = stringField(value, 'type');
+  const at = stringField(value, 'at');
+  if (!type || !transitionTypes.has(type) || !at) return undefined;
+  const stepId = stringField(value, 'stepId');
+  const groupId = stringField(value, 'groupId');
+  const reason = stringField(value, 'reason') as RunEvent['reason'];
+  const outcome = stringField(value, 'outcome') as RunEvent['outcome'];
+  const error = objectField(value, 'error');
+  const message = stringField(error, 'message');
+  const errorType = stringField(error, 'type');
+  return {
+    type: type as RunEventType,
+    at,
+    ...(stepId ? { stepId } : {}),
+    ...(groupId ? { groupId } : {}),
+    ...(reason ? { reason } : {}),
+    ...(outcome ? { outcome } : {}),
+    ...(message !== undefined ? { error: { message, ...(errorType ? { type: errorType } : {}) } } : {}),
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-wor
 import type { ApiDependencies } from '../dependencies';
 import { isMessageTooLarge } from '../dependency-failures';
 import { problems } from '../http/problem';
-import { HistoryEventMapper, parseRunEventId, toNumber, type PayloadsDecoder, type RunEvent, type RunEventId } from './history-events';
+import { comesAfter, HistoryEventMapper, parseRunEventId, toNumber, type PayloadsDecoder, type RunEvent, type RunEventId } from './history-events';
 import { describeRun } from './run-handle';
 import { isClosed } from './run-status';
 
@@ -78,7 +78,7 @@ export async function* readRunEvents(
   let temporalRunId: string | undefined = position.temporalRunId;
   while (temporalRunId && !options.signal?.aborted) {
     const mapper = new HistoryEventMapper(temporalRunId, decode);
-    const skipThrough = position.after?.temporalRunId === temporalRunId ? position.after.eventId : 0;
+    const after = position.after?.temporalRunId === temporalRunId ? position.after : undefined;
     let nextTemporalRunId: string | undefined;
     let pageToken: Uint8Array | undefined;
     let pageSize = HISTORY_PAGE_SIZE;
@@ -107,10 +107,10 @@ export async function* readRunEvents(
       if (!page) return;
       // Every event goes through the mapper, delivered or not: later events refer back to earlier ones.
       for (const historyEvent of page.history?.events ?? []) {
-        const event = await mapper.map(historyEvent);
-        if (!event) continue;
-        if (event.type === 'run.continued') nextTemporalRunId = event.nextRunId;
-        if (toNumber(historyEvent.eventId) > skipThrough) yield event;
+        for (const { event, index } of await mapper.mapAll(historyEvent)) {
+          if (event.type === 'run.continued') nextTemporalRunId = event.nextRunId;
+          if (comesAfter(toNumber(historyEvent.eventId), index, after)) yield event;
+        }
       }
       pageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
     } while (pageToken && !options.signal?.aborted);

@@ -15,7 +15,7 @@ import type { RunDetailSchema, StepViewSchema } from './schemas';
  * A query needs a worker; without one it would wait for the call's whole deadline. A run that
  * cannot answer is shown from what Temporal knows, so this is short.
  */
-const STATE_QUERY_TIMEOUT_MS = 3_000;
+export const STATE_QUERY_TIMEOUT_MS = 3_000;
 
 type RunDetail = z.output<typeof RunDetailSchema>;
 type StepView = z.output<typeof StepViewSchema>;

@@ -132,6 +132,16 @@ export const StepViewSchema = z
     approvals: z
       .array(z.object({ decision: z.enum(['approved', 'rejected']), by: z.string(), at: z.string(), comment: z.string().optional() }))
       .optional(),
+    approvers: z
+      .object({
+        users: z.array(z.string()),
+        roles: z.array(z.string()),
+        required: z.number().int(),
+        allowSelfApproval: z.boolean(),
+        requireRejectReason: z.boolean(),
+      })
+      .optional()
+      .openapi({ description: 'For an approval step once it waits: who may decide, as its `with` rendered then (approver lists may be expressions)' }),
     deadline: z.string().optional(),
   })
   .openapi('RunStep');
@@ -163,6 +173,12 @@ export const RunEventSchema = z
     at: z.string(),
     stepId: z.string().optional(),
     stepType: z.string().optional(),
+    groupId: z.string().optional(),
+    reason: z.enum(['condition', 'upstream', 'group', 'operator']).optional().openapi({ description: 'step.skipped: why the step was skipped' }),
+    outcome: z
+      .enum(['approved', 'rejected', 'failed'])
+      .optional()
+      .openapi({ description: 'approval.settled: how the decisions settled it; approval.timed_out: what its `onTimeout` made of it' }),
     attempt: z.number().int().optional(),
     output: z.unknown().optional(),
     error: StepErrorSchema.optional(),

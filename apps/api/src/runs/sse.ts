@@ -71,7 +71,7 @@ export async function readRunEventsPage(deps: ApiDependencies, position: RunHist
     }
   }
   const last = events.at(-1);
-  const after = position.after ? formatRunEventId(position.after.temporalRunId, position.after.eventId) : null;
+  const after = position.after ? formatRunEventId(position.after.temporalRunId, position.after.eventId, position.after.index) : null;
   return {
     events,
     nextCursor: last?.id ?? after,

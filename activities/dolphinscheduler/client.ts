@@ -1,0 +1,459 @@
+import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import { DIALECTS } from './dialects';
+import { decode, decoders } from './decode';
+import { DolphinSchedulerStateConflictError, type DolphinSchedulerCallContext } from './errors';
+import { call, type CallSpec, type Fields } from './transport';
+import type {
+  CallOptions,
+  DolphinSchedulerDialect,
+  ExecuteType,
+  InstanceQuery,
+  Page,
+  PageQuery,
+  Project,
+  ReleaseState,
+  Schedule,
+  ScheduleInput,
+  ScheduleUpdate,
+  StartInstanceInput,
+  StartInstanceResult,
+  TaskInstance,
+  WorkflowDefinition,
+  WorkflowDefinitionDag,
+  WorkflowDefinitionInput,
+  WorkflowDefinitionUpdate,
+  WorkflowDefinitionVersion,
+  WorkflowInstance,
+} from './types';
+
+export * from './types';
+export * from './errors';
+
+export interface DolphinSchedulerClientOptions {
+  /** The API's root including its context path, e.g. `http://ds.example:12345/dolphinscheduler`. */
+  baseUrl: string;
+  /** An access token (sent in the `token` header; never logged, never in an error). */
+  token: string;
+  dialect: DolphinSchedulerDialect;
+  /** The longest a call may take, connection to last byte. @default 30000 */
+  timeoutMs?: number;
+  /** The connection pool to use (e.g. one per target, or the worker's egress-guarded agent). */
+  dispatcher?: Dispatcher;
+  /** Calls are logged at debug, failures at info, without the token. */
+  logger?: Logger;
+}
+
+/**
+ * A typed DolphinScheduler client for one target. Every method resolves to the answer's data, or
+ * rejects with a DolphinSchedulerError subclass (see errors.ts) that says whether retrying may help.
+ */
+export interface DolphinSchedulerClient {
+  readonly dialect: DolphinSchedulerDialect;
+
+  createProject(input: { name: string; description?: string }, options?: CallOptions): Promise<Project>;
+  getProject(projectCode: number, options?: CallOptions): Promise<Project>;
+  /** The project with exactly this name, or undefined. */
+  findProjectByName(name: string, options?: CallOptions): Promise<Project | undefined>;
+
+  /** `count` new task codes (any number: asked for in batches of the server's 100). */
+  genTaskCodes(projectCode: number, count: number, options?: CallOptions): Promise<number[]>;
+
+  /** Created OFFLINE; its `code` addresses it from then on. */
+  createDefinition(projectCode: number, input: WorkflowDefinitionInput, options?: CallOptions): Promise<WorkflowDefinition>;
+  /**
+   * Replaces name, tasks, relations and layout; refused while ONLINE (DolphinSchedulerOnlineNotEditableError).
+   * 3.1.1 answers with the version from before the update: `getDefinition` has the new one.
+   */
+  updateDefinition(
+    projectCode: number,
+    definitionCode: number,
+    input: WorkflowDefinitionUpdate,
+    options?: CallOptions,
+  ): Promise<WorkflowDefinition>;
+  getDefinition(projectCode: number, definitionCode: number, options?: CallOptions): Promise<WorkflowDefinitionDag>;
+  /** The definition with exactly this name in the project, or undefined. */
+  findDefinitionByName(projectCode: number, name: string, options?: CallOptions): Promise<WorkflowDefinitionDag | undefined>;
+  /** ONLINE checks the DAG; OFFLINE also takes its schedule offline. */
+  releaseDefinition(projectCode: number, definitionCode: number, state: ReleaseState, options?: CallOptions): Promise<void>;
+  /** Needs OFFLINE (otherwise DolphinSchedulerStateConflictError). */
+  deleteDefinition(projectCode: number, definitionCode: number, options?: CallOptions): Promise<void>;
+  listDefinitionVersions(
+    projectCode: number,
+    definitionCode: number,
+    page?: PageQuery,
+    options?: CallOptions,
+  ): Promise<Page<WorkflowDefinitionVersion>>;
+
+  /** The definition must be ONLINE; the schedule is created OFFLINE. */
+  createSchedule(projectCode: number, input: ScheduleInput, options?: CallOptions): Promise<Schedule>;
+  /** Refused while the schedule is online. */
+  updateSchedule(projectCode: number, scheduleId: number, input: ScheduleUpdate, options?: CallOptions): Promise<void>;
+  onlineSchedule(projectCode: number, scheduleId: number, options?: CallOptions): Promise<void>;
+  offlineSchedule(projectCode: number, scheduleId: number, options?: CallOptions): Promise<void>;
+  /** The definition's schedules (3.2+ allow at most one). */
+  listSchedules(projectCode: number, definitionCode: number, options?: CallOptions): Promise<Schedule[]>;
+  deleteSchedule(projectCode: number, scheduleId: number, options?: CallOptions): Promise<void>;
+
+  /** The definition must be ONLINE (otherwise DolphinSchedulerNotOnlineError). */
+  startInstance(projectCode: number, input: StartInstanceInput, options?: CallOptions): Promise<StartInstanceResult>;
+  /** Newest first. */
+  listInstances(projectCode: number, query: InstanceQuery, options?: CallOptions): Promise<Page<WorkflowInstance>>;
+  getInstance(projectCode: number, instanceId: number, options?: CallOptions): Promise<WorkflowInstance>;
+  getInstanceTasks(projectCode: number, instanceId: number, options?: CallOptions): Promise<TaskInstance[]>;
+  /** STOP, PAUSE, REPEAT_RUNNING...; a state that forbids it is DolphinSchedulerStateConflictError. */
+  executeInstance(projectCode: number, instanceId: number, executeType: ExecuteType, options?: CallOptions): Promise<void>;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** 3.2+'s stand-in for "the user the worker runs as". */
+const DEFAULT_TENANT = 'default';
+/** The server's cap on one gen-task-codes call. */
+const TASK_CODES_PER_CALL = 100;
+/** 3.2+'s code for a second schedule of one definition, which the client gives on 3.1 as well. */
+const ALREADY_SCHEDULED = 10204;
+/** Large pages for the lookups that filter by exact name. */
+const LOOKUP_PAGE_SIZE = 100;
+
+export function createDolphinSchedulerClient(options: DolphinSchedulerClientOptions): DolphinSchedulerClient {
+  const dialect = DIALECTS[options.dialect];
+  if (!dialect) throw new TypeError(`unknown DolphinScheduler dialect ${JSON.stringify(options.dialect)}`);
+  const transport = {
+    baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    token: options.token,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    dispatcher: options.dispatcher,
+    logger: options.logger,
+  };
+
+  /** The call's data, with the context a decoding error needs. */
+  async function send(spec: CallSpec): Promise<{ data: unknown; context: DolphinSchedulerCallContext }> {
+    const data = await call(transport, spec);
+    return { data, context: { operation: spec.operation, method: spec.method, path: spec.path } };
+  }
+
+  const project = (projectCode: number) => `/projects/${code(projectCode)}`;
+  const definitions = (projectCode: number) => `${project(projectCode)}/${dialect.definitionsPath}`;
+  const definition = (projectCode: number, definitionCode: number) => `${definitions(projectCode)}/${code(definitionCode)}`;
+  const instances = (projectCode: number) => `${project(projectCode)}/${dialect.instancesPath}`;
+  const schedule = (projectCode: number, scheduleId: number) => `${project(projectCode)}/schedules/${code(scheduleId)}`;
+
+  function definitionForm(input: WorkflowDefinitionInput): Fields {
+    return {
+      name: input.name,
+      description: input.description ?? '',
+      globalParams: input.globalParams ?? [],
+      locations: input.locations ?? [],
+      timeout: input.timeout ?? 0,
+      taskDefinitionJson: input.tasks.map((task) => ({
+        code: task.code,
+        name: task.name,
+        version: task.version ?? 0,
+        description: task.description ?? '',
+        taskType: task.taskType,
+        taskParams: task.taskParams,
+        flag: task.flag ?? 'YES',
+        taskPriority: task.taskPriority ?? 'MEDIUM',
+        workerGroup: task.workerGroup ?? 'default',
+        environmentCode: task.environmentCode ?? -1,
+        failRetryTimes: task.failRetryTimes ?? 0,
+        failRetryInterval: task.failRetryInterval ?? 1,
+        timeoutFlag: task.timeoutFlag ?? 'CLOSE',
+        timeoutNotifyStrategy: task.timeoutNotifyStrategy ?? null,
+        timeout: task.timeout ?? 0,
+        delayTime: task.delayTime ?? 0,
+        cpuQuota: task.cpuQuota ?? -1,
+        memoryMax: task.memoryMax ?? -1,
+        taskExecuteType: task.taskExecuteType ?? 'BATCH',
+      })),
+      taskRelationJson: input.relations.map((relation) => ({
+        name: relation.name ?? '',
+        preTaskCode: relation.preTaskCode,
+        preTaskVersion: relation.preTaskVersion ?? 0,
+        postTaskCode: relation.postTaskCode,
+        postTaskVersion: relation.postTaskVersion ?? 0,
+        conditionType: relation.conditionType ?? 'NONE',
+        conditionParams: relation.conditionParams ?? {},
+      })),
+      executionType: input.executionType ?? 'PARALLEL',
+      tenantCode: dialect.tenantCodeWithDefinition ? input.tenantCode : undefined,
+    };
+  }
+
+  function scheduleForm(input: ScheduleUpdate): Fields {
+    return {
+      schedule: { startTime: input.startTime, endTime: input.endTime, crontab: input.crontab, timezoneId: input.timezoneId },
+      failureStrategy: input.failureStrategy ?? 'END',
+      warningType: input.warningType ?? 'NONE',
+      warningGroupId: input.warningGroupId ?? 0,
+      processInstancePriority: input.processInstancePriority ?? 'MEDIUM',
+      workerGroup: input.workerGroup ?? 'default',
+      environmentCode: input.environmentCode ?? -1,
+      tenantCode: input.tenantCode ?? DEFAULT_TENANT,
+    };
+  }
+
+  async function findProjectByName(name: string, callOptions?: CallOptions): Promise<Project | undefined> {
+    // searchVal is a substring match: page through the candidates for the exact name.
+    for (let pageNo = 1; ; pageNo++) {
+      const { data, context } = await send({
+        operation: 'findProjectByName',
+        method: 'GET',
+        path: '/projects',
+        query: { pageNo, pageSize: LOOKUP_PAGE_SIZE, searchVal: name },
+        signal: callOptions?.signal,
+      });
+      const page = decode(decoders.projectPage, data, context);
+      const found = page.items.find((candidate) => candidate.name === name);
+      if (found) return found;
+      if (pageNo >= page.totalPage || page.items.length === 0) return undefined;
+    }
+  }
+
+  const client: DolphinSchedulerClient = {
+    dialect: options.dialect,
+
+    async createProject(input, callOptions) {
+      const { data, context } = await send({
+        operation: 'createProject',
+        method: 'POST',
+        path: '/projects',
+        form: { projectName: input.name, description: input.description ?? '' },
+        signal: callOptions?.signal,
+      });
+      return decode(decoders.project, data, context);
+    },
+
+    async getProject(projectCode, callOptions) {
+      const { data, context } = await send({ operation: 'getProject', method: 'GET', path: project(projectCode), signal: callOptions?.signal });
+      return decode(decoders.project, data, context);
+    },
+
+    findProjectByName,
+
+    async genTaskCodes(projectCode, count, callOptions) {
+      if (!Number.isInteger(count) || count < 0) throw new RangeError(`task code count must be a non-negative integer, got ${count}`);
+      const codes: number[] = [];
+      while (codes.length < count) {
+        const genNum = Math.min(TASK_CODES_PER_CALL, count - codes.length);
+        const { data, context } = await send({
+          operation: 'genTaskCodes',
+          method: 'GET',
+          path: `${project(projectCode)}/task-definition/gen-task-codes`,
+          query: { genNum },
+          signal: callOptions?.signal,
+        });
+        codes.push(...decode(decoders.taskCodes, data, context));
+      }
+      return codes;
+    },
+
+    async createDefinition(projectCode, input, callOptions) {
+      const { data, context } = await send({
+        operation: 'createDefinition',
+        method: 'POST',
+        path: definitions(projectCode),
+        form: definitionForm(input),
+        signal: callOptions?.signal,
+      });
+      return decode(decoders.definition, data, context);
+    },
+
+    async updateDefinition(projectCode, definitionCode, input, callOptions) {
+      const { data, context } = await send({
+        operation: 'updateDefinition',
+        method: 'PUT',
+        path: definition(projectCode, definitionCode),
+        form: { ...definitionForm(input), releaseState: input.releaseState },
+        signal: callOptions?.signal,
+      });
+      return decode(decoders.definition, data, context);
+    },
+
+    async getDefinition(projectCode, definitionCode, callOptions) {
+      const { data, context } = await send({
+        operation: 'getDefinition',
+        method: 'GET',
+        path: definition(projectCode, definitionCode),
+        signal: callOptions?.signal,
+      });
+      return decode(decoders.dag, data, context);
+    },
+
+    async findDefinitionByName(projectCode, name, callOptions) {
+      // Not `query-by-name`: 3.1.1 answers 50003 there for names that exist. The paged list's
+      // searchVal is a substring match, so the exact name is looked for page by page.
+      for (let pageNo = 1; ; pageNo++) {
+        const { data, context } = await send({
+          operation: 'findDefinitionByName',
+          method: 'GET',
+          path: definitions(projectCode),
+          query: { pageNo, pageSize: LOOKUP_PAGE_SIZE, searchVal: name },
+          signal: callOptions?.signal,
+        });
+        const page = decode(decoders.definitionPage, data, context);
+        const found = page.items.find((candidate) => candidate.name === name);
+        if (found) return client.getDefinition(projectCode, found.code, callOptions);
+        if (pageNo >= page.totalPage || page.items.length === 0) return undefined;
+      }
+    },
+
+    async releaseDefinition(projectCode, definitionCode, state, callOptions) {
+      await send({
+        operation: 'releaseDefinition',
+        method: 'POST',
+        path: `${definition(projectCode, definitionCode)}/release`,
+        form: { releaseState: state },
+        signal: callOptions?.signal,
+      });
+    },
+
+    async deleteDefinition(projectCode, definitionCode, callOptions) {
+      await send({ operation: 'deleteDefinition', method: 'DELETE', path: definition(projectCode, definitionCode), signal: callOptions?.signal });
+    },
+
+    async listDefinitionVersions(projectCode, definitionCode, page, callOptions) {
+      const { data, context } = await send({
+        operation: 'listDefinitionVersions',
+        method: 'GET',
+        path: `${definition(projectCode, definitionCode)}/versions`,
+        query: { pageNo: page?.pageNo ?? 1, pageSize: page?.pageSize ?? LOOKUP_PAGE_SIZE },
+        signal: callOptions?.signal,
+      });
+      return decode(decoders.versionPage, data, context);
+    },
+
+    async createSchedule(projectCode, input, callOptions) {
+      if (dialect.oneSchedulePerDefinitionCheckedByClient) {
+        const existing = await client.listSchedules(projectCode, input.definitionCode, callOptions);
+        if (existing.length > 0) {
+          throw new DolphinSchedulerStateConflictError(`definition ${input.definitionCode} already has schedule ${existing[0]!.id}`, {
+            operation: 'createSchedule',
+            method: 'POST',
+            path: `${project(projectCode)}/schedules`,
+            code: ALREADY_SCHEDULED,
+          });
+        }
+      }
+      const { data, context } = await send({
+        operation: 'createSchedule',
+        method: 'POST',
+        path: `${project(projectCode)}/schedules`,
+        form: { [dialect.definitionCodeField]: input.definitionCode, ...scheduleForm(input) },
+        signal: callOptions?.signal,
+      });
+      return decode(decoders.schedule, data, context);
+    },
+
+    async updateSchedule(projectCode, scheduleId, input, callOptions) {
+      await send({
+        operation: 'updateSchedule',
+        method: 'PUT',
+        path: schedule(projectCode, scheduleId),
+        form: scheduleForm(input),
+        signal: callOptions?.signal,
+      });
+    },
+
+    async onlineSchedule(projectCode, scheduleId, callOptions) {
+      await send({ operation: 'onlineSchedule', method: 'POST', path: `${schedule(projectCode, scheduleId)}/online`, signal: callOptions?.signal });
+    },
+
+    async offlineSchedule(projectCode, scheduleId, callOptions) {
+      await send({ operation: 'offlineSchedule', method: 'POST', path: `${schedule(projectCode, scheduleId)}/offline`, signal: callOptions?.signal });
+    },
+
+    async listSchedules(projectCode, definitionCode, callOptions) {
+      const schedules: Schedule[] = [];
+      for (let pageNo = 1; ; pageNo++) {
+        const { data, context } = await send({
+          operation: 'listSchedules',
+          method: 'GET',
+          path: `${project(projectCode)}/schedules`,
+          query: { [dialect.definitionCodeField]: definitionCode, pageNo, pageSize: LOOKUP_PAGE_SIZE },
+          signal: callOptions?.signal,
+        });
+        const page = decode(decoders.schedulePage, data, context);
+        schedules.push(...page.items.filter((candidate) => candidate.definitionCode === definitionCode));
+        if (pageNo >= page.totalPage || page.items.length === 0) return schedules;
+      }
+    },
+
+    async deleteSchedule(projectCode, scheduleId, callOptions) {
+      await send({ operation: 'deleteSchedule', method: 'DELETE', path: schedule(projectCode, scheduleId), signal: callOptions?.signal });
+    },
+
+    async startInstance(projectCode, input, callOptions) {
+      const { data, context } = await send({
+        operation: 'startInstance',
+        method: 'POST',
+        path: `${project(projectCode)}/${dialect.startInstancePath}`,
+        form: {
+          [dialect.definitionCodeField]: input.definitionCode,
+          scheduleTime: '',
+          execType: 'START_PROCESS',
+          failureStrategy: input.failureStrategy ?? 'END',
+          warningType: input.warningType ?? 'NONE',
+          warningGroupId: input.warningGroupId ?? 0,
+          processInstancePriority: input.processInstancePriority ?? 'MEDIUM',
+          workerGroup: input.workerGroup ?? 'default',
+          environmentCode: input.environmentCode ?? -1,
+          startParams: input.startParams,
+          dryRun: input.dryRun ? 1 : 0,
+          tenantCode: input.tenantCode ?? DEFAULT_TENANT,
+        },
+        signal: callOptions?.signal,
+      });
+      return decode(decoders.startResult, data, context);
+    },
+
+    async listInstances(projectCode, query, callOptions) {
+      const { definitionCode, ...filters } = query;
+      const { data, context } = await send({
+        operation: 'listInstances',
+        method: 'GET',
+        path: instances(projectCode),
+        query: { ...filters, [dialect.instanceListDefinitionCodeParam]: definitionCode },
+        signal: callOptions?.signal,
+      });
+      return decode(decoders.instancePage, data, context);
+    },
+
+    async getInstance(projectCode, instanceId, callOptions) {
+      const { data, context } = await send({
+        operation: 'getInstance',
+        method: 'GET',
+        path: `${instances(projectCode)}/${code(instanceId)}`,
+        signal: callOptions?.signal,
+      });
+      return decode(decoders.instance, data, context);
+    },
+
+    async getInstanceTasks(projectCode, instanceId, callOptions) {
+      const { data, context } = await send({
+        operation: 'getInstanceTasks',
+        method: 'GET',
+        path: `${instances(projectCode)}/${code(instanceId)}/tasks`,
+        signal: callOptions?.signal,
+      });
+      return decode(decoders.taskInstances, data, context);
+    },
+
+    async executeInstance(projectCode, instanceId, executeType, callOptions) {
+      await send({
+        operation: 'executeInstance',
+        method: 'POST',
+        path: `${project(projectCode)}/executors/execute`,
+        form: { [dialect.executeInstanceIdField]: instanceId, executeType },
+        signal: callOptions?.signal,
+      });
+    },
+  };
+  return client;
+}
+
+/** A code or id in a path: only a non-negative integer may shape the URL. */
+function code(value: number): string {
+  if (!Number.isSafeInteger(value) || value < 0) throw new TypeError(`not a DolphinScheduler code or id: ${value}`);
+  return String(value);
+}
