@@ -17,6 +17,8 @@ export const StepErrorType = {
   SecretsUnavailable: 'SecretsUnavailable',
   /** A secret's ciphertext does not open: its key is not in SECRETS_KEYS, or the row was altered. Not retried. */
   SecretUnreadable: 'SecretUnreadable',
+  /** A shell step reached flowpilot's worker, which never runs shell (it runs on DolphinScheduler). Not retried. */
+  ShellNotRunHere: 'ShellNotRunHere',
 } as const;
 
 export interface HttpFailureContext {

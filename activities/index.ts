@@ -1,13 +1,16 @@
 import type { PrismaClient } from '@prisma/client';
 import type { Logger } from 'pino';
+import { createPublishActivities, type PublishActivityDependencies } from './dolphinscheduler/publish-activities';
 import { stepActivity } from './step-activity';
 import { GuardedFetch, type EgressPolicy } from './egress';
+import { createGuardedDispatcher } from './egress/guarded-dispatcher';
 import { createHttpStep } from './steps/http';
 import { noopStep } from './steps/noop';
+import { shellStep } from './steps/shell';
 import { createNotifyApprovers } from './notify-approvers';
 import { createNotificationActivities } from './notifications';
 import type { SecretResolver } from './secrets';
-import type { StepType } from '../workflows/spec/step-types';
+import type { ActivityStepType } from '../workflows/spec/step-types';
 
 export interface ActivityDependencies {
   logger: Logger;
@@ -24,6 +27,10 @@ export interface ActivityDependencies {
    * notices; their delivery workflows then fail, saying so, and runs are not affected.
    */
   notifications?: { prisma: PrismaClient; publicBaseUrl: string };
+  /** The database publishing reads templates and targets from and records publishes in; publishes wait for a worker that has it. */
+  prisma?: PrismaClient;
+  /** Publishing's DolphinScheduler client settings (tests shorten timeouts). */
+  publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
 }
 
 /**
@@ -37,7 +44,8 @@ export function createActivities(deps: ActivityDependencies) {
   const steps = {
     http: stepActivity(logger, createHttpStep(guardedFetch), deps.secrets),
     noop: stepActivity(logger, noopStep),
-  } satisfies Partial<Record<StepType, unknown>>;
+    shell: stepActivity(logger, shellStep),
+  } satisfies Record<ActivityStepType, unknown>;
   const notifications = createNotificationActivities({
     logger,
     prisma: deps.notifications?.prisma,
@@ -46,5 +54,13 @@ export function createActivities(deps: ActivityDependencies) {
     egressPolicy: deps.egressPolicy,
     publicBaseUrl: deps.notifications?.publicBaseUrl ?? '',
   });
-  return { ...steps, ...notifications, notifyApprovers: createNotifyApprovers(logger) };
+  // DolphinScheduler calls obey the egress policy too: a target's base URL cannot reach a denied address.
+  const publishing = createPublishActivities({
+    logger,
+    prisma: deps.prisma,
+    secrets: deps.secrets,
+    dispatcher: createGuardedDispatcher(deps.egressPolicy),
+    ...deps.publishing,
+  });
+  return { ...steps, ...notifications, notifyApprovers: createNotifyApprovers(logger), ...publishing };
 }

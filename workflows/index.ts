@@ -2,3 +2,4 @@
 export { runTemplate } from './run-template';
 export { sendNotice } from './notifications/send-notice';
 export { testChannel } from './notifications/test-channel';
+export { publishQueue } from './publishing/publish-queue';

@@ -12,6 +12,10 @@
  * name saying what they keep (approvalAnsweredAtOnce.json: before decisions answered with the
  * settled step; templatesEvaluatedByJsonata.json: two steps whose templates JSONata evaluated,
  * scheduled in the order its promises settled), and are replayed like the others.
+ *
+ * publishQueue.json (the publish workflow: an approved publish, a failed one, an offline) needs
+ * the database and a DolphinScheduler, so test/publishing/publish-fake.test.ts records it:
+ *   RECORD_HISTORIES=1 npx jest test/publishing/publish-fake.test.ts -t replays
  */
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

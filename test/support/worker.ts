@@ -50,7 +50,7 @@ function quietLogger(): DefaultLogger {
 }
 
 /** What a test may give its worker beside the defaults; the client gets the same payload codecs. */
-export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger' | 'notifications'>;
+export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger' | 'notifications' | 'prisma' | 'publishing'>;
 
 export async function startTestWorker(taskQueue = `test-${randomUUID()}`, options: TestWorkerOptions = {}): Promise<TestWorker> {
   const address = process.env.TEMPORAL_ADDRESS;
@@ -68,6 +68,8 @@ export async function startTestWorker(taskQueue = `test-${randomUUID()}`, option
     secrets: options.secrets,
     payloadCodecs: options.payloadCodecs,
     notifications: options.notifications,
+    prisma: options.prisma,
+    publishing: options.publishing,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });

@@ -18,6 +18,7 @@ import { createTenantsRouter } from './tenants/router';
 import { createTemplatesRouter } from './templates/router';
 import { TemplateHeads } from './templates/template-heads';
 import { createTokensRouter } from './tokens/router';
+import { createPublishesRouter, createTargetsRouter, createTemplatePublishingRouter } from './dolphinscheduler/router';
 
 /** Bodies above this are refused before parsing; a spec alone may hold MAX_SPEC_BYTES (checked later). */
 const BODY_LIMIT = '2mb';
@@ -72,6 +73,9 @@ export function createApp(dependencies: ApiDependencies): express.Express {
   app.use('/api/v1/tenants', createTenantsRouter(deps));
   app.use('/api/v1/tokens', createTokensRouter(deps, authenticator));
   app.use('/api/v1/templates', createTemplatesRouter(deps, templateHeads));
+  app.use('/api/v1/templates', createTemplatePublishingRouter(deps));
+  app.use('/api/v1/dolphinscheduler/targets', createTargetsRouter(deps));
+  app.use('/api/v1/publishes', createPublishesRouter(deps));
   app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
   app.use('/api/v1/secrets', createSecretsRouter(deps));
   app.use('/api/v1/codec', createCodecRouter(deps));

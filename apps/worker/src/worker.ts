@@ -2,7 +2,7 @@ import type { PrismaClient } from '@prisma/client';
 import type { Duration, PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { createActivities } from '../../../activities';
+import { createActivities, type ActivityDependencies } from '../../../activities';
 import { EgressPolicy } from '../../../activities/egress';
 import type { SecretResolver } from '../../../activities/secrets';
 import type { WorkerConfig } from '../../common/config';
@@ -33,6 +33,10 @@ export interface RunWorkerOptions {
   payloadCodecs?: PayloadCodec[];
   /** The database notices are delivered from, and PUBLIC_BASE_URL for their links; without it notices fail to deliver. */
   notifications?: { prisma: PrismaClient; publicBaseUrl: string };
+  /** The database publishing to DolphinScheduler reads and records in (DATABASE_URL); publishes wait for a worker with one. */
+  prisma?: PrismaClient;
+  /** DolphinScheduler client settings of publishing (tests shorten timeouts). */
+  publishing?: ActivityDependencies['publishing'];
 }
 
 const workflowsPath = require.resolve('../../../workflows');
@@ -85,6 +89,8 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
       egressPolicy: options.egressPolicy ?? new EgressPolicy(),
       secrets: options.secrets,
       notifications: options.notifications,
+      prisma: options.prisma,
+      publishing: options.publishing,
     }),
     dataConverter: { payloadCodecs: options.payloadCodecs ?? [] },
     maxHeartbeatThrottleInterval: '1s',
@@ -115,6 +121,7 @@ export async function runWorkerUntilShutdown(
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       egressPolicy,
       secrets: secretStore,
+      prisma,
       payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
       notifications: prisma ? { prisma, publicBaseUrl: config.PUBLIC_BASE_URL } : undefined,
     });

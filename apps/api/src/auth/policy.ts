@@ -94,6 +94,21 @@ export const POLICY: Readonly<Record<string, Access>> = {
   // What was sent about runs, which readers of the runs may see.
   'GET /api/v1/notifications': viewer,
 
+  // DolphinScheduler targets name the secret holding their token; only admins decide where a tenant publishes.
+  'GET /api/v1/dolphinscheduler/targets': viewer,
+  'GET /api/v1/dolphinscheduler/targets/:name': viewer,
+  'PUT /api/v1/dolphinscheduler/targets/:name': admin,
+  'DELETE /api/v1/dolphinscheduler/targets/:name': admin,
+
+  // Publishing changes what runs on a scheduler: operators publish and take online or offline.
+  'POST /api/v1/templates/:id/versions/:number/publish': operator,
+  'POST /api/v1/templates/:id/targets/:target/online': operator,
+  'POST /api/v1/templates/:id/targets/:target/offline': operator,
+  'GET /api/v1/publishes': viewer,
+  'GET /api/v1/publishes/:id': viewer,
+  'POST /api/v1/publishes/:id/approve': approver,
+  'POST /api/v1/publishes/:id/reject': approver,
+
   // The Temporal Web UI's codec server, called with the user's credential. A payload carries no
   // tenant, so the codec cannot tell whose it is: it asks for a reader of some tenant (README,
   // "The codec endpoint"). Its CORS preflight (OPTIONS) is answered before authentication.
