@@ -22,13 +22,13 @@ export interface ActivityDependencies {
    */
   secrets?: SecretResolver;
   /**
-   * Where notices are delivered from: the database holding channels, people, subscriptions and
-   * deliveries, and the address people open runs at. A worker without a database cannot deliver
-   * notices; their delivery workflows then fail, saying so, and runs are not affected.
+   * The database publishing reads templates and targets from and records publishes in, and notices
+   * are delivered from (channels, people, subscriptions, deliveries). Publishes wait for a worker
+   * that has it; notices fail to deliver without one, saying so, and runs are not affected.
    */
-  notifications?: { prisma: PrismaClient; publicBaseUrl: string };
-  /** The database publishing reads templates and targets from and records publishes in; publishes wait for a worker that has it. */
   prisma?: PrismaClient;
+  /** Where people open runs (PUBLIC_BASE_URL): the links in notices start with it. */
+  notifications?: { publicBaseUrl: string };
   /** Publishing's DolphinScheduler client settings (tests shorten timeouts). */
   publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
 }
@@ -48,7 +48,7 @@ export function createActivities(deps: ActivityDependencies) {
   } satisfies Record<ActivityStepType, unknown>;
   const notifications = createNotificationActivities({
     logger,
-    prisma: deps.notifications?.prisma,
+    prisma: deps.prisma,
     secrets: deps.secrets,
     fetch: guardedFetch,
     egressPolicy: deps.egressPolicy,

@@ -100,7 +100,7 @@ export class BenchEnvironment {
   }
 
   /** A worker in this process, with the production worker's settings; with `notifications`, it delivers notices. */
-  async startWorker(taskQueue: string, options: Pick<RunWorkerOptions, 'notifications' | 'secrets'> = {}): Promise<Worker> {
+  async startWorker(taskQueue: string, options: Pick<RunWorkerOptions, 'notifications' | 'secrets' | 'prisma'> = {}): Promise<Worker> {
     const connection = await NativeConnection.connect({ address: this.temporalAddress });
     const worker = await createRunWorker({
       connection,

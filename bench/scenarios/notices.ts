@@ -26,7 +26,7 @@ export interface NoticesResult {
 export async function measureNotices(env: BenchEnvironment, samples: number): Promise<NoticesResult> {
   const taskQueue = `bench-notices-${randomUUID()}`;
   const secrets = new SecretStore(env.prisma, Keyring.parse(Keyring.generateEntry('bench'), 'SECRETS_KEYS'));
-  await env.startWorker(taskQueue, { secrets, notifications: { prisma: env.prisma, publicBaseUrl: 'http://127.0.0.1:3000' } });
+  await env.startWorker(taskQueue, { secrets, prisma: env.prisma, notifications: { publicBaseUrl: 'http://127.0.0.1:3000' } });
   const api = await env.startApi(taskQueue, { secrets });
   const admin = { authorization: `Bearer ${await api.tokenFor('admin', ['admin'])}` };
 

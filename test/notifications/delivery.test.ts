@@ -27,7 +27,8 @@ beforeAll(async () => {
   api = await startApi({ secretsKeys, taskQueue: `notify-${Date.now()}` });
   worker = await startTestWorker(undefined, {
     secrets: new SecretStore(api.prisma, secretsKeys),
-    notifications: { prisma: api.prisma, publicBaseUrl: PUBLIC_BASE_URL },
+    prisma: api.prisma,
+    notifications: { publicBaseUrl: PUBLIC_BASE_URL },
     logger: createLogger('test-worker', process.env.LOG_LEVEL ?? 'silent'),
   });
   // The API starts runs on the worker's queue.

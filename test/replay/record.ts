@@ -455,7 +455,7 @@ async function main(): Promise<void> {
     '/bad': (_request, response) => setTimeout(() => json(response, 400, { error: 'no' }), 300),
     '/slow': hang,
   });
-  const env = await startTestWorker('replay-recording', { secrets, notifications: { prisma, publicBaseUrl: 'http://127.0.0.1:3000' } });
+  const env = await startTestWorker('replay-recording', { secrets, prisma, notifications: { publicBaseUrl: 'http://127.0.0.1:3000' } });
   try {
     mkdirSync(historiesDir, { recursive: true });
     const chosen = process.argv.slice(2);

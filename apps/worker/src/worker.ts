@@ -31,9 +31,12 @@ export interface RunWorkerOptions {
   secrets?: SecretResolver;
   /** The payload codec (PAYLOAD_CODEC_KEYS): the same as the API's client, or neither reads the other's payloads. */
   payloadCodecs?: PayloadCodec[];
-  /** The database notices are delivered from, and PUBLIC_BASE_URL for their links; without it notices fail to deliver. */
-  notifications?: { prisma: PrismaClient; publicBaseUrl: string };
-  /** The database publishing to DolphinScheduler reads and records in (DATABASE_URL); publishes wait for a worker with one. */
+  /** PUBLIC_BASE_URL, which the links in notices start with. */
+  notifications?: ActivityDependencies['notifications'];
+  /**
+   * The database (DATABASE_URL) publishing to DolphinScheduler reads and records in, and notices are
+   * delivered from; publishes wait for a worker with one, and notices fail to deliver without it.
+   */
   prisma?: PrismaClient;
   /** DolphinScheduler client settings of publishing (tests shorten timeouts). */
   publishing?: ActivityDependencies['publishing'];
@@ -123,7 +126,7 @@ export async function runWorkerUntilShutdown(
       secrets: secretStore,
       prisma,
       payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
-      notifications: prisma ? { prisma, publicBaseUrl: config.PUBLIC_BASE_URL } : undefined,
+      notifications: { publicBaseUrl: config.PUBLIC_BASE_URL },
     });
     options.logger.info(
       {
