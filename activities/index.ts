@@ -1,6 +1,8 @@
 import type { PrismaClient } from '@prisma/client';
 import type { Logger } from 'pino';
 import { createPublishActivities, type PublishActivityDependencies } from './dolphinscheduler/publish-activities';
+import { createHistoryActivities } from './dolphinscheduler/history';
+import { createInspectionActivities, type InspectionDependencies } from './dolphinscheduler/inspections';
 import { stepActivity } from './step-activity';
 import { GuardedFetch, type EgressPolicy } from './egress';
 import { createGuardedDispatcher } from './egress/guarded-dispatcher';
@@ -10,6 +12,7 @@ import { shellStep } from './steps/shell';
 import { createNotifyApprovers } from './notify-approvers';
 import { createNotificationActivities } from './notifications';
 import type { SecretResolver } from './secrets';
+import { createScheduledRunActivities } from './scheduled-runs';
 import type { ActivityStepType } from '../workflows/spec/step-types';
 
 export interface ActivityDependencies {
@@ -22,15 +25,17 @@ export interface ActivityDependencies {
    */
   secrets?: SecretResolver;
   /**
-   * The database publishing reads templates and targets from and records publishes in, and notices
-   * are delivered from (channels, people, subscriptions, deliveries). Publishes wait for a worker
-   * that has it; notices fail to deliver without one, saying so, and runs are not affected.
+   * The database (DATABASE_URL) publishing reads templates and targets from and records publishes
+   * in, schedules' firings read templates from, and notices are delivered from (channels, people,
+   * subscriptions, deliveries); without it those wait or fail as unavailable, and runs are not affected.
    */
   prisma?: PrismaClient;
   /** Where people open runs (PUBLIC_BASE_URL): the links in notices start with it. */
   notifications?: { publicBaseUrl: string };
   /** Publishing's DolphinScheduler client settings (tests shorten timeouts). */
   publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
+  /** Where inspection alerts go and when failures make a finding; the history sync and inspections use `publishing`'s client settings. */
+  inspections?: Pick<InspectionDependencies, 'sendAlert' | 'consecutiveFailureThreshold'>;
 }
 
 /**
@@ -55,12 +60,23 @@ export function createActivities(deps: ActivityDependencies) {
     publicBaseUrl: deps.notifications?.publicBaseUrl ?? '',
   });
   // DolphinScheduler calls obey the egress policy too: a target's base URL cannot reach a denied address.
-  const publishing = createPublishActivities({
+  const dolphinScheduler = {
     logger,
     prisma: deps.prisma,
     secrets: deps.secrets,
     dispatcher: createGuardedDispatcher(deps.egressPolicy),
     ...deps.publishing,
-  });
-  return { ...steps, ...notifications, notifyApprovers: createNotifyApprovers(logger), ...publishing };
+  };
+  const publishing = createPublishActivities(dolphinScheduler);
+  const history = createHistoryActivities(dolphinScheduler);
+  const inspections = createInspectionActivities({ ...dolphinScheduler, ...deps.inspections });
+  return {
+    ...steps,
+    ...notifications,
+    notifyApprovers: createNotifyApprovers(logger),
+    ...publishing,
+    ...history,
+    ...inspections,
+    ...createScheduledRunActivities({ logger, database: deps.prisma }),
+  };
 }

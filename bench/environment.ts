@@ -99,10 +99,11 @@ export class BenchEnvironment {
     return this.bundle;
   }
 
-  /** A worker in this process, with the production worker's settings; with `notifications`, it delivers notices. */
-  async startWorker(taskQueue: string, options: Pick<RunWorkerOptions, 'notifications' | 'secrets' | 'prisma'> = {}): Promise<Worker> {
+  /** A worker in this process, with the production worker's settings; with a database and `notifications`, it delivers notices. */
+  async startWorker(taskQueue: string, extra: Pick<RunWorkerOptions, 'prisma' | 'secrets' | 'notifications'> = {}): Promise<Worker> {
     const connection = await NativeConnection.connect({ address: this.temporalAddress });
     const worker = await createRunWorker({
+      ...extra,
       connection,
       namespace: this.namespace,
       taskQueue,
@@ -110,7 +111,6 @@ export class BenchEnvironment {
       logger: createLogger('bench-worker', 'warn'),
       shutdownGraceTime: '1s',
       payloadCodecs: this.payloadCodecs,
-      ...options,
     });
     const running = worker.run();
     this.cleanups.unshift(async () => {

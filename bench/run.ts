@@ -21,9 +21,10 @@ import { measureOverhead } from './scenarios/overhead';
 import { measurePool } from './scenarios/pool';
 import { measureLongRun, measureValidation, measureWaitingMemory, measureWideRun } from './scenarios/scale';
 import { measureStartThroughput } from './scenarios/start-throughput';
+import { measureHistorySync } from './scenarios/history-sync';
 import { fanOutSpec, linearNoopSpec } from './specs';
 
-const TARGETS = { overheadRatio: 1.15, startThroughputRatio: 0.8, approvalNoticeP99Ms: 1000 };
+const TARGETS = { overheadRatio: 1.15, startThroughputRatio: 0.8, approvalNoticeP99Ms: 1000, historyFirstSyncSeconds: 30, historyRequestsPerNewInstance: 2 };
 
 interface Context {
   env: BenchEnvironment;
@@ -56,6 +57,10 @@ const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unk
   longRun: { title: '5. scale: a 2,000-step run', run: ({ env, taskQueue, size }) => measureLongRun(env, taskQueue, size.longRunSteps) },
   wide: { title: '5. scale: a 5,000-wide run', run: ({ env, taskQueue, size }) => measureWideRun(env, taskQueue, size.wideSteps) },
   waitingMemory: { title: '5. scale: one worker holding waiting runs', run: ({ env, size }) => measureWaitingMemory(env, size.waitingRuns) },
+  history: {
+    title: '7. DolphinScheduler history sync against the fake: 10,000 instances (1 and 10 definitions), then one new instance each',
+    run: async ({ env }) => [await measureHistorySync(env, { definitions: 1, instances: 10_000 }), await measureHistorySync(env, { definitions: 10, instances: 10_000 })],
+  },
   pool: {
     title: '6. pool scaling',
     run: async ({ env, size }) => [await measurePool(env, 1, size.poolRuns, 10), await measurePool(env, 2, size.poolRuns, 10)],
@@ -163,6 +168,12 @@ function printTable(r: Record<string, any>): void {
       const x = m[side];
       rows.push([`worker RSS holding ${m.runs} waiting ${label}`, `${x.workerRssMbBefore} → ${x.workerRssMbAfter} MB (${x.perRunKb} KB per run)`, '']);
     }
+  }
+  for (const h of r.history ?? []) {
+    rows.push(
+      [`history: first sync of ${h.instances} instances, ${h.definitions} definition(s)`, `${h.firstSync.seconds}s, ${h.firstSync.requests} requests, ${h.firstSync.cached} cached`, verdict(h.firstSync.seconds < TARGETS.historyFirstSyncSeconds)],
+      [`history: one new instance per definition, ${h.definitions} definition(s)`, `${h.incremental.seconds}s, ${h.incremental.requests} requests, at most ${h.incremental.maxRequestsPerDefinition} per definition`, verdict(h.incremental.maxRequestsPerDefinition <= TARGETS.historyRequestsPerNewInstance)],
+    );
   }
   for (const p of r.pool ?? []) rows.push([`pool of ${p.workers}: ${p.runs} runs × ${p.stepsPerRun} steps`, `${p.runsPerSecond} runs/s, ${p.stepsPerSecond} steps/s`, '']);
   const width = Math.max(...rows.map(([label]) => label.length));

@@ -71,6 +71,12 @@ const WorkerConfigSchema = TemporalConfigWithCodecSchema.extend({
   EGRESS_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
   /** Where people reach this service: the links to runs in notices start with it. */
   PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
+  /** How often the DolphinScheduler execution history is synced (the Temporal Schedule's interval), in seconds; 0 pauses the schedule. */
+  HISTORY_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+  /** How often the inspection rules run, in seconds; 0 pauses the schedule. */
+  INSPECTION_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** Failed executions in a row that make a consecutive-failures finding. */
+  INSPECTION_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(3),
 });
 
 /** The defaults of RATE_LIMIT_READS_PER_MINUTE and RATE_LIMIT_WRITES_PER_MINUTE: far above what the tests and the benchmark (about 200 starts a second through one token) ask. */
@@ -135,6 +141,17 @@ const ApiConfigSchema = TemporalConfigWithCodecSchema.extend({
   RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(0).default(DEFAULT_WRITES_PER_MINUTE),
   /** The largest run `input` a start accepts, as JSON bytes (the whole start must stay under Temporal's 2 MB payload limit). */
   RUN_INPUT_MAX_BYTES: z.coerce.number().int().min(1).max(1536 * 1024).default(256 * 1024),
+  /** How long `GET /api/v1/templates/:id/executions?refresh=true` waits for its sync before answering from the cache. */
+  HISTORY_REFRESH_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(15_000),
+  /**
+   * A refresh of a template synced less than this long ago answers from the cache without calling
+   * DolphinScheduler: refreshes cannot be turned into a flood of requests to a target.
+   */
+  HISTORY_REFRESH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
+  /** How long `POST /api/v1/inspections/run` waits for the inspection before answering 202. */
+  INSPECTION_RUN_WAIT_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
+  /** An on-demand inspection this soon after the tenant's last one answers that one's result (`recent`) instead of reading DolphinScheduler again. */
+  INSPECTION_RUN_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
 })
   .extend(DependencyTimeoutsSchema.shape)
   .refine((config) => !config.OIDC_ISSUER || (config.OIDC_AUDIENCE && config.OIDC_JWKS_URL), {

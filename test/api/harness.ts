@@ -64,6 +64,12 @@ export interface ApiOptions {
   unreachableDatabase?: boolean;
   /** Per-credential rate limits over the test database (none by default). */
   rateLimits?: Omit<RateLimitOptions, 'databaseUrl' | 'logger'> & { databaseUrl?: string };
+  /** HISTORY_REFRESH_WAIT_MS and INSPECTION_RUN_WAIT_MS; the defaults when absent. */
+  historyRefreshWaitMs?: number;
+  inspectionWaitMs?: number;
+  /** HISTORY_REFRESH_MIN_INTERVAL_MS and INSPECTION_RUN_MIN_INTERVAL_MS; the defaults when absent. */
+  historyRefreshMinIntervalMs?: number;
+  inspectionMinIntervalMs?: number;
   /** RUN_INPUT_MAX_BYTES; the default when absent. */
   runInputMaxBytes?: number;
   /** How many refusals the audit log records (audit/refusal-budget.ts); its defaults when absent. */
@@ -102,6 +108,10 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     codecCorsOrigins: options.codecCorsOrigins,
     ...(rateLimits ? { rateLimits } : {}),
     ...(options.runInputMaxBytes ? { runInputMaxBytes: options.runInputMaxBytes } : {}),
+    ...(options.historyRefreshWaitMs === undefined ? {} : { historyRefreshWaitMs: options.historyRefreshWaitMs }),
+    ...(options.inspectionWaitMs === undefined ? {} : { inspectionWaitMs: options.inspectionWaitMs }),
+    ...(options.historyRefreshMinIntervalMs === undefined ? {} : { historyRefreshMinIntervalMs: options.historyRefreshMinIntervalMs }),
+    ...(options.inspectionMinIntervalMs === undefined ? {} : { inspectionMinIntervalMs: options.inspectionMinIntervalMs }),
   });
   const tenant = options.unreachableDatabase ? { id: randomUUID(), slug: 'unreachable' } : (options.tenant ?? (await createTestTenant(prisma)));
   const server = await new Promise<Server>((resolve) => {

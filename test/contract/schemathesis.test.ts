@@ -47,6 +47,9 @@ beforeAll(async () => {
     databaseUrl: databaseUrl(database.admin, database.name),
     secretsKeys: Keyring.parse(Keyring.generateEntry('contract'), 'SECRETS_KEYS'),
     payloadCodecs: [new EncryptionCodec(Keyring.parse(Keyring.generateEntry('contract'), 'PAYLOAD_CODEC_KEYS'))],
+    // No worker runs syncs or inspections here: their documented 202 / `pending` answers come at once.
+    historyRefreshWaitMs: 100,
+    inspectionWaitMs: 100,
   });
   token = await createToken(api.prisma, { tenantId: api.tenant.id, name: 'schemathesis', roles: ['admin', 'sre'], system: true });
 }, 120_000);

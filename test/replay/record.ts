@@ -16,6 +16,9 @@
  * publishQueue.json (the publish workflow: an approved publish, a failed one, an offline) needs
  * the database and a DolphinScheduler, so test/publishing/publish-fake.test.ts records it:
  *   RECORD_HISTORIES=1 npx jest test/publishing/publish-fake.test.ts -t replays
+ * historySync.json and inspections.json (the history sync with a target down; an inspection that
+ * alerted) likewise, from the history and inspection tests against the fake:
+ *   RECORD_HISTORIES=1 npx jest test/history
  */
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -50,7 +50,7 @@ function quietLogger(): DefaultLogger {
 }
 
 /** What a test may give its worker beside the defaults; the client gets the same payload codecs. */
-export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger' | 'notifications' | 'prisma' | 'publishing'>;
+export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger' | 'notifications' | 'prisma' | 'publishing' | 'inspections'>;
 
 export async function startTestWorker(taskQueue = `test-${randomUUID()}`, options: TestWorkerOptions = {}): Promise<TestWorker> {
   const address = process.env.TEMPORAL_ADDRESS;
@@ -70,6 +70,7 @@ export async function startTestWorker(taskQueue = `test-${randomUUID()}`, option
     notifications: options.notifications,
     prisma: options.prisma,
     publishing: options.publishing,
+    inspections: options.inspections,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });

@@ -34,6 +34,14 @@ export interface ApiDependencies {
   rateLimits?: RateLimits;
   /** The largest run `input` a start accepts, as JSON bytes; RUN_INPUT_MAX_BYTES's default when absent. */
   runInputMaxBytes?: number;
+  /** How long an executions refresh waits for its sync (HISTORY_REFRESH_WAIT_MS); 15 s when absent. */
+  historyRefreshWaitMs?: number;
+  /** A refresh within this long of the template's last sync answers from the cache (HISTORY_REFRESH_MIN_INTERVAL_MS); 5 s when absent. */
+  historyRefreshMinIntervalMs?: number;
+  /** How long an on-demand inspection is waited for (INSPECTION_RUN_WAIT_MS); 30 s when absent. */
+  inspectionWaitMs?: number;
+  /** An on-demand inspection within this long of the tenant's last answers that one (INSPECTION_RUN_MIN_INTERVAL_MS); 10 s when absent. */
+  inspectionMinIntervalMs?: number;
   /** Where run control and refusals are queued for the audit log; `createApp` makes one when absent. */
   audit?: AuditTrail;
   /** Which notices runs send, from the tenant's subscriptions; `createApp` makes one when absent. */

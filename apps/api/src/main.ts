@@ -53,6 +53,10 @@ async function main(): Promise<void> {
     codecCorsOrigins: config.CODEC_CORS_ORIGINS,
     rateLimits,
     runInputMaxBytes: config.RUN_INPUT_MAX_BYTES,
+    historyRefreshWaitMs: config.HISTORY_REFRESH_WAIT_MS,
+    historyRefreshMinIntervalMs: config.HISTORY_REFRESH_MIN_INTERVAL_MS,
+    inspectionWaitMs: config.INSPECTION_RUN_WAIT_MS,
+    inspectionMinIntervalMs: config.INSPECTION_RUN_MIN_INTERVAL_MS,
   });
   const server = createApiServer(app).listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;

@@ -2,6 +2,8 @@ import type { PrismaClient } from '@prisma/client';
 import type { Duration, PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import { Client, Connection } from '@temporalio/client';
+import { ensureMaintenanceSchedules } from '../../common/dolphinscheduler/schedules';
 import { createActivities, type ActivityDependencies } from '../../../activities';
 import { EgressPolicy } from '../../../activities/egress';
 import type { SecretResolver } from '../../../activities/secrets';
@@ -40,6 +42,8 @@ export interface RunWorkerOptions {
   prisma?: PrismaClient;
   /** DolphinScheduler client settings of publishing (tests shorten timeouts). */
   publishing?: ActivityDependencies['publishing'];
+  /** Where inspection alerts go and how many failures in a row make a finding. */
+  inspections?: ActivityDependencies['inspections'];
 }
 
 const workflowsPath = require.resolve('../../../workflows');
@@ -94,6 +98,7 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
       notifications: options.notifications,
       prisma: options.prisma,
       publishing: options.publishing,
+      inspections: options.inspections,
     }),
     dataConverter: { payloadCodecs: options.payloadCodecs ?? [] },
     maxHeartbeatThrottleInterval: '1s',
@@ -127,7 +132,9 @@ export async function runWorkerUntilShutdown(
       prisma,
       payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
       notifications: { publicBaseUrl: config.PUBLIC_BASE_URL },
+      inspections: { consecutiveFailureThreshold: config.INSPECTION_FAILURE_THRESHOLD },
     });
+    if (prisma) await ensureSchedules(config, options.logger);
     options.logger.info(
       {
         address: config.TEMPORAL_ADDRESS,
@@ -137,6 +144,7 @@ export async function runWorkerUntilShutdown(
         egress: egressPolicy.describe(),
         // Key ids only: they say which keys are loaded, and reveal nothing.
         secrets: config.SECRETS_KEYS && secretStore ? { keys: config.SECRETS_KEYS.keyIds } : 'off (set DATABASE_URL and SECRETS_KEYS)',
+        'publishing and schedules': prisma ? 'on' : 'off (set DATABASE_URL)',
         payloadCodec: config.PAYLOAD_CODEC_KEYS ? { keys: config.PAYLOAD_CODEC_KEYS.keyIds } : 'off',
         notifications: prisma ? { publicBaseUrl: config.PUBLIC_BASE_URL } : 'off (set DATABASE_URL)',
       },
@@ -146,6 +154,22 @@ export async function runWorkerUntilShutdown(
     options.logger.info('worker stopped');
   } finally {
     await Promise.allSettled([connection.close(), prisma?.$disconnect()]);
+  }
+}
+
+/** The history sync and inspection schedules, which need a worker with the database to run. */
+async function ensureSchedules(config: WorkerConfig, logger: Logger): Promise<void> {
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  try {
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: { payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS) } });
+    await ensureMaintenanceSchedules(client, {
+      taskQueue: config.TASK_QUEUE,
+      historySyncIntervalSeconds: config.HISTORY_SYNC_INTERVAL_SECONDS,
+      inspectionIntervalSeconds: config.INSPECTION_INTERVAL_SECONDS,
+      logger,
+    });
+  } finally {
+    await connection.close();
   }
 }
 

@@ -58,6 +58,26 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'GET /api/v1/templates/:id/versions/:from/diff/:to': viewer,
   'POST /api/v1/templates/:id/versions/:number/rollback': editor,
 
+  // A schedule starts runs, so it is an operator's to manage, like starting runs by hand.
+  'GET /api/v1/templates/:id/schedules': viewer,
+  'POST /api/v1/templates/:id/schedules': operator,
+  'GET /api/v1/templates/:id/schedules/:scheduleId': viewer,
+  'PATCH /api/v1/templates/:id/schedules/:scheduleId': operator,
+  'DELETE /api/v1/templates/:id/schedules/:scheduleId': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/pause': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/resume': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/trigger': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/backfill': operator,
+
+  // A trigger lets another system start runs: an operator's, like schedules. Deliveries
+  // (POST /api/v1/hooks/:triggerId) carry no credential and are signed instead (triggers/hooks.ts).
+  'GET /api/v1/templates/:id/triggers': viewer,
+  'POST /api/v1/templates/:id/triggers': operator,
+  'GET /api/v1/templates/:id/triggers/:triggerId': viewer,
+  'PATCH /api/v1/templates/:id/triggers/:triggerId': operator,
+  'DELETE /api/v1/templates/:id/triggers/:triggerId': operator,
+  'POST /api/v1/templates/:id/triggers/:triggerId/secret': operator,
+
   'POST /api/v1/runs': operator,
   'GET /api/v1/runs': viewer,
   'GET /api/v1/runs/:id': viewer,
@@ -108,6 +128,15 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'GET /api/v1/publishes/:id': viewer,
   'POST /api/v1/publishes/:id/approve': approver,
   'POST /api/v1/publishes/:id/reject': approver,
+
+  // Executions come from the history cache; a refresh syncs one template, bounded and joined when one is running.
+  'GET /api/v1/templates/:id/executions': viewer,
+  'GET /api/v1/inspections': viewer,
+  'POST /api/v1/inspections/run': operator,
+  // Acknowledging a finding silences its alerts until it changes (for a dependency: confirms it).
+  'POST /api/v1/inspections/:id/acknowledge': operator,
+  // Prometheus: figures of every tenant, so a system administrator's token.
+  'GET /metrics': system,
 
   // The Temporal Web UI's codec server, called with the user's credential. A payload carries no
   // tenant, so the codec cannot tell whose it is: it asks for a reader of some tenant (README,
