@@ -10,6 +10,7 @@ import { createHttpStep } from './steps/http';
 import { noopStep } from './steps/noop';
 import { shellStep } from './steps/shell';
 import { createNotifyApprovers } from './notify-approvers';
+import { createNotificationActivities } from './notifications';
 import type { SecretResolver } from './secrets';
 import { createScheduledRunActivities } from './scheduled-runs';
 import type { ArtifactWriter } from './step-activity';
@@ -28,9 +29,12 @@ export interface ActivityDependencies {
   secrets?: SecretResolver;
   /**
    * The database (DATABASE_URL) publishing reads templates and targets from and records publishes
-   * in, and schedules' firings read templates from; without it those wait or fail as unavailable.
+   * in, schedules' firings read templates from, and notices are delivered from (channels, people,
+   * subscriptions, deliveries); without it those wait or fail as unavailable, and runs are not affected.
    */
   prisma?: PrismaClient;
+  /** Where people open runs (PUBLIC_BASE_URL): the links in notices start with it. */
+  notifications?: { publicBaseUrl: string };
   /** Publishing's DolphinScheduler client settings (tests shorten timeouts). */
   publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
   /** Where inspection alerts go and when failures make a finding; the history sync and inspections use `publishing`'s client settings. */
@@ -50,13 +54,22 @@ export interface ActivityDependencies {
 export function createActivities(deps: ActivityDependencies) {
   const logger = deps.logger.child({ component: 'activities' });
   const services = { secrets: deps.secrets, stepLogs: deps.stepLogs, artifacts: deps.artifacts };
+  // One guarded fetch, hence one connection pool, for every HTTP step and notice this worker sends.
+  const guardedFetch = new GuardedFetch(deps.egressPolicy);
   const steps = {
-    // One guarded fetch, hence one connection pool, for every HTTP step this worker runs.
-    http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy)), services),
+    http: stepActivity(logger, createHttpStep(guardedFetch), services),
     // No secrets: a noop's output is its `with`, which would carry them into the history.
     noop: stepActivity(logger, noopStep, { stepLogs: deps.stepLogs, artifacts: deps.artifacts }),
     shell: stepActivity(logger, shellStep),
   } satisfies Record<ActivityStepType, unknown>;
+  const notifications = createNotificationActivities({
+    logger,
+    prisma: deps.prisma,
+    secrets: deps.secrets,
+    fetch: guardedFetch,
+    egressPolicy: deps.egressPolicy,
+    publicBaseUrl: deps.notifications?.publicBaseUrl ?? '',
+  });
   // DolphinScheduler calls obey the egress policy too: a target's base URL cannot reach a denied address.
   const dolphinScheduler = {
     logger,
@@ -70,6 +83,7 @@ export function createActivities(deps: ActivityDependencies) {
   const inspections = createInspectionActivities({ ...dolphinScheduler, ...deps.inspections });
   return {
     ...steps,
+    ...notifications,
     notifyApprovers: createNotifyApprovers(logger),
     ...publishing,
     ...history,
@@ -78,5 +92,3 @@ export function createActivities(deps: ActivityDependencies) {
     ...(deps.retention ? createRetentionActivities(deps.retention) : {}),
   };
 }
-
-export type RunActivities = ReturnType<typeof createActivities>;

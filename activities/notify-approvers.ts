@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import type { NotifyApproversInput } from '../workflows/engine/step-activity';
 
 /**
- * The approval notice. For now a structured log line that says who is asked to decide on what and
- * until when; this is where IM and e-mail notices go.
+ * The approval notice of runs whose tenant subscribed no channel to it: a structured log line that
+ * says who is asked to decide on what and until when. Runs with subscriptions send their notices
+ * through workflows/notifications instead (workflows/engine/notices.ts decides which).
  */
 export function createNotifyApprovers(logger: Logger) {
   return async function notifyApprovers(input: NotifyApproversInput): Promise<void> {

@@ -22,6 +22,7 @@ import { payloadCodecsOf } from '../apps/common/crypto/payload-codec';
 import { createLogger } from '../apps/common/logger';
 import { ensureSearchAttributes } from '../apps/common/temporal';
 import { createRunWorker, runWorkflowBundlerOptions, type RunWorkerOptions } from '../apps/worker/src/worker';
+import type { SecretStore } from '../apps/common/secrets/secret-store';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../scripts/lib/embedded-postgres';
 import { freePort } from '../scripts/lib/free-port';
 import { migrateDatabase } from '../scripts/lib/migrate';
@@ -98,8 +99,8 @@ export class BenchEnvironment {
     return this.bundle;
   }
 
-  /** A worker in this process, with the production worker's settings. */
-  async startWorker(taskQueue: string, extra: Pick<RunWorkerOptions, 'prisma' | 'secrets'> = {}): Promise<Worker> {
+  /** A worker in this process, with the production worker's settings; with a database and `notifications`, it delivers notices. */
+  async startWorker(taskQueue: string, extra: Pick<RunWorkerOptions, 'prisma' | 'secrets' | 'notifications'> = {}): Promise<Worker> {
     const connection = await NativeConnection.connect({ address: this.temporalAddress });
     const worker = await createRunWorker({
       ...extra,
@@ -167,7 +168,7 @@ export class BenchEnvironment {
    * deployed (level info, every line serialised and written) but to /dev/null, so the cost of
    * logging is measured too; callers authenticate with real tokens, so their cost is measured too.
    */
-  async startApi(taskQueue: string): Promise<BenchApi> {
+  async startApi(taskQueue: string, options: { secrets?: SecretStore } = {}): Promise<BenchApi> {
     const logger = pino({ name: 'bench-api', level: 'info', base: { service: 'bench-api' } }, pino.destination({ dest: '/dev/null', sync: true }));
     const templateChanges = await TemplateChangeFeed.start(this.databaseUrl, logger);
     this.cleanups.unshift(() => templateChanges.close());
@@ -177,7 +178,15 @@ export class BenchEnvironment {
         ? undefined
         : new RateLimits({ databaseUrl: this.databaseUrl, logger, readsPerMinute: DEFAULT_READS_PER_MINUTE, writesPerMinute: DEFAULT_WRITES_PER_MINUTE });
     if (rateLimits) this.cleanups.unshift(() => rateLimits.close());
-    const app = createApp({ prisma: this.prisma, temporal: this.client, taskQueue, logger, templateChanges, ...(rateLimits ? { rateLimits } : {}) });
+    const app = createApp({
+      prisma: this.prisma,
+      temporal: this.client,
+      taskQueue,
+      logger,
+      templateChanges,
+      ...(rateLimits ? { rateLimits } : {}),
+      ...(options.secrets ? { secrets: options.secrets } : {}),
+    });
     const server = await new Promise<Server>((done) => {
       const listening = app.listen(0, '127.0.0.1', () => done(listening));
     });

@@ -17,6 +17,7 @@ import { resolve } from 'node:path';
 import { BenchEnvironment } from './environment';
 import { closeConnections } from './http';
 import { measureApprovalLatency } from './scenarios/approval-latency';
+import { measureNotices } from './scenarios/notices';
 import { measureOverhead } from './scenarios/overhead';
 import { measurePool } from './scenarios/pool';
 import { measureLongRun, measureValidation, measureWaitingMemory, measureWideRun } from './scenarios/scale';
@@ -25,7 +26,7 @@ import { measureHistorySync } from './scenarios/history-sync';
 import { measureTemplateStats } from './scenarios/template-stats';
 import { fanOutSpec, linearNoopSpec } from './specs';
 
-const TARGETS = { overheadRatio: 1.15, startThroughputRatio: 0.8, historyFirstSyncSeconds: 30, historyRequestsPerNewInstance: 2, statsMs: 500 };
+const TARGETS = { overheadRatio: 1.15, startThroughputRatio: 0.8, historyFirstSyncSeconds: 30, historyRequestsPerNewInstance: 2, statsMs: 500, approvalNoticeP99Ms: 1000 };
 
 interface Context {
   env: BenchEnvironment;
@@ -34,8 +35,8 @@ interface Context {
   size: typeof FULL;
 }
 
-const FULL = { statsRuns: 100_000, statsReps: 20, reps: 30, fanOutReps: 80, warmups: 5, startRounds: 10, startsPerRound: 200, approvals: 40, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 5000, poolRuns: 200 };
-const QUICK: typeof FULL = { statsRuns: 100_000, statsReps: 5, reps: 8, fanOutReps: 16, warmups: 2, startRounds: 3, startsPerRound: 100, approvals: 10, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 1000, poolRuns: 60 };
+const FULL = { statsRuns: 100_000, statsReps: 20, reps: 30, fanOutReps: 80, warmups: 5, startRounds: 10, startsPerRound: 200, approvals: 40, notices: 100, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 5000, poolRuns: 200 };
+const QUICK: typeof FULL = { statsRuns: 100_000, statsReps: 5, reps: 8, fanOutReps: 16, warmups: 2, startRounds: 3, startsPerRound: 100, approvals: 10, notices: 30, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 1000, poolRuns: 60 };
 
 const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unknown> }> = {
   linear: {
@@ -53,6 +54,7 @@ const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unk
     run: ({ env, size }) => measureStartThroughput(env, { rounds: size.startRounds, startsPerRound: size.startsPerRound, concurrency: 16 }),
   },
   approval: { title: '4. approval latency', run: ({ env, taskQueue, size }) => measureApprovalLatency(env, taskQueue, size.approvals) },
+  notices: { title: '4b. notices: approval notice latency, history of runs without subscriptions', run: ({ env, size }) => measureNotices(env, size.notices) },
   validation: { title: '5. scale: validating a 1,000-step spec', run: () => measureValidation(1000, 5) },
   longRun: { title: '5. scale: a 2,000-step run', run: ({ env, taskQueue, size }) => measureLongRun(env, taskQueue, size.longRunSteps) },
   wide: { title: '5. scale: a 5,000-wide run', run: ({ env, taskQueue, size }) => measureWideRun(env, taskQueue, size.wideSteps) },
@@ -140,6 +142,17 @@ function printTable(r: Record<string, any>): void {
     rows.push(
       ['approval: answer → next step scheduled p50 / p99 ms', `${r.approval.fromAnswer.p50Ms} / ${r.approval.fromAnswer.p99Ms}`, ''],
       ['approval: request → next step scheduled p50 / p99 ms', `${r.approval.fromRequest.p50Ms} / ${r.approval.fromRequest.p99Ms}`, ''],
+    );
+  }
+  if (r.notices) {
+    const n = r.notices;
+    rows.push(
+      ['notices: step waiting → notice at receiver p50 / p99 (max) ms', `${n.approvalNotice.p50Ms} / ${n.approvalNotice.p99Ms} (${n.approvalNotice.maxMs})`, verdict(n.approvalNotice.p99Ms <= TARGETS.approvalNoticeP99Ms)],
+      [
+        'notices: history events before / without subscriptions / with one',
+        `${n.historyEvents.before} / ${n.historyEvents.withoutSubscriptions} / ${n.historyEvents.withSubscription}`,
+        verdict(n.historyEvents.before === n.historyEvents.withoutSubscriptions),
+      ],
     );
   }
   if (r.validation) rows.push(['validation of a 1,000-step spec, median ms', `${r.validation.medianMs}`, '']);

@@ -6,7 +6,7 @@ import { condition, defineUpdate, proxyActivities, setHandler, upsertSearchAttri
 import { RunStatusKey } from '../workflows/search-attributes';
 import type { NoopWith } from '../workflows/spec/step-types';
 
-export { runTemplate, syncDolphinSchedulerHistory } from '../workflows';
+export { runTemplate, sendNotice, syncDolphinSchedulerHistory, testChannel } from '../workflows';
 
 // The same timeout and retry policy the engine gives a step with no `timeout` or `retry` of its own.
 const { noop } = proxyActivities<{ noop(input: NoopWith): Promise<unknown> }>({

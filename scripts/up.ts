@@ -86,6 +86,8 @@ async function main(): Promise<void> {
     API_PORT: String(ports.api),
     SECRETS_KEYS: secretsKeys,
     CODEC_CORS_ORIGINS: process.env.CODEC_CORS_ORIGINS ?? temporalUi ?? '',
+    // Links in notices lead here.
+    PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? api,
   };
   startApp('worker', 'apps/worker/src/main.ts', env);
   startApp('api', 'apps/api/src/main.ts', env);

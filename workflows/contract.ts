@@ -31,7 +31,27 @@ export interface RunInput {
   carried?: CarriedState;
   /** Engine limits; tests lower them to exercise continue-as-new without thousands of steps. */
   limits?: RunLimits;
+  /**
+   * The notices this run sends, decided by the API at start from its tenant's subscriptions. Absent
+   * or empty, the run sends none and its history is what it was before notifications existed.
+   */
+  notices?: NoticeKind[];
 }
+
+/**
+ * What a run can notify people of. Each notice is delivered by a workflow of its own (`sendNotice`),
+ * so delivery never delays or fails the run.
+ */
+export const NOTICE_KINDS = [
+  'approval_requested',
+  'approval_reminder',
+  'approval_settled',
+  'run_failed',
+  'run_held',
+  'run_timed_out',
+  'run_succeeded',
+] as const;
+export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
 export interface RunLimits {
   /** Continue-as-new once the history holds this many events (Temporal may suggest it sooner). */

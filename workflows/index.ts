@@ -1,5 +1,7 @@
 /** The workflows the worker bundles. */
 export { runTemplate } from './run-template';
+export { sendNotice } from './notifications/send-notice';
+export { testChannel } from './notifications/test-channel';
 export { publishQueue } from './publishing/publish-queue';
 export { scheduledRun } from './scheduled-run';
 export { syncDolphinSchedulerHistory } from './dolphinscheduler/history-sync';

@@ -86,8 +86,9 @@ export function s3SettingsOf(config: ArtifactStorageConfig): S3Settings | undefi
 
 const WorkerConfigSchema = TemporalConfigWithCodecSchema.extend({
   /**
-   * Where tenants' secrets are stored, and the keys that open them: needed only by runs whose
-   * steps reference `{{ secrets.NAME }}`; without them such a step fails, saying why.
+   * Where tenants' secrets and notification channels are stored, and the keys that open secrets:
+   * needed by runs whose steps reference `{{ secrets.NAME }}` and to deliver notices; without them
+   * such a step, or a notice's delivery, fails, saying why.
    */
   DATABASE_URL: z.string().min(1).optional(),
   SECRETS_KEYS: keyringSetting('SECRETS_KEYS'),
@@ -102,6 +103,8 @@ const WorkerConfigSchema = TemporalConfigWithCodecSchema.extend({
   EGRESS_DENY: EgressRuleList,
   /** Redirects an HTTP step follows; one more fails the step. */
   EGRESS_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
+  /** Where people reach this service: the links to runs in notices start with it. */
+  PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
   /** How often the DolphinScheduler execution history is synced (the Temporal Schedule's interval), in seconds; 0 pauses the schedule. */
   HISTORY_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   /** How often the inspection rules run, in seconds; 0 pauses the schedule. */

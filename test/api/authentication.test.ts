@@ -74,7 +74,7 @@ describe('API tokens', () => {
   });
 });
 
-test('the OpenAPI document declares the bearer scheme, and every operation needs it and lists 401 and 403, but CORS preflights', async () => {
+test('the OpenAPI document declares the bearer scheme, and every operation needs it and lists 401 and 403, but CORS preflights and signed webhook deliveries', async () => {
   const document = (await call(api, 'GET', '/openapi.json', { token: null })).body;
   expect(document.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
   type Operation = { security: unknown; responses: object };
@@ -87,6 +87,11 @@ test('the OpenAPI document declares the bearer scheme, and every operation needs
       // Browsers send a preflight without credentials: the codec's is public, and the only one.
       expect(path).toMatch(/^\/api\/v1\/codec\/(decode|encode)$/);
       expect([operation.security, Object.keys(operation.responses)]).toEqual([[], expect.not.arrayContaining(['401', '403'])]);
+      continue;
+    }
+    if (path === '/api/v1/hooks/{triggerId}') {
+      // A sender holds no token: each delivery is authenticated by its signature, refused with 401.
+      expect([operation.security, Object.keys(operation.responses)]).toEqual([[], expect.arrayContaining(['401'])]);
       continue;
     }
     expect({ path, method, security: operation.security }).toEqual({ path, method, security: [{ bearerAuth: [] }] });
@@ -251,6 +256,23 @@ describe('OIDC JWTs', () => {
     } finally {
       await unreachable.close();
     }
+  });
+
+  test('a sign-in records the person in the directory for notices; an entry an admin wrote keeps its roles', async () => {
+    const person = () => oidcApi.prisma.person.findUnique({ where: { tenantId_subject: { tenantId: oidcApi.tenant.id, subject: 'jwt-user' } } });
+    // Signed with the key the rotation test left published.
+    const current = { key: newKey, kid: 'new', alg: 'ES256' };
+    const signedIn = await jwt({ name: 'Jay Doe', email: 'jay@example.com', groups: ['approver', 'sre'] }, current);
+    expect((await call(oidcApi, 'GET', '/api/v1/templates', { token: signedIn })).status).toBe(200);
+    await eventually(async () => (await person())?.email === 'jay@example.com');
+    expect(await person()).toMatchObject({ displayName: 'Jay Doe', roles: ['approver', 'sre'], source: 'oidc' });
+
+    // An admin's entry is the admin's: sign-in only fills what it left empty.
+    expect((await call(oidcApi, 'PUT', '/api/v1/people/jwt-user', { json: { roles: ['dba'] } })).status).toBe(200);
+    const again = await jwt({ name: 'Jay D.', email: 'jay@example.com', groups: ['viewer'] }, current);
+    expect((await call(oidcApi, 'GET', '/api/v1/templates', { token: again })).status).toBe(200);
+    await eventually(async () => (await person())?.displayName === 'Jay D.');
+    expect(await person()).toMatchObject({ email: 'jay@example.com', roles: ['dba'], source: 'admin' });
   });
 
   test('API tokens keep working beside OIDC', async () => {

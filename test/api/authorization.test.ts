@@ -51,7 +51,12 @@ beforeAll(async () => {
   const dsToken = await call(api, 'PUT', '/api/v1/secrets/MATRIX_DS', { json: { value: 'ours' } });
   const othersSecret = await call(api, 'PUT', '/api/v1/secrets/MATRIX_DS', { token: otherTenantAdmin, json: { value: 'theirs' } });
   const target = await call(api, 'PUT', '/api/v1/dolphinscheduler/targets/matrix', { json: { ...targetBody, description: 'the tenant’s own' } });
-  expect([template.status, run.status, token.status, secret.status, dsToken.status, othersSecret.status, target.status]).toEqual([201, 201, 201, 201, 201, 201, 201]);
+  const channel = await call(api, 'POST', '/api/v1/channels', { json: { name: 'matrix', kind: 'slack', secrets: { url: 'http://127.0.0.1:9/hook' } } });
+  const person = await call(api, 'PUT', '/api/v1/people/matrix', { json: { roles: ['sre'] } });
+  const subscription = await call(api, 'PUT', '/api/v1/subscriptions/default', { json: { routes: { run_failed: [channel.body.id] } } });
+  expect([template, run, token, secret, dsToken, othersSecret, target, channel, person, subscription].map((answer) => answer.status)).toEqual([
+    201, 201, 201, 201, 201, 201, 201, 201, 201, 201,
+  ]);
   const publish = await api.prisma.publish.create({
     data: {
       tenantId,
@@ -66,7 +71,7 @@ beforeAll(async () => {
       requestedBy: 'alice',
     },
   });
-  params = { template: template.body.id, run: run.body.runId, token: token.body.id, secret: 'MATRIX', target: 'matrix', publish: publish.id };
+  params = { template: template.body.id, run: run.body.runId, token: token.body.id, secret: 'MATRIX', target: 'matrix', publish: publish.id, channel: channel.body.id };
 }, 60_000);
 
 afterAll(async () => {
@@ -90,10 +95,13 @@ function pathOf(route: Route): string {
     ['/api/v1/runs', 'run'],
     ['/api/v1/tokens', 'token'],
     ['/api/v1/publishes', 'publish'],
+    ['/api/v1/channels', 'channel'],
   ];
   const owner = owners.find(([prefix]) => route.pattern.startsWith(prefix))?.[1] ?? 'template';
   return route.pattern
     .replace(':id', params[owner]!)
+    .replace(':subject', 'matrix')
+    .replace(':scope', 'default')
     .replace(':name', route.pattern.startsWith('/api/v1/dolphinscheduler/targets') ? params.target! : params.secret!)
     .replace(':target', params.target!)
     .replace(/:(number|from|to)/g, '1')
@@ -107,6 +115,7 @@ const bodies: Record<string, unknown> = {
   'PATCH /api/v1/templates/:id': { description: 'changed' },
   'POST /api/v1/templates/:id/versions': { spec: { steps: [{ id: 'other', type: 'noop' }] } },
   'PUT /api/v1/secrets/:name': { value: 'theirs' },
+  'PATCH /api/v1/channels/:id': { locale: 'zh-CN' },
   'PUT /api/v1/dolphinscheduler/targets/:name': { ...targetBody, description: 'theirs' },
   'POST /api/v1/templates/:id/versions/:number/publish': { target: 'matrix' },
   'POST /api/v1/codec/decode': { payloads: [] },
@@ -146,7 +155,7 @@ describe.each(routes)('$method $pattern', (route) => {
     expect([answer.status, answer.contentType]).toEqual([403, expect.stringContaining('application/problem+json')]);
   });
 
-  if (/:(id|name)\b/.test(route.pattern) && route.method !== 'PUT') {
+  if (/:(id|name|subject|scope)\b/.test(route.pattern) && route.method !== 'PUT') {
     test('another tenant’s resource: 404', async () => {
       const answer = await send(route, otherTenantAdmin);
       expect([answer.status, answer.body.detail]).toEqual([404, expect.any(String)]);

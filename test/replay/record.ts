@@ -4,7 +4,7 @@
  * commit the JSON: replay.test.ts keeps replaying the recorded ones, so a change that would break
  * runs already in flight fails the build (guard such changes with `patched()`, then re-record).
  *
- *   npx tsx test/replay/record.ts                 # all recordings; starts its own Temporal dev server
+ *   npx tsx test/replay/record.ts                 # all recordings; starts its own Temporal dev server and PostgreSQL
  *   npx tsx test/replay/record.ts approval retry  # only these
  *   TEMPORAL_ADDRESS=… npx tsx test/replay/record.ts
  *
@@ -20,9 +20,19 @@
  * alerted) likewise, from the history and inspection tests against the fake:
  *   RECORD_HISTORIES=1 npx jest test/history
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Connection, type Client } from '@temporalio/client';
+import type { PrismaClient } from '@prisma/client';
+import { Connection, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { Keyring } from '../../apps/common/crypto/keyring';
+import { createPrismaClient } from '../../apps/common/database';
+import { channelSecretName } from '../../apps/common/notifications/channels';
+import { SecretStore } from '../../apps/common/secrets/secret-store';
+import { startEmbeddedPostgres } from '../../scripts/lib/embedded-postgres';
+import { migrateDatabase } from '../../scripts/lib/migrate';
+import type { Notice } from '../../workflows/notifications/notice';
+import { sendNotice } from '../../workflows/notifications/send-notice';
 import { ensureSearchAttributes } from '../../apps/common/temporal';
 import { freePort } from '../../scripts/lib/free-port';
 import { startTemporalDevServer } from '../../scripts/lib/temporal-dev-server';
@@ -37,14 +47,18 @@ import {
   type ControlCommand,
 } from '../../workflows/contract';
 import type { SpecInput } from '../../workflows/spec/schema';
+import type { RunInput } from '../../workflows/contract';
+import { runStartOptions } from '../../apps/common/run-start-options';
 import { startTestWorker } from '../support/worker';
 import { toHistoryFile } from './history-file';
 import { hang, json, runInput, startHttpServer, startRun, waitForState, type RunHandle } from '../workflow/support';
 
 const historiesDir = join(__dirname, 'histories');
 const operator = { subject: 'olga', roles: ['ops'] };
+/** The tenant runs with notices belong to (the API always names one). */
+const NOTICE_TENANT = '00000000-0000-4000-8000-000000000001';
 
-type Recording = (client: Client, taskQueue: string, url: (path: string) => string) => Promise<RunHandle>;
+type Recording = (client: Client, taskQueue: string, url: (path: string) => string) => Promise<WorkflowHandleWithFirstExecutionRunId>;
 
 const recordings: Record<string, Recording> = {
   approval: (client, taskQueue) =>
@@ -191,6 +205,66 @@ const recordings: Record<string, Recording> = {
     return handle;
   },
 
+  /**
+   * A run whose tenant subscribed channels to its notices: the approval request, its settlement and
+   * the run's end each start a delivery workflow (the `channel-notices` patch). The recording worker
+   * has no database, so those deliveries fail on their own; the run is not affected.
+   */
+  async approvalNotices(client, taskQueue) {
+    const handle = await startNamedRun(
+      client,
+      taskQueue,
+      'approvalNotices',
+      runInput(
+        {
+          steps: [
+            { id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] }, timeout: '1h' } },
+            { id: 'after', type: 'noop', dependsOn: ['gate'] },
+          ],
+        },
+        { tenantId: NOTICE_TENANT, notices: ['approval_requested', 'approval_reminder', 'approval_settled', 'run_succeeded'] },
+      ),
+    );
+    await waitForState(handle, (state) => state.status === 'waiting_approval');
+    await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'gate', actor: { subject: 'bob', roles: [] } }] });
+    await handle.result();
+    return handle;
+  },
+
+  /** A step held by `onError: pause` notifies (run_held), is retried and the run goes on. */
+  async heldNotice(client, taskQueue, url) {
+    const handle = await startNamedRun(
+      client,
+      taskQueue,
+      'heldNotice',
+      runInput({ steps: [{ id: 'held', type: 'http', with: { url: url('/once') }, onError: 'pause' }] }, { tenantId: NOTICE_TENANT, notices: ['run_held', 'run_failed'] }),
+    );
+    await waitForState(handle, (state) => state.status === 'held');
+    await handle.executeUpdate(retryStepUpdate, { args: [{ stepId: 'held', actor: operator }] });
+    await handle.result();
+    return handle;
+  },
+
+  /**
+   * A notice's own delivery workflow (workflows/notifications/send-notice.ts): planned to one
+   * channel of a tenant in the recording's database, delivered after the receiver first answered
+   * 503 (retried in the activity), and recorded.
+   */
+  async sendNotice(client, taskQueue, url) {
+    const { tenantId, templateId } = await noticeTenant(url('/notice'));
+    const notice: Notice = {
+      key: 'sendNotice',
+      kind: 'run_failed',
+      tenantId,
+      at: '2026-11-29T20:00:00.000Z',
+      run: { id: 'run-recorded', templateId, templateName: 'recorded', templateVersion: 1, startedBy: 'alice' },
+      error: { message: 'step call failed' },
+    };
+    const handle = await client.workflow.start(sendNotice, { workflowId: 'sendNotice', taskQueue, args: [notice] });
+    await handle.result();
+    return handle;
+  },
+
   /** An approval nobody decides: its deadline passes and `onTimeout: approve` settles it (transition events). */
   async approvalTimeout(client, taskQueue) {
     const handle = await startRun(
@@ -310,6 +384,30 @@ const recordings: Record<string, Recording> = {
   },
 };
 
+/**
+ * A run whose workflow id is its recording's name, as replay.test.ts replays it: for runs whose
+ * commands carry their workflow id (the event keys of notices).
+ */
+function startNamedRun(client: Client, taskQueue: string, name: string, input: RunInput): Promise<RunHandle> {
+  return client.workflow.start('runTemplate', runStartOptions(input, { workflowId: name, taskQueue, tenantId: input.tenantId })) as Promise<RunHandle>;
+}
+
+let noticeDatabase: { prisma: PrismaClient; secrets: SecretStore } | undefined;
+
+/** A tenant with a Slack channel at `receiver`, subscribed to run_failed (the sendNotice recording). */
+async function noticeTenant(receiver: string): Promise<{ tenantId: string; templateId: string }> {
+  const { prisma, secrets } = noticeDatabase!;
+  const tenant = await prisma.tenant.create({ data: { slug: 'recorded', name: 'recorded' } });
+  const template = await prisma.template.create({ data: { tenantId: tenant.id, name: 'recorded', createdBy: 'alice' } });
+  const channelId = '00000000-0000-4000-8000-00000000000c';
+  await secrets.put(tenant.id, channelSecretName(channelId, 'url'), { value: receiver }, 'alice');
+  await prisma.notificationChannel.create({
+    data: { id: channelId, tenantId: tenant.id, name: 'recorded', kind: 'slack', secretRefs: { url: channelSecretName(channelId, 'url') }, createdBy: 'alice', updatedBy: 'alice' },
+  });
+  await prisma.notificationSubscription.create({ data: { tenantId: tenant.id, scope: template.id, routes: { run_failed: [channelId] }, updatedBy: 'alice' } });
+  return { tenantId: tenant.id, templateId: template.id };
+}
+
 /** A run that waits for an approval, gets `decisions` one after the other, and finishes. */
 async function decidedApproval(
   client: Client,
@@ -325,7 +423,7 @@ async function decidedApproval(
 }
 
 /** Every run of a workflow id's chain (continue-as-new makes several), oldest first. */
-async function chainHistories(client: Client, handle: RunHandle): Promise<string[]> {
+async function chainHistories(client: Client, handle: WorkflowHandleWithFirstExecutionRunId): Promise<string[]> {
   const histories: string[] = [];
   let runId: string | null | undefined = handle.firstExecutionRunId;
   while (runId) {
@@ -343,14 +441,24 @@ async function main(): Promise<void> {
   await ensureSearchAttributes(admin, process.env.TEMPORAL_NAMESPACE ?? 'default');
   await admin.close();
 
+  // A database of its own for the notice recordings: channels, subscriptions, deliveries.
+  const dataDir = mkdtempSync(join(tmpdir(), 'flowpilot-record-'));
+  chmodSync(dataDir, 0o755);
+  const database = await startEmbeddedPostgres({ dataDir: join(dataDir, 'pg'), port: await freePort(), database: 'record' });
+  await migrateDatabase(database.url);
+  const prisma = createPrismaClient(database.url);
+  const secrets = new SecretStore(prisma, Keyring.parse(Keyring.generateEntry('record'), 'SECRETS_KEYS'));
+  noticeDatabase = { prisma, secrets };
+
   const http = await startHttpServer({
+    '/notice': (_request, response, hits) => (hits < 2 ? response.writeHead(503).end('busy') : response.writeHead(200).end('ok')),
     '/flaky': (_request, response, hits) => (hits < 3 ? json(response, 503, { error: 'busy' }) : json(response, 200, { ok: true })),
     '/once': (request, response) =>
       String(request.headers['idempotency-key']).endsWith('#2') ? json(response, 200, { ok: true }) : json(response, 400, { error: 'no' }),
     '/bad': (_request, response) => setTimeout(() => json(response, 400, { error: 'no' }), 300),
     '/slow': hang,
   });
-  const env = await startTestWorker('replay-recording');
+  const env = await startTestWorker('replay-recording', { secrets, prisma, notifications: { publicBaseUrl: 'http://127.0.0.1:3000' } });
   try {
     mkdirSync(historiesDir, { recursive: true });
     const chosen = process.argv.slice(2);
@@ -368,6 +476,8 @@ async function main(): Promise<void> {
   } finally {
     await env.shutdown();
     await http.close();
+    await prisma.$disconnect();
+    await database.stop();
     await devServer?.stop();
   }
 }

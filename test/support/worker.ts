@@ -50,7 +50,7 @@ function quietLogger(): DefaultLogger {
 }
 
 /** What a test may give its worker beside the defaults; the client gets the same payload codecs. */
-export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger' | 'prisma' | 'publishing' | 'inspections' | 'storage'>;
+export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger' | 'notifications' | 'prisma' | 'publishing' | 'inspections' | 'storage'>;
 
 export async function startTestWorker(taskQueue = `test-${randomUUID()}`, options: TestWorkerOptions = {}): Promise<TestWorker> {
   const address = process.env.TEMPORAL_ADDRESS;
@@ -67,6 +67,7 @@ export async function startTestWorker(taskQueue = `test-${randomUUID()}`, option
     shutdownGraceTime: '1s',
     secrets: options.secrets,
     payloadCodecs: options.payloadCodecs,
+    notifications: options.notifications,
     prisma: options.prisma,
     publishing: options.publishing,
     inspections: options.inspections,
@@ -92,10 +93,10 @@ export async function startTestWorker(taskQueue = `test-${randomUUID()}`, option
  * A test worker for the whole test file: started before its tests, shut down after them. Tests read
  * it through the returned function, since it exists only once `beforeAll` has run.
  */
-export function useTestWorker(): () => TestWorker {
+export function useTestWorker(options: TestWorkerOptions | (() => TestWorkerOptions) = {}): () => TestWorker {
   let env: TestWorker | undefined;
   beforeAll(async () => {
-    env = await startTestWorker();
+    env = await startTestWorker(undefined, typeof options === 'function' ? options() : options);
   }, 120_000);
   afterAll(async () => {
     await env?.shutdown();

@@ -1,5 +1,7 @@
-import { isCancellation, log, proxyActivities } from '@temporalio/workflow';
-import type { RunState, StepState } from '../contract';
+import { isCancellation, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { NoticeKind, RunState, StepState } from '../contract';
+import { noticeKey, type Notice, type NoticeApproval } from '../notifications/notice';
+import { startNotice } from '../notifications/start-notice';
 import type { Step } from '../spec/schema';
 import type { ApprovalWith } from '../spec/step-types';
 import { activityIdFor } from './activity-options';
@@ -12,22 +14,42 @@ const { notifyApprovers } = proxyActivities<ApprovalActivities>({
   retry: { maximumAttempts: 5, initialInterval: '1s', backoffCoefficient: 2 },
 });
 
+/**
+ * Patch id: runs whose tenant subscribed channels to a notice send it through its own delivery
+ * workflow (workflows/notifications) where runs before sent nothing, or, for approvals, called the
+ * `notifyApprovers` activity. Asked only when the run's input names the notice's kind, so a run
+ * without subscriptions records no marker and its history is what it always was.
+ */
+const CHANNEL_NOTICES = 'channel-notices';
+
+/** The share of an approval's time after which its approvers are reminded (approval_reminder). */
+const REMIND_AFTER_SHARE = 0.8;
+
 /** How an approval left waiting: by its decisions, or by its deadline (then `onTimeout` decided). */
 export type ApprovalSettlement = 'approved' | 'rejected' | 'timed_out';
 
 /**
  * Run lifecycle notices: the moments people outside the run may need to hear of, each one call.
- * The engine calls these at exactly those moments and nowhere else, so whatever tells people
- * (approvers' notices today, notification channels later) plugs in here without touching the
- * scheduler.
+ * The engine calls these at exactly those moments and nowhere else.
  *
- * Replay safety: a notice that issues a command (an activity, a timer) changes the history of new
- * runs at that point; guard such a change with `patched()` inside the notice, as `approvalRequested`
- * would have been had it come later. The synchronous notices are called from step callbacks and
- * the run's ending: they must not throw (a throw there crashes the run) and must not await.
+ * A notice the run's input names (RunInput.notices, from its tenant's subscriptions) is handed to
+ * a delivery workflow of its own, started as an abandoned child whose id is the notice's event
+ * key: delivery, its retries and any reminder happen there, and never delay or fail the run. The
+ * run only waits for Temporal to record each start, and before it ends or continues as new
+ * (`started`), so no notice is lost with it.
+ *
+ * Replay safety: each new command is guarded by `patched(CHANNEL_NOTICES)`, asked only for runs
+ * whose input names the kind. The synchronous notices are called from step callbacks and the run's
+ * ending: they must not throw (a throw there crashes the run) and must not await.
  */
 export class RunNotices {
-  constructor(private readonly ctx: RunContext) {}
+  private readonly kinds: ReadonlySet<NoticeKind>;
+  /** Delivery workflows being started; awaited before the run ends or continues as new. */
+  private readonly starting = new Set<Promise<void>>();
+
+  constructor(private readonly ctx: RunContext) {
+    this.kinds = new Set(ctx.input.tenantId === undefined ? [] : (ctx.input.notices ?? []));
+  }
 
   /**
    * An approval step starts waiting for decisions: its approvers are told. The step awaits this
@@ -35,6 +57,10 @@ export class RunNotices {
    * approvers from deciding, so a failure is logged and the step waits anyway.
    */
   async approvalRequested(step: Step, approval: ApprovalWith, deadline: string | undefined): Promise<void> {
+    if ((this.sends('approval_requested') || this.sends('approval_reminder')) && patched(CHANNEL_NOTICES)) {
+      await startNotice(this.notice('approval_requested', step, { approval: this.approvalOf(approval, deadline) }));
+      return;
+    }
     const { input } = this.ctx;
     try {
       await notifyApprovers.executeWithOptions(
@@ -62,11 +88,22 @@ export class RunNotices {
   /** An approval step stopped waiting; `state.approvals` holds the decisions that settled it. */
   approvalSettled(step: Step, state: StepState, settlement: ApprovalSettlement, approval: ApprovalWith): void {
     log.info('approval settled', { stepId: step.id, settlement, decisions: state.approvals?.length ?? 0, onTimeout: approval.onTimeout });
+    if (!this.sends('approval_settled') || !patched(CHANNEL_NOTICES)) return;
+    const decisions = state.approvals ?? [];
+    const deciding = settlement === 'rejected' ? decisions.filter((d) => d.decision === 'rejected') : decisions.filter((d) => d.decision === 'approved');
+    const comment = deciding.find((d) => d.comment)?.comment;
+    this.start(
+      this.notice('approval_settled', step, {
+        decision: { outcome: settlement, by: deciding.map((d) => d.by), ...(comment ? { comment } : {}) },
+      }),
+    );
   }
 
   /** A step failed with `onError: pause`: the run is held until an operator retries or skips it. */
   stepHeld(step: Step, state: StepState): void {
     log.info('step held for an operator', { stepId: step.id, error: state.error });
+    if (!this.sends('run_held') || !patched(CHANNEL_NOTICES)) return;
+    this.start(this.notice('run_held', step, state.error ? { error: state.error } : {}));
   }
 
   /** The run finished: `state.status` says how (succeeded, failed, timed_out, cancelled), `state.error` why. */
@@ -85,18 +122,73 @@ export class RunNotices {
 
   runSucceeded(state: RunState): void {
     log.info('run finished', { status: state.status });
+    this.runNotice('run_succeeded', state);
   }
 
   /** The run failed: a step with `onError: fail`, a group's timeout, or the engine crashed on the run (`crashed`). */
   runFailed(state: RunState, crashed: boolean): void {
     log.info('run finished', { status: state.status, crashed, error: state.error });
+    this.runNotice('run_failed', state);
   }
 
   runTimedOut(state: RunState): void {
     log.info('run finished', { status: state.status, error: state.error });
+    this.runNotice('run_timed_out', state);
   }
 
   runCancelled(state: RunState): void {
     log.info('run finished', { status: state.status });
+  }
+
+  /**
+   * Resolves once Temporal recorded the start of every notice's delivery: a run awaits it before it
+   * ends or continues as new. Without any, it issues no command.
+   */
+  async started(): Promise<void> {
+    while (this.starting.size > 0) await Promise.all([...this.starting]);
+  }
+
+  private sends(kind: NoticeKind): boolean {
+    return this.kinds.has(kind);
+  }
+
+  private runNotice(kind: NoticeKind, state: RunState): void {
+    if (!this.sends(kind) || !patched(CHANNEL_NOTICES)) return;
+    this.start(this.notice(kind, undefined, state.error ? { error: state.error } : {}));
+  }
+
+  private start(notice: Notice): void {
+    const started = startNotice(notice).finally(() => this.starting.delete(started));
+    this.starting.add(started);
+  }
+
+  private notice(kind: NoticeKind, step: Step | undefined, details: Pick<Notice, 'approval' | 'decision' | 'error'>): Notice {
+    const { input } = this.ctx;
+    const runId = workflowInfo().workflowId;
+    const execution = step && activityIdFor(step.id, this.ctx.execution(step.id));
+    return {
+      key: noticeKey(runId, kind, execution),
+      kind,
+      tenantId: input.tenantId!,
+      at: new Date().toISOString(),
+      run: { id: runId, templateId: input.templateId, templateName: input.templateName, templateVersion: input.templateVersion, startedBy: input.startedBy },
+      ...(step ? { step: { id: step.id, ...(step.name ? { name: step.name } : {}) } } : {}),
+      ...details,
+    };
+  }
+
+  private approvalOf(approval: ApprovalWith, deadline: string | undefined): NoticeApproval {
+    const remindAt =
+      deadline !== undefined && this.sends('approval_reminder')
+        ? new Date(Date.now() + REMIND_AFTER_SHARE * (Date.parse(deadline) - Date.now())).toISOString()
+        : undefined;
+    return {
+      users: approval.approvers.users,
+      roles: approval.approvers.roles,
+      required: approval.required,
+      ...(approval.message ? { message: approval.message } : {}),
+      ...(deadline ? { deadline } : {}),
+      ...(remindAt ? { remindAt } : {}),
+    };
   }
 }

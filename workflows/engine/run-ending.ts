@@ -39,6 +39,7 @@ export class RunEnding {
       ctx.runScope.cancel();
       await Promise.all(ctx.tasks.values());
     } else if (outcome === 'continue-as-new') {
+      await this.notices.started();
       return this.continuation.continueAsNew();
     }
     const { state } = ctx;
@@ -56,6 +57,7 @@ export class RunEnding {
     await condition(allHandlersFinished);
     ctx.transitions.close();
     this.notices.runFinished(state, ctx.ending?.crashed ?? false);
+    await this.notices.started();
     switch (state.status) {
       case 'succeeded':
         return state;

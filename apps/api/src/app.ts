@@ -11,6 +11,8 @@ import { parseBodies } from './http/body';
 import { renderProblems, unknownRoute } from './http/errors';
 import { createOpenApiRouter } from './openapi/document';
 import { createCodecCors, createCodecRouter } from './codec/router';
+import { createNotificationRouters } from './notifications/router';
+import { RunNotices } from './notifications/run-notices';
 import { createRunsRouter } from './runs/router';
 import { RunStarter } from './runs/start';
 import { createSchedulesRouter } from './schedules/router';
@@ -36,7 +38,11 @@ const BODY_LIMIT = '2mb';
 const CALLER_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export function createApp(dependencies: ApiDependencies): express.Express {
-  const deps = { ...dependencies, audit: dependencies.audit ?? new AuditTrail(dependencies.prisma, dependencies.logger) };
+  const deps = {
+    ...dependencies,
+    audit: dependencies.audit ?? new AuditTrail(dependencies.prisma, dependencies.logger),
+    runNotices: dependencies.runNotices ?? new RunNotices(dependencies.prisma),
+  };
   const app = express();
   app.disable('x-powered-by');
 
@@ -96,6 +102,7 @@ export function createApp(dependencies: ApiDependencies): express.Express {
   app.use('/api/v1/secrets', createSecretsRouter(deps));
   app.use('/api/v1/codec', createCodecRouter(deps));
   app.use('/api/v1/audit', createAuditRouter(deps));
+  app.use(createNotificationRouters(deps, deps.runNotices));
   app.use(createMetricsRouter(deps));
 
   app.use(unknownRoute);

@@ -8,6 +8,7 @@ import type { ArtifactStore } from '../../common/artifacts/artifact-store';
 import type { AuditTrail } from './audit/trail';
 import type { StepLogFeed } from './run-logs/feed';
 import type { OidcSettings } from './auth/oidc';
+import type { RunNotices } from './notifications/run-notices';
 import type { RateLimits } from './http/rate-limit';
 import type { TemplateChanges } from './templates/template-changes';
 
@@ -49,4 +50,6 @@ export interface ApiDependencies {
   artifacts?: ArtifactStore;
   /** Notifications that a run's step log grew, for live tails; they poll when absent. */
   stepLogFeed?: StepLogFeed;
+  /** Which notices runs send, from the tenant's subscriptions; `createApp` makes one when absent. */
+  runNotices?: RunNotices;
 }

@@ -37,7 +37,12 @@ export interface RunWorkerOptions {
   secrets?: SecretResolver;
   /** The payload codec (PAYLOAD_CODEC_KEYS): the same as the API's client, or neither reads the other's payloads. */
   payloadCodecs?: PayloadCodec[];
-  /** The database publishing to DolphinScheduler reads and records in (DATABASE_URL); publishes wait for a worker with one. */
+  /** PUBLIC_BASE_URL, which the links in notices start with. */
+  notifications?: ActivityDependencies['notifications'];
+  /**
+   * The database (DATABASE_URL) publishing to DolphinScheduler reads and records in, and notices are
+   * delivered from; publishes wait for a worker with one, and notices fail to deliver without it.
+   */
   prisma?: PrismaClient;
   /** DolphinScheduler client settings of publishing (tests shorten timeouts). */
   publishing?: ActivityDependencies['publishing'];
@@ -111,6 +116,7 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
       logger,
       egressPolicy: options.egressPolicy ?? new EgressPolicy(),
       secrets: options.secrets,
+      notifications: options.notifications,
       prisma: options.prisma,
       publishing: options.publishing,
       inspections: options.inspections,
@@ -157,6 +163,7 @@ export async function runWorkerUntilShutdown(
       prisma,
       payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
       ...(storage ? { storage } : {}),
+      notifications: { publicBaseUrl: config.PUBLIC_BASE_URL },
       inspections: { consecutiveFailureThreshold: config.INSPECTION_FAILURE_THRESHOLD },
     });
     if (prisma) await ensureSchedules(config, options.logger);
@@ -173,6 +180,7 @@ export async function runWorkerUntilShutdown(
         stepLogs: storage ? 'on' : 'off (set DATABASE_URL)',
         artifacts: storage ? { storage: storage.artifacts.storage, ...(s3 ? { bucket: s3.bucket } : {}) } : 'off (set DATABASE_URL)',
         payloadCodec: config.PAYLOAD_CODEC_KEYS ? { keys: config.PAYLOAD_CODEC_KEYS.keyIds } : 'off',
+        notifications: prisma ? { publicBaseUrl: config.PUBLIC_BASE_URL } : 'off (set DATABASE_URL)',
       },
       'worker started',
     );

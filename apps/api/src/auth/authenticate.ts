@@ -7,6 +7,7 @@ import { problems } from '../http/problem';
 import { ApiTokenVerifier, looksLikeApiToken } from './api-tokens';
 import { CredentialRefused } from './errors';
 import { OidcVerifier, type OidcSettings } from './oidc';
+import { PersonSync } from '../notifications/person-sync';
 
 const BEARER = /^Bearer +(\S+)\s*$/i;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -18,7 +19,7 @@ export class Authenticator {
 
   constructor(prisma: PrismaClient, logger: Logger, oidc: OidcSettings | undefined) {
     this.tokens = new ApiTokenVerifier(prisma, logger);
-    this.oidc = oidc ? new OidcVerifier(oidc, prisma) : undefined;
+    this.oidc = oidc ? new OidcVerifier(oidc, prisma, new PersonSync(prisma, logger)) : undefined;
   }
 
   async authenticate(authorization: string | undefined): Promise<Principal> {

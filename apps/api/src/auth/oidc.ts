@@ -3,6 +3,7 @@ import type { ApiConfig } from '../../../common/config';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Principal } from '../http/principal';
+import type { PersonSync } from '../notifications/person-sync';
 import { problems } from '../http/problem';
 import { CredentialRefused } from './errors';
 
@@ -43,6 +44,8 @@ export class OidcVerifier {
   constructor(
     private readonly settings: OidcSettings,
     private readonly prisma: PrismaClient,
+    /** Where signed-in people are recorded for notices (their name and e-mail claims). */
+    private readonly people?: PersonSync,
   ) {
     this.keys = createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: settings.jwksCooldownMs });
   }
@@ -64,13 +67,15 @@ export class OidcVerifier {
       throw new CredentialRefused('invalid', `the token has no ${this.settings.tenantClaim} claim`);
     }
     const roles = rolesOf(payload[this.settings.rolesClaim]);
-    return {
+    const principal: Principal = {
       subject: payload.sub!,
       tenantId: await this.tenantIdOf(tenantSlug),
       roles,
       system: this.settings.systemRole !== undefined && roles.includes(this.settings.systemRole),
       credential: `jwt:${this.settings.issuer}`,
     };
+    this.people?.signedIn({ ...principal, displayName: claimText(payload.name) ?? claimText(payload.preferred_username), email: claimText(payload.email) });
+    return principal;
   }
 
   /**
@@ -100,6 +105,10 @@ export class OidcVerifier {
     this.tenantIds.set(slug, tenant.id);
     return tenant.id;
   }
+}
+
+function claimText(claim: unknown): string | undefined {
+  return typeof claim === 'string' && claim !== '' ? claim : undefined;
 }
 
 function rolesOf(claim: unknown): string[] {

@@ -107,6 +107,24 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'PUT /api/v1/secrets/:name': admin,
   'DELETE /api/v1/secrets/:name': admin,
 
+  // Notifications: channels send where an admin says, with the tenant's secrets; people are personal data.
+  'GET /api/v1/channels': admin,
+  'POST /api/v1/channels': admin,
+  'GET /api/v1/channels/:id': admin,
+  'PATCH /api/v1/channels/:id': admin,
+  'DELETE /api/v1/channels/:id': admin,
+  'POST /api/v1/channels/:id/test': admin,
+  'GET /api/v1/people': admin,
+  'GET /api/v1/people/:subject': admin,
+  'PUT /api/v1/people/:subject': admin,
+  'DELETE /api/v1/people/:subject': admin,
+  'GET /api/v1/subscriptions': admin,
+  'GET /api/v1/subscriptions/:scope': admin,
+  'PUT /api/v1/subscriptions/:scope': admin,
+  'DELETE /api/v1/subscriptions/:scope': admin,
+  // What was sent about runs, which readers of the runs may see.
+  'GET /api/v1/notifications': viewer,
+
   // DolphinScheduler targets name the secret holding their token; only admins decide where a tenant publishes.
   'GET /api/v1/dolphinscheduler/targets': viewer,
   'GET /api/v1/dolphinscheduler/targets/:name': viewer,

@@ -13,7 +13,7 @@ export const ProblemSchema = registry.register(
       instance: z.string().optional(),
       requestId: z.string().optional(),
       dependency: z
-        .enum(['database', 'temporal'])
+        .enum(['database', 'temporal', 'worker'])
         .optional()
         .meta({ description: 'With 503: the dependency that is down or did not answer in time' }),
       invalidParams: z

@@ -84,6 +84,7 @@ export class RunStarter {
       throw problems.unprocessable(`input does not match the input schema of version ${version.number}`, invalidParams);
     }
 
+    const notices = await this.deps.runNotices?.forRun(principal.tenantId, version.templateId);
     const runInput: RunInput = {
       templateId: version.templateId,
       templateName: version.templateName,
@@ -93,6 +94,7 @@ export class RunStarter {
       startedBy: principal.subject,
       tenantId: principal.tenantId,
       ...(this.deps.runLimits ? { limits: this.deps.runLimits } : {}),
+      ...(notices && notices.length > 0 ? { notices } : {}),
     };
     const workflowId = idempotencyKey ? idempotentRunId(principal, idempotencyKey) : `run-${randomUUID()}`;
     const requestHash = requestHashOf(body);

@@ -1,0 +1,163 @@
+import type { PrismaClient } from '@prisma/client';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Logger } from 'pino';
+import { subscribedChannels } from '../../apps/common/notifications/subscriptions';
+import { stateQuery } from '../../workflows/contract';
+import { DeliveryErrorType, type DeliveryOutcome, type Notice, type NoticeActivities, type NoticeTarget } from '../../workflows/notifications/notice';
+import type { ChannelTestActivities, ChannelTestResult } from '../../workflows/notifications/test-channel';
+import type { EgressPolicy, GuardedFetch } from '../egress';
+import type { SecretResolver } from '../secrets';
+import { loadChannel, type LoadedChannel } from './channels';
+import { DeliveryFailure } from './delivery-failure';
+import { recipientsOf } from './directory';
+import { channelFormats, type ChannelFormat, type ChannelSettings } from './formats';
+import { noticeMessage, testMessage, type Message } from './messages';
+
+/** One attempt's deadline, well below the activity's start-to-close timeout (workflows/notifications/send-notice.ts). */
+const ATTEMPT_TIMEOUT_MS = 20_000;
+
+/** How much of an error or answer a delivery record keeps. */
+const RECORD_CHARS = 1000;
+
+export interface NotificationDependencies {
+  logger: Logger;
+  /** Channels, people, subscriptions and deliveries; a worker without a database delivers nothing (and says so). */
+  prisma?: PrismaClient;
+  secrets?: SecretResolver;
+  fetch: GuardedFetch;
+  egressPolicy: EgressPolicy;
+  /** Where people open a run: PUBLIC_BASE_URL. */
+  publicBaseUrl: string;
+}
+
+/**
+ * The activities that deliver notices (workflows/notifications/send-notice.ts) and test channels.
+ *
+ * Exactly once per channel, as far as a recorded success goes: each attempt first reads the
+ * delivery's record and sends nothing when it says succeeded, and a success is recorded before
+ * the activity completes. Only a worker dying between a receiver's 2xx and that write can cause a
+ * second send, and it carries the same event key, so a receiver that deduplicates drops it.
+ */
+export function createNotificationActivities(deps: NotificationDependencies): NoticeActivities & ChannelTestActivities {
+  const logger = deps.logger.child({ component: 'notifications' });
+  const database = (): PrismaClient => {
+    if (deps.prisma) return deps.prisma;
+    throw ApplicationFailure.nonRetryable('this worker has no DATABASE_URL, so it cannot deliver notices', DeliveryErrorType.ChannelUnusable);
+  };
+
+  return {
+    async planNoticeDeliveries(notice: Notice): Promise<NoticeTarget[]> {
+      const prisma = database();
+      const channelIds = (await subscribedChannels(prisma, notice.tenantId, notice.run.templateId)).get(notice.kind) ?? [];
+      if (channelIds.length === 0) return [];
+      const channels = await prisma.notificationChannel.findMany({
+        where: { tenantId: notice.tenantId, id: { in: channelIds } },
+        select: { id: true, name: true },
+        orderBy: { name: 'asc' },
+      });
+      await prisma.notificationDelivery.createMany({
+        data: channels.map((channel) => ({
+          tenantId: notice.tenantId,
+          eventKey: notice.key,
+          eventKind: notice.kind,
+          runId: notice.run.id,
+          stepId: notice.step?.id ?? null,
+          channelId: channel.id,
+          channelName: channel.name,
+        })),
+        skipDuplicates: true,
+      });
+      return channels.map((channel) => ({ channelId: channel.id, channelName: channel.name }));
+    },
+
+    async deliverNotice(notice: Notice, channelId: string): Promise<DeliveryOutcome> {
+      const prisma = database();
+      const where = { eventKey_channelId: { eventKey: notice.key, channelId } };
+      const record = await prisma.notificationDelivery.findUnique({ where });
+      if (!record) throw ApplicationFailure.nonRetryable(`no delivery of ${notice.key} to channel ${channelId} was planned`, DeliveryErrorType.ChannelUnusable);
+      if (record.status === 'succeeded') return { status: 'succeeded', answer: record.receiverAnswer ?? '', alreadyDelivered: true };
+      const log = logger.child({ eventKey: notice.key, kind: notice.kind, runId: notice.run.id, channel: record.channelName, attempt: Context.current().info.attempt });
+      try {
+        const channel = await loadChannel(prisma, deps.secrets, notice.tenantId, channelId);
+        const message = noticeMessage(notice, channel.locale, await recipientsOf(prisma, notice), deps.publicBaseUrl);
+        const answer = clip(await send(channel, message));
+        await prisma.notificationDelivery.updateMany({
+          where: { id: record.id, status: { not: 'succeeded' } },
+          data: { status: 'succeeded', attempts: { increment: 1 }, receiverAnswer: answer, lastError: null, deliveredAt: new Date() },
+        });
+        log.info({ kind: channel.kind }, 'notice delivered');
+        return { status: 'succeeded', answer, alreadyDelivered: false };
+      } catch (error) {
+        const failure = asDeliveryFailure(error);
+        await prisma.notificationDelivery.updateMany({
+          where: { id: record.id, status: { not: 'succeeded' } },
+          data: {
+            status: failure.retryable ? 'retrying' : 'failed',
+            attempts: { increment: 1 },
+            lastError: clip(failure.message),
+            ...(failure.answer === undefined ? {} : { receiverAnswer: clip(failure.answer) }),
+          },
+        });
+        log.warn({ error: failure.message, retryable: failure.retryable }, 'notice delivery attempt failed');
+        throw ApplicationFailure.create({ type: failureType(failure), message: failure.message, nonRetryable: !failure.retryable });
+      }
+    },
+
+    async recordDeliveryGaveUp(notice: Notice, channelId: string, reason: string): Promise<void> {
+      await database().notificationDelivery.updateMany({
+        where: { eventKey: notice.key, channelId, status: { not: 'succeeded' } },
+        data: { status: 'failed', lastError: clip(reason) },
+      });
+    },
+
+    async isApprovalPending(runId: string, stepId: string): Promise<boolean> {
+      const handle = Context.current().client.workflow.getHandle(runId);
+      const description = await handle.describe();
+      if (description.status.name !== 'RUNNING') return false;
+      const state = await handle.query(stateQuery);
+      return state.steps[stepId]?.status === 'waiting_approval';
+    },
+
+    async sendChannelTest(tenantId: string, channelId: string, eventKey: string): Promise<ChannelTestResult> {
+      let channel: LoadedChannel;
+      try {
+        channel = await loadChannel(database(), deps.secrets, tenantId, channelId);
+      } catch (error) {
+        return { delivered: false, error: asDeliveryFailure(error).message };
+      }
+      try {
+        const answer = clip(await send(channel, testMessage(eventKey, channel.locale, channel.settings.name)));
+        return { delivered: true, answer };
+      } catch (error) {
+        const failure = asDeliveryFailure(error);
+        return { delivered: false, error: failure.message, ...(failure.answer === undefined ? {} : { answer: clip(failure.answer) }) };
+      }
+    },
+  };
+
+  async function send(channel: LoadedChannel, message: Message): Promise<string> {
+    const signal = AbortSignal.any([Context.current().cancellationSignal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
+    const format = channelFormats[channel.kind] as ChannelFormat<typeof channel.kind>;
+    return format(message, channel.settings as ChannelSettings<typeof channel.kind>, {
+      fetch: deps.fetch,
+      egressPolicy: deps.egressPolicy,
+      signal,
+      now: new Date(),
+    });
+  }
+}
+
+function asDeliveryFailure(error: unknown): DeliveryFailure {
+  if (error instanceof DeliveryFailure) return error;
+  // The database, or something else of ours: worth another attempt, and never the receiver's fault.
+  return new DeliveryFailure(`delivery failed: ${(error as Error).message ?? String(error)}`, true);
+}
+
+function failureType(failure: DeliveryFailure): string {
+  if (failure.channelUnusable) return DeliveryErrorType.ChannelUnusable;
+  return failure.retryable ? 'DeliveryFailed' : DeliveryErrorType.Refused;
+}
+
+function clip(text: string): string {
+  return text.length > RECORD_CHARS ? `${text.slice(0, RECORD_CHARS)}…` : text;
+}

@@ -1,0 +1,181 @@
+import type { Locale, MentioningKind } from '../../apps/common/notifications/channels';
+import type { Notice } from '../../workflows/notifications/notice';
+
+/**
+ * Notices written for people, in a channel's locale. One Message is rendered by every format
+ * (formats/*): a title, a few lines, a link to the run, and the people it is for, whom a format
+ * mentions or mails where it can.
+ */
+
+/** Someone a notice is for, as the tenant's directory knows them. */
+export interface Recipient {
+  subject: string;
+  displayName: string;
+  email?: string;
+  /** User ids per IM kind, for mentions. */
+  imIds: Partial<Record<MentioningKind, string>>;
+}
+
+export interface Message {
+  /** The notice's event key: the same on every attempt, so receivers can deduplicate. */
+  eventKey: string;
+  kind: Notice['kind'] | 'test';
+  locale: Locale;
+  title: string;
+  lines: string[];
+  link?: { label: string; url: string };
+  recipients: Recipient[];
+  /** What the generic webhook sends as data: the notice itself (it holds no secret). */
+  data: object;
+}
+
+interface Texts {
+  title(notice: Notice): string;
+  lines(notice: Notice): string[];
+  openRun: string;
+  testTitle: string;
+  testLine(channel: string): string;
+}
+
+const run = (notice: Notice) => `${notice.run.templateName} v${notice.run.templateVersion}`;
+const step = (notice: Notice) => notice.step?.name ?? notice.step?.id ?? '';
+const list = (items: string[], none: string) => (items.length > 0 ? items.join(', ') : none);
+
+const en: Texts = {
+  title(notice) {
+    switch (notice.kind) {
+      case 'approval_requested':
+        return `Approval needed: ${run(notice)}, step ${step(notice)}`;
+      case 'approval_reminder':
+        return `Reminder, approval still needed: ${run(notice)}, step ${step(notice)}`;
+      case 'approval_settled':
+        return `Approval ${decisionWord(notice, 'en')}: ${run(notice)}, step ${step(notice)}`;
+      case 'run_failed':
+        return `Run failed: ${run(notice)}`;
+      case 'run_held':
+        return `Run held, a step needs an operator: ${run(notice)}, step ${step(notice)}`;
+      case 'run_timed_out':
+        return `Run timed out: ${run(notice)}`;
+      case 'run_succeeded':
+        return `Run succeeded: ${run(notice)}`;
+    }
+  },
+  lines(notice) {
+    const lines = [`Run ${notice.run.id}, started by ${notice.run.startedBy}.`];
+    const approval = notice.approval;
+    if (approval && (notice.kind === 'approval_requested' || notice.kind === 'approval_reminder')) {
+      if (approval.message) lines.push(approval.message);
+      lines.push(
+        `Needed: ${approval.required} approval${approval.required === 1 ? '' : 's'} from ${list(
+          [...approval.users, ...approval.roles.map((role) => `role ${role}`)],
+          'the approvers',
+        )}.`,
+      );
+      if (approval.deadline) lines.push(`Decide before ${approval.deadline}.`);
+    }
+    if (notice.decision) {
+      const by = list(notice.decision.by, 'nobody');
+      lines.push(notice.decision.outcome === 'timed_out' ? `No decision came in time (approved by ${by}).` : `Decided by ${by}.`);
+      if (notice.decision.comment) lines.push(`Comment: ${notice.decision.comment}`);
+    }
+    if (notice.error) lines.push(`Error: ${notice.error.message}`);
+    if (notice.kind === 'run_held') lines.push('Retry or skip the held step to let the run go on.');
+    return lines;
+  },
+  openRun: 'Open the run',
+  testTitle: 'flowpilot test message',
+  testLine: (channel) => `This channel (${channel}) is set up: flowpilot notices will arrive here.`,
+};
+
+const zhCN: Texts = {
+  title(notice) {
+    switch (notice.kind) {
+      case 'approval_requested':
+        return `待审批：${run(notice)}，步骤 ${step(notice)}`;
+      case 'approval_reminder':
+        return `提醒，仍待审批：${run(notice)}，步骤 ${step(notice)}`;
+      case 'approval_settled':
+        return `审批${decisionWord(notice, 'zh-CN')}：${run(notice)}，步骤 ${step(notice)}`;
+      case 'run_failed':
+        return `运行失败：${run(notice)}`;
+      case 'run_held':
+        return `运行已挂起，步骤需要处理：${run(notice)}，步骤 ${step(notice)}`;
+      case 'run_timed_out':
+        return `运行超时：${run(notice)}`;
+      case 'run_succeeded':
+        return `运行成功：${run(notice)}`;
+    }
+  },
+  lines(notice) {
+    const lines = [`运行 ${notice.run.id}，由 ${notice.run.startedBy} 发起。`];
+    const approval = notice.approval;
+    if (approval && (notice.kind === 'approval_requested' || notice.kind === 'approval_reminder')) {
+      if (approval.message) lines.push(approval.message);
+      lines.push(
+        `需要 ${list([...approval.users, ...approval.roles.map((role) => `角色 ${role}`)], '审批人')} 中 ${approval.required} 人批准。`,
+      );
+      if (approval.deadline) lines.push(`请在 ${approval.deadline} 之前处理。`);
+    }
+    if (notice.decision) {
+      const by = list(notice.decision.by, '无');
+      lines.push(notice.decision.outcome === 'timed_out' ? `未在期限内完成审批（已批准：${by}）。` : `处理人：${by}。`);
+      if (notice.decision.comment) lines.push(`备注：${notice.decision.comment}`);
+    }
+    if (notice.error) lines.push(`错误：${notice.error.message}`);
+    if (notice.kind === 'run_held') lines.push('请重试或跳过挂起的步骤，运行才会继续。');
+    return lines;
+  },
+  openRun: '查看运行',
+  testTitle: 'flowpilot 测试消息',
+  testLine: (channel) => `此通道（${channel}）已配置完成，flowpilot 的通知将发送到这里。`,
+};
+
+const TEXTS: Record<Locale, Texts> = { en, 'zh-CN': zhCN };
+
+function decisionWord(notice: Notice, locale: Locale): string {
+  const outcome = notice.decision?.outcome ?? 'approved';
+  const words = {
+    en: { approved: 'approved', rejected: 'rejected', timed_out: 'timed out' },
+    'zh-CN': { approved: '已通过', rejected: '已拒绝', timed_out: '已超时' },
+  } as const;
+  return words[locale][outcome];
+}
+
+/** The run's address for people: PUBLIC_BASE_URL and the run's API resource. */
+export function runLink(publicBaseUrl: string, runId: string): string {
+  return `${publicBaseUrl.replace(/\/+$/, '')}/api/v1/runs/${encodeURIComponent(runId)}`;
+}
+
+export function noticeMessage(notice: Notice, locale: Locale, recipients: Recipient[], publicBaseUrl: string): Message {
+  const texts = TEXTS[locale];
+  return {
+    eventKey: notice.key,
+    kind: notice.kind,
+    locale,
+    title: texts.title(notice),
+    lines: texts.lines(notice),
+    link: { label: texts.openRun, url: runLink(publicBaseUrl, notice.run.id) },
+    recipients,
+    data: notice,
+  };
+}
+
+/** What `POST /api/v1/channels/:id/test` sends. */
+export function testMessage(eventKey: string, locale: Locale, channelName: string): Message {
+  const texts = TEXTS[locale];
+  return {
+    eventKey,
+    kind: 'test',
+    locale,
+    title: texts.testTitle,
+    lines: [texts.testLine(channelName)],
+    recipients: [],
+    data: { test: true, channel: channelName },
+  };
+}
+
+/** Title, lines and link as plain text (e-mail, and formats without rich text). */
+export function plainText(message: Message): string {
+  const link = message.link ? [`${message.link.label}: ${message.link.url}`] : [];
+  return [message.title, '', ...message.lines, ...link].join('\n');
+}

@@ -1,0 +1,36 @@
+import type { PrismaClient } from '@prisma/client';
+import { LRUCache } from 'lru-cache';
+import { NOTICE_KINDS, type NoticeKind } from '../../../../workflows/contract';
+import { subscribedChannels } from '../../../common/notifications/subscriptions';
+
+/**
+ * Which notices a run sends, decided when it starts (RunInput.notices): the kinds its tenant's
+ * and template's subscriptions route to an enabled channel. A run with none sends nothing and its
+ * history gains no event.
+ *
+ * Starts are the API's hot path, so the answer is cached per template for NOTICE_PLAN_TTL_MS:
+ * a subscription or channel changed through this instance applies to the next start at once, one
+ * changed through another instance within that bound.
+ */
+export const NOTICE_PLAN_TTL_MS = 5_000;
+
+export class RunNotices {
+  private readonly plans = new LRUCache<string, NoticeKind[]>({ max: 10_000, ttl: NOTICE_PLAN_TTL_MS });
+
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async forRun(tenantId: string, templateId: string): Promise<NoticeKind[]> {
+    const key = `${tenantId}:${templateId}`;
+    const cached = this.plans.get(key);
+    if (cached) return cached;
+    const channels = await subscribedChannels(this.prisma, tenantId, templateId);
+    const kinds = NOTICE_KINDS.filter((kind) => channels.has(kind));
+    this.plans.set(key, kinds);
+    return kinds;
+  }
+
+  /** A tenant's channels or subscriptions changed here: its next starts read them anew. */
+  forget(tenantId: string): void {
+    for (const key of this.plans.keys()) if (key.startsWith(`${tenantId}:`)) this.plans.delete(key);
+  }
+}
