@@ -107,6 +107,16 @@ export interface StepState {
   approvers?: ApproverRule;
   /** For approval steps: when the approval times out (ISO time), if it does. */
   deadline?: string;
+  /** For `forEach` steps, once their list is known: how many items it holds and how many have ended how. */
+  forEach?: ForEachProgress;
+}
+
+export interface ForEachProgress {
+  total: number;
+  succeeded: number;
+  failed: number;
+  /** Items whose `when` was false. */
+  skipped: number;
 }
 
 export interface RunState {

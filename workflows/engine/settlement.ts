@@ -65,6 +65,17 @@ export class StepSettlement {
     this.settle(state, 'succeeded', output);
   }
 
+  /**
+   * Settles a step that failed in the workflow's own judgement but has an output to show (a
+   * `forEach` whose items failed: the outputs of the others), kept within the run's bounds.
+   */
+  failWithOutput(step: Step, state: StepState, error: StepError, output: unknown): void {
+    const kept = this.carried.admitOutput(step.id, jsonBytes(output)) === undefined ? output : undefined;
+    this.settle(state, 'failed', kept, error);
+    this.ctx.transitions.record({ type: 'step.failed', stepId: step.id, error: state.error });
+    this.applyOnError(step);
+  }
+
   /** Called from a step's own promise, which nobody awaits: hence the crash guard. */
   threw(step: Step, state: StepState, error: unknown): void {
     this.ctx.guard.run(`settling step ${step.id}`, () => {

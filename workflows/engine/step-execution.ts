@@ -6,6 +6,7 @@ import { stepTypes, type ApprovalWith, type DelayWith } from '../spec/step-types
 import { stepActivityOptions } from './activity-options';
 import type { ApprovalSteps } from './approval-steps';
 import { FailureType, stepFailure } from './failures';
+import type { ForEachSteps } from './for-each';
 import type { GroupSystem } from './groups';
 import type { StepPreparation } from './preparation';
 import type { RunContext } from './run-context';
@@ -33,6 +34,7 @@ export class StepExecution {
     private readonly settlement: StepSettlement,
     private readonly groups: GroupSystem,
     private readonly approvals: ApprovalSteps,
+    private readonly forEach: ForEachSteps,
   ) {}
 
   /**
@@ -48,6 +50,7 @@ export class StepExecution {
    * as `await` on a native promise does. So commands come in the same order (test/replay checks it).
    */
   execute(step: Step, resumed: boolean): Promise<void> {
+    if (step.forEach) return this.executeForEach(step);
     const plainActivity = stepTypes[step.type].kind === 'activity' && step.when === undefined && !this.preparation.isTemplated(step);
     return plainActivity ? this.executePlainActivity(step) : this.executeAny(step, resumed);
   }
@@ -118,6 +121,25 @@ export class StepExecution {
         output = await this.waitInWorkflow(step, state, params, resumed);
       }
       this.settlement.succeed(step, state, output);
+    } catch (error) {
+      this.settlement.threw(step, state, error);
+    } finally {
+      this.done(step);
+    }
+  }
+
+  /**
+   * A `forEach` step (for-each.ts): prepared in turn like any step with expressions (its list is
+   * evaluated then), its items run by batch workflows. No recorded history has one.
+   */
+  private async executeForEach(step: Step): Promise<void> {
+    const state = this.ctx.step(step.id);
+    try {
+      if (this.preparation.taskExhausted()) return this.requeue(step);
+      if (!this.begin(step, state, false)) return;
+      const { output, error } = await this.forEach.run(step, state);
+      if (error) this.settlement.failWithOutput(step, state, error, output);
+      else this.settlement.succeed(step, state, output);
     } catch (error) {
       this.settlement.threw(step, state, error);
     } finally {

@@ -188,6 +188,7 @@ function checkParsedSpec(spec: Spec): SpecIssue[] {
     ...checkExpressions(spec, index, graph),
     ...checkSecretReferences(spec),
     ...checkWith(spec),
+    ...checkForEach(spec),
   ];
 }
 
@@ -368,6 +369,23 @@ function checkExpressions(spec: Spec, index: SpecIndex, graph: SpecGraph): SpecI
       check(['when'], step.when);
     }
     for (const found of findExpressions(step.with)) check(['with', ...found.path], found.source, found.error);
+    if (step.forEach && isWholeExpression(step.forEach.items)) {
+      issues.push(stepIssue(spec, i, ['forEach', 'items'], 'forEach.items: takes a bare expression, without "{{ }}"'));
+    } else if (step.forEach) {
+      check(['forEach', 'items'], step.forEach.items);
+    }
+  });
+  return issues;
+}
+
+/** `forEach` runs each item as an activity: timers and approvals have no per-item form. */
+function checkForEach(spec: Spec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  spec.steps.forEach((step, i) => {
+    if (step.forEach && stepTypes[step.type].kind !== 'activity') {
+      const types = Object.entries(stepTypes).filter(([, definition]) => definition.kind === 'activity').map(([name]) => name);
+      issues.push(stepIssue(spec, i, ['forEach'], `forEach: a ${step.type} step cannot run per item; forEach takes steps of type ${types.join(', ')}`));
+    }
   });
   return issues;
 }
