@@ -143,6 +143,10 @@ export const StepViewSchema = z
       .optional()
       .openapi({ description: 'For an approval step once it waits: who may decide, as its `with` rendered then (approver lists may be expressions)' }),
     deadline: z.string().optional(),
+    forEach: z
+      .object({ total: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), skipped: z.number().int() })
+      .optional()
+      .openapi({ description: 'For a `forEach` step once its list is known: its items, and how many succeeded, failed or were skipped by `when`' }),
   })
   .openapi('RunStep');
 
