@@ -5,6 +5,7 @@ import { createHttpStep } from './steps/http';
 import { noopStep } from './steps/noop';
 import { createNotifyApprovers } from './notify-approvers';
 import type { SecretResolver } from './secrets';
+import { createLoadChildTemplate, type TemplateVersionReader } from './template-runs';
 import type { StepType } from '../workflows/spec/step-types';
 
 export interface ActivityDependencies {
@@ -16,6 +17,8 @@ export interface ActivityDependencies {
    * or SECRETS_KEYS) leaves it out, and a step referencing a secret then fails as SecretsUnavailable.
    */
   secrets?: SecretResolver;
+  /** Where `template` steps load the versions they run; without it (no DATABASE_URL) they fail as TemplatesUnavailable. */
+  templates?: TemplateVersionReader;
 }
 
 /**
@@ -29,7 +32,7 @@ export function createActivities(deps: ActivityDependencies) {
     http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy)), deps.secrets),
     noop: stepActivity(logger, noopStep),
   } satisfies Partial<Record<StepType, unknown>>;
-  return { ...steps, notifyApprovers: createNotifyApprovers(logger) };
+  return { ...steps, notifyApprovers: createNotifyApprovers(logger), loadChildTemplate: createLoadChildTemplate(logger, deps.templates) };
 }
 
 export type RunActivities = ReturnType<typeof createActivities>;

@@ -31,7 +31,18 @@ export interface RunInput {
   carried?: CarriedState;
   /** Engine limits; tests lower them to exercise continue-as-new without thousands of steps. */
   limits?: RunLimits;
+  /** Set on a run a `template` step started: the run and step that started it. */
+  parent?: RunParent;
 }
+
+/** Where a child run comes from: also in its memo under `parent`, which the API shows. */
+export interface RunParent {
+  runId: string;
+  stepId: string;
+}
+
+/** The memo key under which a child run names its parent (RunParent). */
+export const RUN_PARENT_MEMO_KEY = 'parent';
 
 export interface RunLimits {
   /** Continue-as-new once the history holds this many events (Temporal may suggest it sooner). */
@@ -107,6 +118,8 @@ export interface StepState {
   approvers?: ApproverRule;
   /** For approval steps: when the approval times out (ISO time), if it does. */
   deadline?: string;
+  /** For `template` steps, once their child run was started: its run id. */
+  childRunId?: string;
   /** For `forEach` steps, once their list is known: how many items it holds and how many have ended how. */
   forEach?: ForEachProgress;
 }

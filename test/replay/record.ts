@@ -37,7 +37,12 @@ import { hang, json, runInput, startHttpServer, startRun, waitForState, type Run
 const historiesDir = join(__dirname, 'histories');
 const operator = { subject: 'olga', roles: ['ops'] };
 
-type Recording = (client: Client, taskQueue: string, url: (path: string) => string) => Promise<RunHandle>;
+/** A recording answers the run it made, and any child workflows whose histories it keeps too (saved as `<name>-<child>.json`). */
+type Recording = (
+  client: Client,
+  taskQueue: string,
+  url: (path: string) => string,
+) => Promise<RunHandle | { handle: RunHandle; children: Record<string, string> }>;
 
 const recordings: Record<string, Recording> = {
   approval: (client, taskQueue) =>
@@ -293,6 +298,36 @@ const recordings: Record<string, Recording> = {
     return handle;
   },
 
+  /**
+   * A forEach of six items with onError continue: one skipped by its `when`, one failing, the others'
+   * outputs collected in order; the batch workflow that ran the items is kept as forEach-batch.json.
+   */
+  async forEach(client, taskQueue, url) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput(
+        {
+          steps: [
+            {
+              id: 'each',
+              type: 'http',
+              onError: 'continue',
+              forEach: { items: 'inputs.paths', concurrency: 2 },
+              when: 'item != "skip"',
+              with: { url: url('/{{ item }}') },
+              retry: { maxAttempts: 1 },
+            },
+            { id: 'independent', type: 'noop', with: { output: '{{ $count(inputs.paths) }}' } },
+          ],
+        },
+        { inputs: { paths: ['flaky', 'skip', 'bad', 'items', 'items', 'items'] } },
+      ),
+    );
+    await handle.result();
+    return { handle, children: { batch: `${handle.workflowId}/each/0` } };
+  },
+
   /** A pause without its actor makes the update handler throw: the crash guard ends the run RunCrashed. */
   async crashed(client, taskQueue) {
     const handle = await startRun(client, taskQueue, runInput({ steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] } } }] }));
@@ -342,6 +377,7 @@ async function main(): Promise<void> {
       String(request.headers['idempotency-key']).endsWith('#2') ? json(response, 200, { ok: true }) : json(response, 400, { error: 'no' }),
     '/bad': (_request, response) => setTimeout(() => json(response, 400, { error: 'no' }), 300),
     '/slow': hang,
+    '/items': (_request, response) => json(response, 200, { ok: true }),
   });
   const env = await startTestWorker('replay-recording');
   try {
@@ -350,7 +386,13 @@ async function main(): Promise<void> {
     const unknown = chosen.filter((name) => !(name in recordings));
     if (unknown.length > 0) throw new Error(`no recording named ${unknown.join(', ')}; there are ${Object.keys(recordings).join(', ')}`);
     for (const [name, record] of Object.entries(recordings).filter(([name]) => chosen.length === 0 || chosen.includes(name))) {
-      const handle = await record(env.client, env.taskQueue, http.url);
+      const recorded = await record(env.client, env.taskQueue, http.url);
+      const { handle, children } = 'children' in recorded ? recorded : { handle: recorded, children: {} };
+      for (const [child, workflowId] of Object.entries(children)) {
+        const file = join(historiesDir, `${name}-${child}.json`);
+        writeFileSync(file, toHistoryFile(await env.client.workflow.getHandle(workflowId).fetchHistory()));
+        console.log(`recorded ${file}`);
+      }
       const histories = await chainHistories(env.client, handle);
       histories.forEach((history, i) => {
         const file = join(historiesDir, histories.length === 1 ? `${name}.json` : `${name}-${i + 1}.json`);

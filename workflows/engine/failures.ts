@@ -21,6 +21,8 @@ export const FailureType = {
   Cancelled: 'Cancelled',
   /** Items of a `forEach` step failed (each item's own error is in the step's error message). */
   ForEachItemsFailed: 'ForEachItemsFailed',
+  /** A `template` step's child run failed, timed out or was cancelled on its own. */
+  ChildRunFailed: 'ChildRunFailed',
 } as const;
 
 /** What the activity wrapper puts in the details of every failure it reports. */

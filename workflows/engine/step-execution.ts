@@ -2,11 +2,12 @@ import { patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { StepState } from '../contract';
 import { parseDuration } from '../spec/duration';
 import type { Step } from '../spec/schema';
-import { stepTypes, type ApprovalWith, type DelayWith } from '../spec/step-types';
+import { stepTypes, type ApprovalWith, type DelayWith, type TemplateWith } from '../spec/step-types';
 import { stepActivityOptions } from './activity-options';
 import type { ApprovalSteps } from './approval-steps';
 import { FailureType, stepFailure } from './failures';
 import type { ForEachSteps } from './for-each';
+import type { TemplateSteps } from './template-steps';
 import type { GroupSystem } from './groups';
 import type { StepPreparation } from './preparation';
 import type { RunContext } from './run-context';
@@ -35,6 +36,7 @@ export class StepExecution {
     private readonly groups: GroupSystem,
     private readonly approvals: ApprovalSteps,
     private readonly forEach: ForEachSteps,
+    private readonly templates: TemplateSteps,
   ) {}
 
   /**
@@ -188,12 +190,17 @@ export class StepExecution {
     this.ctx.changed = true;
   }
 
-  /** Steps that wait in the workflow itself: durable timers and human decisions. */
+  /** Steps that wait in the workflow itself: durable timers, human decisions and child runs. */
   private waitInWorkflow(step: Step, state: StepState, params: unknown, resumed: boolean): Promise<unknown> {
     state.attempts = 1;
-    return stepTypes[step.type].kind === 'timer'
-      ? delay(step, params as DelayWith)
-      : this.approvals.wait(step, state, params as ApprovalWith, resumed);
+    switch (stepTypes[step.type].kind) {
+      case 'timer':
+        return delay(step, params as DelayWith);
+      case 'child':
+        return this.templates.run(step, state, params as TemplateWith);
+      default:
+        return this.approvals.wait(step, state, params as ApprovalWith, resumed);
+    }
   }
 }
 

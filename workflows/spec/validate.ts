@@ -189,6 +189,7 @@ function checkParsedSpec(spec: Spec): SpecIssue[] {
     ...checkSecretReferences(spec),
     ...checkWith(spec),
     ...checkForEach(spec),
+    ...checkTemplateReferences(spec),
   ];
 }
 
@@ -373,6 +374,19 @@ function checkExpressions(spec: Spec, index: SpecIndex, graph: SpecGraph): SpecI
       issues.push(stepIssue(spec, i, ['forEach', 'items'], 'forEach.items: takes a bare expression, without "{{ }}"'));
     } else if (step.forEach) {
       check(['forEach', 'items'], step.forEach.items);
+    }
+  });
+  return issues;
+}
+
+/** Which template a `template` step runs is pinned when its version is created: it may hold no expression. */
+function checkTemplateReferences(spec: Spec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  spec.steps.forEach((step, i) => {
+    if (step.type !== 'template') return;
+    const reference = step.with.template;
+    if (findExpressions(reference).length > 0) {
+      issues.push(stepIssue(spec, i, ['with', 'template'], 'with.template: names the template to run and may hold no expression; it is pinned when the version is created'));
     }
   });
   return issues;

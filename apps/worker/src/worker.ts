@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { createActivities } from '../../../activities';
 import { EgressPolicy } from '../../../activities/egress';
 import type { SecretResolver } from '../../../activities/secrets';
+import { prismaTemplateVersions, type TemplateVersionReader } from '../../../activities/template-runs';
 import type { WorkerConfig } from '../../common/config';
 import { payloadCodecsOf } from '../../common/crypto/payload-codec';
 import { createPrismaClient } from '../../common/database';
@@ -29,6 +30,8 @@ export interface RunWorkerOptions {
   egressPolicy?: EgressPolicy;
   /** Where steps read the secrets they reference; without it, a step referencing one fails (SecretsUnavailable). */
   secrets?: SecretResolver;
+  /** Where `template` steps load the versions they run; without it (no DATABASE_URL) they fail as TemplatesUnavailable. */
+  templates?: TemplateVersionReader;
   /** The payload codec (PAYLOAD_CODEC_KEYS): the same as the API's client, or neither reads the other's payloads. */
   payloadCodecs?: PayloadCodec[];
 }
@@ -78,7 +81,12 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...workflows,
-    activities: createActivities({ logger, egressPolicy: options.egressPolicy ?? new EgressPolicy(), secrets: options.secrets }),
+    activities: createActivities({
+      logger,
+      egressPolicy: options.egressPolicy ?? new EgressPolicy(),
+      secrets: options.secrets,
+      templates: options.templates,
+    }),
     dataConverter: { payloadCodecs: options.payloadCodecs ?? [] },
     maxHeartbeatThrottleInterval: '1s',
     ...ACTIVATION_TIME_LIMIT,
@@ -96,7 +104,8 @@ export async function runWorkerUntilShutdown(
   options: Pick<RunWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> & { logger: Logger },
 ): Promise<void> {
   const egressPolicy = egressPolicyOf(config);
-  const secretStore = secretStoreOf(config);
+  const prisma = config.DATABASE_URL ? createPrismaClient(config.DATABASE_URL) : undefined;
+  const secretStore = prisma && config.SECRETS_KEYS ? new SecretStore(prisma, config.SECRETS_KEYS) : undefined;
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const worker = await createRunWorker({
@@ -106,7 +115,8 @@ export async function runWorkerUntilShutdown(
       taskQueue: config.TASK_QUEUE,
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       egressPolicy,
-      secrets: secretStore?.store,
+      secrets: secretStore,
+      templates: prisma ? prismaTemplateVersions(prisma) : undefined,
       payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
     });
     options.logger.info(
@@ -118,6 +128,7 @@ export async function runWorkerUntilShutdown(
         egress: egressPolicy.describe(),
         // Key ids only: they say which keys are loaded, and reveal nothing.
         secrets: config.SECRETS_KEYS && secretStore ? { keys: config.SECRETS_KEYS.keyIds } : 'off (set DATABASE_URL and SECRETS_KEYS)',
+        templateSteps: prisma ? 'on' : 'off (set DATABASE_URL)',
         payloadCodec: config.PAYLOAD_CODEC_KEYS ? { keys: config.PAYLOAD_CODEC_KEYS.keyIds } : 'off',
       },
       'worker started',
@@ -125,15 +136,8 @@ export async function runWorkerUntilShutdown(
     await worker.run();
     options.logger.info('worker stopped');
   } finally {
-    await Promise.allSettled([connection.close(), secretStore?.prisma.$disconnect()]);
+    await Promise.allSettled([connection.close(), prisma?.$disconnect()]);
   }
-}
-
-/** The store steps read secrets from, when the worker has both the database and the keys. */
-function secretStoreOf(config: WorkerConfig): { store: SecretStore; prisma: PrismaClient } | undefined {
-  if (!config.DATABASE_URL || !config.SECRETS_KEYS) return undefined;
-  const prisma = createPrismaClient(config.DATABASE_URL);
-  return { store: new SecretStore(prisma, config.SECRETS_KEYS), prisma };
 }
 
 /** The worker's egress policy, from EGRESS_ALLOW, EGRESS_DENY and EGRESS_MAX_REDIRECTS (already validated). */
