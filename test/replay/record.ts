@@ -29,12 +29,29 @@ import {
   type ApprovalCommand,
   type ControlCommand,
 } from '../../workflows/contract';
-import type { SpecInput } from '../../workflows/spec/schema';
+import { SpecSchema, type SpecInput } from '../../workflows/spec/schema';
+import type { TemplateVersionReader } from '../../activities/template-runs';
 import { startTestWorker } from '../support/worker';
 import { toHistoryFile } from './history-file';
+import { forEachBatchId } from '../../workflows/engine/for-each';
 import { hang, json, runInput, startHttpServer, startRun, waitForState, type RunHandle } from '../workflow/support';
 
 const historiesDir = join(__dirname, 'histories');
+
+/** The one template version the templateStep recording's child run loads. */
+const DOUBLER = {
+  tenantId: '00000000-0000-4000-8000-00000000000a',
+  versionId: '00000000-0000-4000-8000-000000000001',
+  template: {
+    templateId: '00000000-0000-4000-8000-000000000002',
+    templateName: 'doubler',
+    templateVersion: 1,
+    spec: SpecSchema.parse({ steps: [{ id: 'double', type: 'noop', with: { output: '{{ inputs.n * 2 }}' } }] }),
+  },
+};
+const recordedTemplates: TemplateVersionReader = {
+  find: async (tenantId, versionId) => (tenantId === DOUBLER.tenantId && versionId === DOUBLER.versionId ? DOUBLER.template : undefined),
+};
 const operator = { subject: 'olga', roles: ['ops'] };
 
 /** A recording answers the run it made, and any child workflows whose histories it keeps too (saved as `<name>-<child>.json`). */
@@ -325,7 +342,27 @@ const recordings: Record<string, Recording> = {
       ),
     );
     await handle.result();
-    return { handle, children: { batch: `${handle.workflowId}/each/0` } };
+    return { handle, children: { batch: forEachBatchId(handle.firstExecutionRunId, 'each', 1, 0) } };
+  },
+
+  /** A template step: its pinned version loaded by the activity, run as a child run (kept as templateStep-child.json). */
+  async templateStep(client, taskQueue) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput(
+        {
+          steps: [
+            { id: 'sub', type: 'template', with: { template: { name: 'doubler', version: 1, versionId: DOUBLER.versionId }, inputs: { n: '{{ inputs.n }}' } } },
+            { id: 'after', type: 'noop', dependsOn: ['sub'], with: { output: '{{ steps.sub.output.outputs.double }}' } },
+          ],
+        },
+        { inputs: { n: 21 }, tenantId: DOUBLER.tenantId },
+      ),
+      DOUBLER.tenantId,
+    );
+    const result = await handle.result();
+    return { handle, children: { child: result.steps.sub!.childRunId! } };
   },
 
   /** A pause without its actor makes the update handler throw: the crash guard ends the run RunCrashed. */
@@ -379,7 +416,7 @@ async function main(): Promise<void> {
     '/slow': hang,
     '/items': (_request, response) => json(response, 200, { ok: true }),
   });
-  const env = await startTestWorker('replay-recording');
+  const env = await startTestWorker('replay-recording', { templates: recordedTemplates });
   try {
     mkdirSync(historiesDir, { recursive: true });
     const chosen = process.argv.slice(2);

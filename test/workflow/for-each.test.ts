@@ -1,5 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { pauseUpdate, resumeUpdate } from '../../workflows/contract';
+import { forEachBatchId } from '../../workflows/engine/for-each';
 import { FOR_EACH_BATCH_SIZE } from '../../workflows/engine/limits';
 import { startTestWorker, type TestWorker } from '../support/worker';
 import { failedRunState, json, runInput, startHttpServer, startRun, waitForState } from './support';
@@ -172,10 +173,10 @@ test(`a list longer than one batch (${FOR_EACH_BATCH_SIZE} items) runs in batch 
   expect(result.status).toBe('succeeded');
   expect(result.steps.many!.output).toEqual(Array.from({ length: count }, (_, i) => i));
   const children: string[] = [];
-  for await (const execution of env.client.workflow.list({ query: `WorkflowType = 'forEachBatch' AND WorkflowId STARTS_WITH '${handle.workflowId}/'` })) {
+  for await (const execution of env.client.workflow.list({ query: `WorkflowType = 'forEachBatch' AND WorkflowId STARTS_WITH '${handle.firstExecutionRunId}/'` })) {
     children.push(execution.workflowId);
   }
-  expect(children.sort()).toEqual([0, 1, 2].map((batch) => `${handle.workflowId}/many/${batch}`));
+  expect(children.sort()).toEqual([0, 1, 2].map((batch) => forEachBatchId(handle.firstExecutionRunId, 'many', 1, batch)));
 });
 
 test('cancelling the run cancels the batch and its items in flight', async () => {
@@ -191,7 +192,7 @@ test('cancelling the run cancels the batch and its items in flight', async () =>
   await handle.cancel();
   const error = await handle.result().catch((e: unknown) => e);
   expect(error).toBeInstanceOf(WorkflowFailedError);
-  const batch = await env.client.workflow.getHandle(`${handle.workflowId}/calls/0`).describe();
+  const batch = await env.client.workflow.getHandle(forEachBatchId(handle.firstExecutionRunId, 'calls', 1, 0)).describe();
   expect(batch.status.name).toBe('CANCELLED');
   const held = http.requests.filter((request) => request.path === '/held');
   expect(held).toHaveLength(2);
@@ -223,7 +224,7 @@ test('a paused run starts no further batch until it is resumed', async () => {
   await waitForState(handle, (state) => state.steps.calls!.forEach?.skipped === FOR_EACH_BATCH_SIZE - 1 && state.steps.calls!.forEach.succeeded === 1);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   expect(heldResponses).toHaveLength(0);
-  await expect(env.client.workflow.getHandle(`${handle.workflowId}/calls/1`).describe()).rejects.toThrow();
+  await expect(env.client.workflow.getHandle(forEachBatchId(handle.firstExecutionRunId, 'calls', 1, 1)).describe()).rejects.toThrow();
   await handle.executeUpdate(resumeUpdate, { args: [operator] });
   await waitFor(() => heldResponses.length === 1);
   heldResponses.shift()!();

@@ -48,7 +48,9 @@ export class ForEachSteps {
     let outputLimitReached = false;
     const stopAtFirstFailure = step.onError !== 'continue';
     const execution = ctx.execution(step.id);
-    const { workflowId } = workflowInfo();
+    // Batch ids name the run by its first execution's run id: unique, and the same when the run is
+    // replayed under another workflow id (as test/replay does).
+    const { firstExecutionRunId } = workflowInfo();
     const { tenantId } = ctx.input;
     for (let offset = 0; offset < items.length; offset += FOR_EACH_BATCH_SIZE) {
       if (progress.failed > 0 && stopAtFirstFailure) break;
@@ -68,7 +70,7 @@ export class ForEachSteps {
         outputBudget: MAX_RUN_OUTPUT_BYTES - outputBytes,
       };
       const result = await executeChild(forEachBatch, {
-        workflowId: `${workflowId}/${activityIdFor(step.id, execution)}/${offset / FOR_EACH_BATCH_SIZE}`,
+        workflowId: forEachBatchId(firstExecutionRunId, step.id, execution, offset / FOR_EACH_BATCH_SIZE),
         args: [input],
         parentClosePolicy: ParentClosePolicy.TERMINATE,
         staticSummary: `${step.id}: items ${offset}–${offset + batch.length - 1}`,
@@ -122,6 +124,11 @@ export class ForEachSteps {
 function failureMessage(step: Step, progress: NonNullable<StepState['forEach']>, failures: readonly ForEachItemFailure[]): string {
   const listed = failures.map((failure) => `item ${failure.index}: ${failure.error.type ?? 'Error'}: ${failure.error.message}`).join('; ');
   return `step ${step.id}: ${progress.failed} of ${progress.total} items failed (${listed})`;
+}
+
+/** The workflow id of a `forEach` step's batch: `<run's first execution run id>/<step>[#execution]/<batch>`. */
+export function forEachBatchId(firstExecutionRunId: string, stepId: string, execution: number, batch: number): string {
+  return `${firstExecutionRunId}/${activityIdFor(stepId, execution)}/${batch}`;
 }
 
 /** Checks what a `forEach` list expression yielded: a list (nothing counts as empty) of at most MAX_FOR_EACH_ITEMS. */
