@@ -115,6 +115,27 @@ test('an explicit version is run; an unknown template or version is refused with
   expect(templated.body.invalidParams[0].path).toEqual(['spec', 'steps', 0, 'with', 'template']);
 });
 
+test("another tenant's template and an archived one are refused", async () => {
+  const childName = uniqueName('child');
+  const child = await createTemplate(childName, doublerSpec(2));
+  const otherTenant = await startApi();
+  try {
+    const answer = await call(otherTenant, 'POST', '/api/v1/templates', {
+      json: { name: uniqueName('parent'), spec: { steps: [{ id: 'sub', type: 'template', with: { template: { name: childName } } }] } },
+    });
+    expectProblem(answer, 422);
+    expect(answer.body.invalidParams[0].message).toBe(`step "sub": there is no template named "${childName}"`);
+  } finally {
+    await otherTenant.close();
+  }
+  expect((await call(api, 'DELETE', `/api/v1/templates/${child.id}`)).status).toBeLessThan(300);
+  const archived = await call(api, 'POST', '/api/v1/templates', {
+    json: { name: uniqueName('parent'), spec: { steps: [{ id: 'sub', type: 'template', with: { template: { name: childName } } }] } },
+  });
+  expectProblem(archived, 422);
+  expect(archived.body.invalidParams[0].message).toBe(`step "sub": template "${childName}" is archived; a new version may not run it`);
+});
+
 test('cycles between templates are refused at validation, naming the cycle', async () => {
   const a = uniqueName('a');
   const b = uniqueName('b');

@@ -1,5 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { pauseUpdate, resumeUpdate } from '../../workflows/contract';
+import { pauseUpdate, resumeUpdate, retryStepUpdate } from '../../workflows/contract';
 import { forEachBatchId } from '../../workflows/engine/for-each';
 import { FOR_EACH_BATCH_SIZE } from '../../workflows/engine/limits';
 import { startTestWorker, type TestWorker } from '../support/worker';
@@ -10,6 +10,8 @@ let http: Awaited<ReturnType<typeof startHttpServer>>;
 /** Requests to /slow in flight right now, and the most there ever were at once. */
 let slowInFlight = 0;
 let slowPeak = 0;
+/** Whether /two-fails-once has failed its item 2 yet. */
+let twoFailed = false;
 /** /held answers only once the test lets it. */
 const heldResponses: (() => void)[] = [];
 
@@ -28,6 +30,13 @@ beforeAll(async () => {
       const { n } = JSON.parse(request.body) as { n: number };
       if (n % 2 === 1) json(response, 422, { error: `odd ${n}` });
       else json(response, 200, { n });
+    },
+    '/two-fails-once': (request, response) => {
+      const { n } = JSON.parse(request.body) as { n: number };
+      if (n === 2 && !twoFailed) {
+        twoFailed = true;
+        json(response, 422, { error: 'not yet' });
+      } else json(response, 200, { n });
     },
     '/held': (request, response) => heldResponses.push(() => json(response, 200, JSON.parse(request.body || 'null'))),
   });
@@ -160,6 +169,36 @@ test('onError fail stops at the first failed item and fails the run', async () =
   expect(state.status).toBe('failed');
   expect(state.steps.calls!.forEach).toEqual({ total: 10, succeeded: 1, failed: 1, skipped: 0 });
   expect(state.error!.type).toBe('ForEachItemsFailed');
+});
+
+test('onError pause holds the step at the first failed item; an operator\'s retry runs every item again', async () => {
+  const operator = { subject: 'olga', roles: ['ops'] };
+  const handle = await startRun(
+    env.client,
+    env.taskQueue,
+    runInput({
+      steps: [
+        {
+          id: 'calls',
+          type: 'http',
+          onError: 'pause',
+          retry: { maxAttempts: 1 },
+          forEach: { items: '[1..3]', concurrency: 1 },
+          with: { method: 'POST', url: http.url('/two-fails-once'), body: { n: '{{ item }}' } },
+        },
+      ],
+    }),
+  );
+  const held = await waitForState(handle, (state) => state.status === 'held');
+  expect(held.steps.calls).toMatchObject({ status: 'failed', forEach: { total: 3, succeeded: 1, failed: 1, skipped: 0 } });
+  expect((held.steps.calls!.output as unknown[])[2]).toBeNull();
+  await handle.executeUpdate(retryStepUpdate, { args: [{ stepId: 'calls', actor: operator }] });
+  const result = await handle.result();
+  expect(result.steps.calls!.status).toBe('succeeded');
+  expect((result.steps.calls!.output as { body: { n: number } }[]).map((output) => output.body.n)).toEqual([1, 2, 3]);
+  // The retry ran in batch workflows of its own (execution 2).
+  const retried = await env.client.workflow.getHandle(forEachBatchId(handle.firstExecutionRunId, 'calls', 2, 0)).describe();
+  expect(retried.status.name).toBe('COMPLETED');
 });
 
 test(`a list longer than one batch (${FOR_EACH_BATCH_SIZE} items) runs in batch workflows, outputs in order`, async () => {

@@ -33,9 +33,13 @@ export async function pinTemplateReferences(db: Db, tenantId: string, self: Refe
         report(['name'], `runs template "${self.name}" itself: a cycle (${self.name} → ${self.name})`);
         return step;
       }
-      const template = await db.template.findFirst({ where: { tenantId, name: reference.name }, select: { id: true, latestVersion: true } });
+      const template = await db.template.findFirst({ where: { tenantId, name: reference.name }, select: { id: true, latestVersion: true, archived: true } });
       if (!template) {
         report(['name'], `there is no template named "${reference.name}"`);
+        return step;
+      }
+      if (template.archived) {
+        report(['name'], `template "${reference.name}" is archived; a new version may not run it`);
         return step;
       }
       const number = reference.version ?? template.latestVersion;
