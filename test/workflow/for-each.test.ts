@@ -216,6 +216,13 @@ test(`a list longer than one batch (${FOR_EACH_BATCH_SIZE} items) runs in batch 
     children.push(execution.workflowId);
   }
   expect(children.sort()).toEqual([0, 1, 2].map((batch) => forEachBatchId(handle.firstExecutionRunId, 'many', 1, batch)));
+  // A full batch's history: three activity events per item and the workflow tasks between them,
+  // far under Temporal's 10,240-event warning; the run's own history holds a few events per batch.
+  const batchEvents = (await env.client.workflow.getHandle(children[0]!).fetchHistory()).events!.length;
+  expect(batchEvents).toBeGreaterThan(FOR_EACH_BATCH_SIZE * 3);
+  expect(batchEvents).toBeLessThan(FOR_EACH_BATCH_SIZE * 6);
+  const runEvents = (await handle.fetchHistory()).events!.length;
+  expect(runEvents).toBeLessThan(60);
 });
 
 test('cancelling the run cancels the batch and its items in flight', async () => {
