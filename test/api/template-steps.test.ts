@@ -173,6 +173,17 @@ test('a failed child fails the step per its onError; inputs the child refuses fa
   expect(step('independent').output).toBe('ran');
 });
 
+test("a template step's timeout bounds its child run", async () => {
+  const waiting = uniqueName('waiting');
+  await createTemplate(waiting, { steps: [{ id: 'wait', type: 'delay', with: { duration: '1h' } }] });
+  const parent = await createTemplate(uniqueName('parent'), {
+    steps: [{ id: 'sub', type: 'template', timeout: '2s', onError: 'continue', with: { template: { name: waiting } } }],
+  });
+  const run = await runWhen(await startRun(parent.id), closed);
+  expect(run.steps[0]).toMatchObject({ status: 'failed', error: { type: 'StepTimeout' } });
+  expect((await runWhen(run.steps[0].childRunId, closed)).status).toBe('timed_out');
+});
+
 test('cancelling the parent cancels its child run', async () => {
   const waiting = uniqueName('waiting');
   await createTemplate(waiting, { steps: [{ id: 'wait', type: 'delay', with: { duration: '1h' } }] });

@@ -1,4 +1,5 @@
-import { ChildWorkflowFailure, executeChild, isCancellation, ParentClosePolicy, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
+import type { Duration } from '@temporalio/common';
+import { ChildWorkflowFailure, executeChild, isCancellation, ParentClosePolicy, proxyActivities, TimeoutFailure, uuid4, workflowInfo } from '@temporalio/workflow';
 import { RUN_PARENT_MEMO_KEY, RUN_WORKFLOW_TYPE, type RunInput, type RunResult, type StepState } from '../contract';
 import type { Step } from '../spec/schema';
 import type { TemplateWith } from '../spec/step-types';
@@ -29,7 +30,8 @@ export interface ChildRunOutput {
  *   because another step failed, cancels the child; a parent terminated terminates it (ParentClosePolicy).
  * - A paused parent starts no `template` step (like any step); a child already running goes on, and
  *   is paused through its own run.
- * - A child that fails, times out or is cancelled on its own fails the step, and the step's onError applies.
+ * - A child that fails, times out or is cancelled on its own fails the step, and the step's onError
+ *   applies; the step's `timeout` bounds the child run (StepTimeout).
  * - The child carries the tenant, its template's search attributes and a `parent` memo (RunParent).
  */
 export class TemplateSteps {
@@ -73,9 +75,14 @@ export class TemplateSteps {
         ],
         memo: { templateName: child.templateName, templateVersion: child.templateVersion, startedBy: ctx.input.startedBy, [RUN_PARENT_MEMO_KEY]: parent },
         staticSummary: `${child.templateName} v${child.templateVersion}, step ${step.id} of ${info.workflowId}`.slice(0, 150),
+        // The step's timeout bounds the whole child run, its own retries and waits included.
+        ...(step.timeout === undefined ? {} : { workflowExecutionTimeout: step.timeout as Duration }),
       });
     } catch (error) {
       if (isCancellation(error) || !(error instanceof ChildWorkflowFailure)) throw error;
+      if (error.cause instanceof TimeoutFailure) {
+        throw stepFailure(FailureType.StepTimeout, `step ${step.id}: child run ${runId} did not finish within ${step.timeout}`);
+      }
       const cause = toStepError(error);
       throw stepFailure(FailureType.ChildRunFailed, `step ${step.id}: child run ${runId} failed: ${cause.type ?? 'Error'}: ${cause.message}`);
     }
