@@ -398,7 +398,7 @@ function checkForEach(spec: Spec): SpecIssue[] {
   spec.steps.forEach((step, i) => {
     if (step.forEach && stepTypes[step.type].kind !== 'activity') {
       const types = Object.entries(stepTypes).filter(([, definition]) => definition.kind === 'activity').map(([name]) => name);
-      issues.push(stepIssue(spec, i, ['forEach'], `forEach: a ${step.type} step cannot run per item; forEach takes steps of type ${types.join(', ')}`));
+      issues.push(stepIssue(spec, i, ['forEach'], `forEach: ${step.type} steps cannot run per item; forEach takes steps of type ${types.join(', ')}`));
     }
   });
   return issues;
