@@ -165,6 +165,9 @@ export interface CarriedState {
 export const RUN_TRANSITIONS_MEMO_KEY = 'transitions';
 
 export const runTransitionTypes = [
+  /** Only for steps the history shows no activity or timer of: `forEach` and `template` steps. */
+  'step.started',
+  'step.succeeded',
   'step.skipped',
   'step.failed',
   'step.cancelled',

@@ -63,6 +63,8 @@ export class StepSettlement {
       return;
     }
     this.settle(state, 'succeeded', output);
+    // An activity's or timer's success is in the history already; a forEach's or child run's is recorded.
+    if (step.forEach !== undefined || stepTypes[step.type].kind === 'child') this.ctx.transitions.record({ type: 'step.succeeded', stepId: step.id });
   }
 
   /**

@@ -139,6 +139,8 @@ export class StepExecution {
     try {
       if (this.preparation.taskExhausted()) return this.requeue(step);
       if (!this.begin(step, state, false)) return;
+      // Its items' activities are in its batches' histories, not the run's: the run's event stream hears of it here.
+      this.ctx.transitions.record({ type: 'step.started', stepId: step.id });
       const { output, error } = await this.forEach.run(step, state);
       if (error) this.settlement.failWithOutput(step, state, error, output);
       else this.settlement.succeed(step, state, output);

@@ -47,6 +47,8 @@ export class TemplateSteps {
       );
     }
     const { tenantId } = ctx.input;
+    // The run's history shows a child workflow, not a step: its event stream hears of the step here.
+    ctx.transitions.record({ type: 'step.started', stepId: step.id });
     const child = await templateActivities.loadChildTemplate({ ...(tenantId === undefined ? {} : { tenantId }), versionId, inputs: params.inputs });
     const info = workflowInfo();
     // A run id like any other (the API's), from the workflow's deterministic random source.
