@@ -17,6 +17,10 @@ export const StepErrorType = {
   SecretsUnavailable: 'SecretsUnavailable',
   /** A secret's ciphertext does not open: its key is not in SECRETS_KEYS, or the row was altered. Not retried. */
   SecretUnreadable: 'SecretUnreadable',
+  /** A shell step reached flowpilot's worker, which never runs shell (it runs on DolphinScheduler). Not retried. */
+  ShellNotRunHere: 'ShellNotRunHere',
+  /** An output over the inline limit could not be stored as an artifact (the store did not answer). Retried. */
+  ArtifactWriteFailed: 'ArtifactWriteFailed',
 } as const;
 
 export interface HttpFailureContext {

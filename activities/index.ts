@@ -1,12 +1,22 @@
+import type { PrismaClient } from '@prisma/client';
 import type { Logger } from 'pino';
+import { createPublishActivities, type PublishActivityDependencies } from './dolphinscheduler/publish-activities';
+import { createHistoryActivities } from './dolphinscheduler/history';
+import { createInspectionActivities, type InspectionDependencies } from './dolphinscheduler/inspections';
 import { stepActivity } from './step-activity';
 import { GuardedFetch, type EgressPolicy } from './egress';
+import { createGuardedDispatcher } from './egress/guarded-dispatcher';
 import { createHttpStep } from './steps/http';
 import { noopStep } from './steps/noop';
+import { shellStep } from './steps/shell';
 import { createNotifyApprovers } from './notify-approvers';
 import type { SecretResolver } from './secrets';
-import { createLoadChildTemplate, type TemplateVersionReader } from './template-runs';
-import type { StepType } from '../workflows/spec/step-types';
+import { createLoadChildTemplate, prismaTemplateVersions, type TemplateVersionReader } from './template-runs';
+import { createScheduledRunActivities } from './scheduled-runs';
+import type { ArtifactWriter } from './step-activity';
+import type { StepLogSink } from './step-logs/step-log';
+import { createRetentionActivities, type RetentionDependencies } from './retention';
+import type { ActivityStepType } from '../workflows/spec/step-types';
 
 export interface ActivityDependencies {
   logger: Logger;
@@ -17,8 +27,23 @@ export interface ActivityDependencies {
    * or SECRETS_KEYS) leaves it out, and a step referencing a secret then fails as SecretsUnavailable.
    */
   secrets?: SecretResolver;
-  /** Where `template` steps load the versions they run; without it (no DATABASE_URL) they fail as TemplatesUnavailable. */
+  /** Where `template` steps load the versions they run; by default from `prisma`; without either they fail as TemplatesUnavailable. */
   templates?: TemplateVersionReader;
+  /**
+   * The database (DATABASE_URL) publishing reads templates and targets from and records publishes
+   * in, and schedules' firings read templates from; without it those wait or fail as unavailable.
+   */
+  prisma?: PrismaClient;
+  /** Publishing's DolphinScheduler client settings (tests shorten timeouts). */
+  publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
+  /** Where inspection alerts go and when failures make a finding; the history sync and inspections use `publishing`'s client settings. */
+  inspections?: Pick<InspectionDependencies, 'sendAlert' | 'consecutiveFailureThreshold'>;
+  /** Where steps' logs go (the database); a worker without one keeps no step logs. */
+  stepLogs?: StepLogSink;
+  /** Where outputs over the inline limit are stored; without it they are replaced by their size. */
+  artifacts?: ArtifactWriter;
+  /** What the retention cleanup needs; a worker without a database does not run it. */
+  retention?: RetentionDependencies;
 }
 
 /**
@@ -27,12 +52,35 @@ export interface ActivityDependencies {
  */
 export function createActivities(deps: ActivityDependencies) {
   const logger = deps.logger.child({ component: 'activities' });
+  const services = { secrets: deps.secrets, stepLogs: deps.stepLogs, artifacts: deps.artifacts };
   const steps = {
     // One guarded fetch, hence one connection pool, for every HTTP step this worker runs.
-    http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy)), deps.secrets),
-    noop: stepActivity(logger, noopStep),
-  } satisfies Partial<Record<StepType, unknown>>;
-  return { ...steps, notifyApprovers: createNotifyApprovers(logger), loadChildTemplate: createLoadChildTemplate(logger, deps.templates) };
+    http: stepActivity(logger, createHttpStep(new GuardedFetch(deps.egressPolicy)), services),
+    // No secrets: a noop's output is its `with`, which would carry them into the history.
+    noop: stepActivity(logger, noopStep, { stepLogs: deps.stepLogs, artifacts: deps.artifacts }),
+    shell: stepActivity(logger, shellStep),
+  } satisfies Record<ActivityStepType, unknown>;
+  // DolphinScheduler calls obey the egress policy too: a target's base URL cannot reach a denied address.
+  const dolphinScheduler = {
+    logger,
+    prisma: deps.prisma,
+    secrets: deps.secrets,
+    dispatcher: createGuardedDispatcher(deps.egressPolicy),
+    ...deps.publishing,
+  };
+  const publishing = createPublishActivities(dolphinScheduler);
+  const history = createHistoryActivities(dolphinScheduler);
+  const inspections = createInspectionActivities({ ...dolphinScheduler, ...deps.inspections });
+  return {
+    ...steps,
+    notifyApprovers: createNotifyApprovers(logger),
+    loadChildTemplate: createLoadChildTemplate(logger, deps.templates ?? (deps.prisma ? prismaTemplateVersions(deps.prisma) : undefined)),
+    ...publishing,
+    ...history,
+    ...inspections,
+    ...createScheduledRunActivities({ logger, database: deps.prisma }),
+    ...(deps.retention ? createRetentionActivities(deps.retention) : {}),
+  };
 }
 
 export type RunActivities = ReturnType<typeof createActivities>;

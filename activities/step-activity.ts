@@ -2,8 +2,10 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import type { Logger } from 'pino';
 import type { StepActivity, StepActivityResult, StepRunContext } from '../workflows/engine/step-activity';
 import { stepIdOfActivity } from '../workflows/engine/step-activity';
-import { limitOutput } from './output-limit';
+import type { ArtifactOrigin, ArtifactReference } from '../apps/common/artifacts/artifact-store';
+import { limitOutput, type SaveArtifact } from './output-limit';
 import { redactDeep, substituteSecrets, type SecretResolver } from './secrets';
+import { discardingStepLog, type StepLog, type StepLogSink } from './step-logs/step-log';
 
 export interface StepContext {
   workflowId: string;
@@ -16,6 +18,26 @@ export interface StepContext {
   /** Hides the secrets substituted into this step's `with`: apply it to whatever is logged. */
   redact(text: string): string;
   logger: Logger;
+  /** The step's log, kept outside the history (GET /api/v1/runs/:id/logs); entries are redacted like `redact`. */
+  log: StepLog;
+  /**
+   * Stores bytes as an artifact of this step and attempt and answers its reference, to return in
+   * place of a value too large for the history; absent when the worker has no artifact store or
+   * the run no tenant. Substituted secrets are redacted from the bytes.
+   */
+  saveArtifact?: SaveArtifact;
+}
+
+/** Where artifacts are written: the ArtifactStore (apps/common/artifacts). */
+export interface ArtifactWriter {
+  save(origin: ArtifactOrigin, bytes: Buffer, mediaType: string): Promise<ArtifactReference>;
+}
+
+/** What step activities may use beside their implementation; each is optional, and a worker without it does without. */
+export interface StepServices {
+  secrets?: SecretResolver;
+  stepLogs?: StepLogSink;
+  artifacts?: ArtifactWriter;
 }
 
 export type StepImplementation<Params> = (params: Params, context: StepContext) => Promise<unknown>;
@@ -32,7 +54,7 @@ export type StepImplementation<Params> = (params: Params, context: StepContext) 
 export function stepActivity<Params>(
   logger: Logger,
   implementation: StepImplementation<Params>,
-  secrets?: SecretResolver,
+  services: StepServices = {},
 ): StepActivity {
   return async (params: unknown, run?: StepRunContext): Promise<StepActivityResult> => {
     const { info } = Context.current();
@@ -41,8 +63,15 @@ export function stepActivity<Params>(
     const stepId = stepIdOfActivity(info.activityId);
     let redact = (text: string) => text;
     try {
-      const substituted = await substituteSecrets(params, run, secrets);
+      const substituted = await substituteSecrets(params, run, services.secrets);
       redact = substituted.redact;
+      const tenantId = run?.tenantId;
+      const scope = { runId: workflowId, stepId, attempt: info.attempt };
+      const saveArtifact: SaveArtifact | undefined =
+        services.artifacts && tenantId !== undefined
+          ? (bytes, mediaType) =>
+              services.artifacts!.save({ tenantId, ...scope }, substituted.any ? redactBytes(bytes, redact) : bytes, mediaType)
+          : undefined;
       const context: StepContext = {
         workflowId,
         runId,
@@ -52,13 +81,36 @@ export function stepActivity<Params>(
         tenantId: run?.tenantId,
         redact,
         logger: logger.child({ workflowId, runId, stepId, activityType: info.activityType, attempt: info.attempt }),
+        log:
+          services.stepLogs && tenantId !== undefined
+            ? services.stepLogs.forAttempt({ tenantId, ...scope, activityId: info.activityId }, redact)
+            : discardingStepLog,
+        ...(saveArtifact ? { saveArtifact } : {}),
       };
       const output = await implementation(substituted.params as Params, context);
-      return { output: limitOutput(substituted.any ? redactDeep(output, redact) : output), attempt: info.attempt };
+      return { output: await limitOutput(substituted.any ? redactDeep(output, redact) : output, saveArtifact), attempt: info.attempt };
     } catch (error) {
       throw withAttempt(error, info.attempt, redact);
+    } finally {
+      // The attempt's entries are readable once the step is reported done; a failed write only warns.
+      await services.stepLogs?.flush();
     }
   };
+}
+
+/**
+ * Bytes with the substituted secrets replaced: as UTF-8 text when they are (a JSON or text body),
+ * byte for byte otherwise (a binary body quoting an ASCII secret).
+ */
+function redactBytes(bytes: Buffer, redact: (text: string) => string): Buffer {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return Buffer.from(redact(bytes.toString('latin1')), 'latin1');
+  }
+  const redacted = redact(text);
+  return redacted === text ? bytes : Buffer.from(redacted, 'utf8');
 }
 
 function withAttempt(error: unknown, attempt: number, redact: (text: string) => string): unknown {

@@ -1,10 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { PrismaClient } from '@prisma/client';
-import type { ValidateFunction } from 'ajv';
-import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import { compileInputsSchema } from '../apps/api/src/templates/inputs-schema';
+import { InputValidators } from '../apps/common/inputs/input-validation';
+import type { InvalidParam } from '../apps/common/inputs/invalid-param';
 import type { Spec } from '../workflows/spec/schema';
+import { publishedOnlySteps } from '../workflows/spec/step-types';
 import { ChildTemplateFailure, type ChildTemplate, type ChildTemplateRequest } from '../workflows/engine/step-activity';
 
 /** A pinned template version of one tenant, as a child run needs it. */
@@ -29,16 +29,14 @@ export function prismaTemplateVersions(prisma: PrismaClient): TemplateVersionRea
   };
 }
 
-/** Compiled `inputs` schemas by version id: versions are immutable, so one compile serves forever. */
-const MAX_CACHED_VALIDATORS = 200;
-
 /**
  * The activity a `template` step runs before its child run starts: loads the pinned version of the
- * run's tenant and checks the child's inputs against its `inputs` schema, as the API checks a run's.
+ * run's tenant and checks the child's inputs against its `inputs` schema, with the module the API
+ * checks a run's inputs with. Published-only steps (shell) are refused as a run of them is at start.
  * A worker without a database (no DATABASE_URL) fails it as TemplatesUnavailable, which is retried.
  */
 export function createLoadChildTemplate(logger: Logger, versions: TemplateVersionReader | undefined) {
-  const validators = new LRUCache<string, ValidateFunction>({ max: MAX_CACHED_VALIDATORS });
+  const validators = new InputValidators();
   return async function loadChildTemplate(request: ChildTemplateRequest): Promise<ChildTemplate> {
     if (!versions) {
       throw ApplicationFailure.create({ type: ChildTemplateFailure.Unavailable, message: 'this worker has no template store (set DATABASE_URL)' });
@@ -47,23 +45,21 @@ export function createLoadChildTemplate(logger: Logger, versions: TemplateVersio
     if (!child) {
       throw ApplicationFailure.create({ type: ChildTemplateFailure.NotFound, message: `template version ${request.versionId} does not exist in this run's tenant`, nonRetryable: true });
     }
-    let validate = validators.get(request.versionId);
-    if (!validate) {
-      const compiled = compileInputsSchema(child.spec.inputs, ['spec', 'inputs']);
-      if (!compiled.ok) {
-        logger.error({ versionId: request.versionId, issues: compiled.issues }, 'a stored template version has an inputs schema that does not compile');
-        throw ApplicationFailure.create({ type: ChildTemplateFailure.InvalidInputs, message: `the inputs schema of ${child.templateName} v${child.templateVersion} does not compile`, nonRetryable: true });
-      }
-      validate = compiled.validate;
-      validators.set(request.versionId, validate);
+    const refuse = (message: string) => ApplicationFailure.create({ type: ChildTemplateFailure.InvalidInputs, message, nonRetryable: true });
+    const publishedOnly = publishedOnlySteps(child.spec.steps);
+    if (publishedOnly.length > 0) {
+      throw refuse(`${child.templateName} v${child.templateVersion} has steps only DolphinScheduler runs (${publishedOnly.map((step) => step.id).join(', ')})`);
     }
-    if (!validate(request.inputs)) {
-      const problems = (validate.errors ?? []).map((error) => `inputs${error.instancePath.replace(/\//g, '.')}: ${error.message ?? 'is invalid'}`).join('; ');
-      throw ApplicationFailure.create({
-        type: ChildTemplateFailure.InvalidInputs,
-        message: `the inputs do not fit ${child.templateName} v${child.templateVersion}: ${problems}`,
-        nonRetryable: true,
-      });
+    let problems: InvalidParam[];
+    try {
+      problems = validators.check(request.versionId, child.spec.inputs, request.inputs);
+    } catch (error) {
+      logger.error({ err: error, versionId: request.versionId }, 'a stored template version has an inputs schema that does not compile');
+      throw refuse(`the inputs schema of ${child.templateName} v${child.templateVersion} does not compile`);
+    }
+    if (problems.length > 0) {
+      const listed = problems.map((problem) => `${problem.path.map(String).join('.').replace(/^input/, 'inputs')}: ${problem.message}`).join('; ');
+      throw refuse(`the inputs do not fit ${child.templateName} v${child.templateVersion}: ${listed}`);
     }
     return child;
   };

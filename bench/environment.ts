@@ -21,7 +21,7 @@ import { Keyring } from '../apps/common/crypto/keyring';
 import { payloadCodecsOf } from '../apps/common/crypto/payload-codec';
 import { createLogger } from '../apps/common/logger';
 import { ensureSearchAttributes } from '../apps/common/temporal';
-import { createRunWorker, runWorkflowBundlerOptions } from '../apps/worker/src/worker';
+import { createRunWorker, runWorkflowBundlerOptions, type RunWorkerOptions } from '../apps/worker/src/worker';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../scripts/lib/embedded-postgres';
 import { freePort } from '../scripts/lib/free-port';
 import { migrateDatabase } from '../scripts/lib/migrate';
@@ -99,9 +99,10 @@ export class BenchEnvironment {
   }
 
   /** A worker in this process, with the production worker's settings. */
-  async startWorker(taskQueue: string): Promise<Worker> {
+  async startWorker(taskQueue: string, extra: Pick<RunWorkerOptions, 'prisma' | 'secrets'> = {}): Promise<Worker> {
     const connection = await NativeConnection.connect({ address: this.temporalAddress });
     const worker = await createRunWorker({
+      ...extra,
       connection,
       namespace: this.namespace,
       taskQueue,

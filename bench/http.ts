@@ -38,3 +38,20 @@ export function postJson(url: string, body: unknown, headers: Record<string, str
 export function closeConnections(): void {
   agent.destroy();
 }
+
+export function getJson(url: string, headers: Record<string, string> = {}): Promise<JsonAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'GET', agent, headers });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+      });
+    });
+    req.end();
+  });
+}

@@ -8,6 +8,7 @@
  *   npm run bench -- --only=starts,pool    # some measures (names below)
  *   npm run bench -- --codec               # with the encryption payload codec on (PAYLOAD_CODEC_KEYS)
  *   npx tsx bench/run.ts --only=wide       # the same, without the bootstrap
+ *   npx tsx bench/run.ts --only=stats      # template stats over 100,000 run summaries
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,9 +21,11 @@ import { measureOverhead } from './scenarios/overhead';
 import { measurePool } from './scenarios/pool';
 import { measureLongRun, measureValidation, measureWaitingMemory, measureWideRun } from './scenarios/scale';
 import { measureStartThroughput } from './scenarios/start-throughput';
+import { measureHistorySync } from './scenarios/history-sync';
+import { measureTemplateStats } from './scenarios/template-stats';
 import { fanOutSpec, FOR_EACH_BENCH_CONCURRENCY, forEachNoopSpec, linearNoopSpec } from './specs';
 
-const TARGETS = { overheadRatio: 1.15, forEachRatio: 1.1, startThroughputRatio: 0.8 };
+const TARGETS = { overheadRatio: 1.15, forEachRatio: 1.1, startThroughputRatio: 0.8, historyFirstSyncSeconds: 30, historyRequestsPerNewInstance: 2, statsMs: 500 };
 
 interface Context {
   env: BenchEnvironment;
@@ -31,8 +34,8 @@ interface Context {
   size: typeof FULL;
 }
 
-const FULL = { forEachItems: 10_000, forEachReps: 5, reps: 30, fanOutReps: 80, warmups: 5, startRounds: 10, startsPerRound: 200, approvals: 40, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 5000, poolRuns: 200 };
-const QUICK: typeof FULL = { forEachItems: 10_000, forEachReps: 3, reps: 8, fanOutReps: 16, warmups: 2, startRounds: 3, startsPerRound: 100, approvals: 10, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 1000, poolRuns: 60 };
+const FULL = { forEachItems: 10_000, forEachReps: 5, statsRuns: 100_000, statsReps: 20, reps: 30, fanOutReps: 80, warmups: 5, startRounds: 10, startsPerRound: 200, approvals: 40, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 5000, poolRuns: 200 };
+const QUICK: typeof FULL = { forEachItems: 10_000, forEachReps: 3, statsRuns: 100_000, statsReps: 5, reps: 8, fanOutReps: 16, warmups: 2, startRounds: 3, startsPerRound: 100, approvals: 10, longRunSteps: 2000, wideSteps: 5000, waitingRuns: 1000, poolRuns: 60 };
 
 const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unknown> }> = {
   linear: {
@@ -65,6 +68,14 @@ const MEASURES: Record<string, { title: string; run: (c: Context) => Promise<unk
   longRun: { title: '5. scale: a 2,000-step run', run: ({ env, taskQueue, size }) => measureLongRun(env, taskQueue, size.longRunSteps) },
   wide: { title: '5. scale: a 5,000-wide run', run: ({ env, taskQueue, size }) => measureWideRun(env, taskQueue, size.wideSteps) },
   waitingMemory: { title: '5. scale: one worker holding waiting runs', run: ({ env, size }) => measureWaitingMemory(env, size.waitingRuns) },
+  history: {
+    title: '7. DolphinScheduler history sync against the fake: 10,000 instances (1 and 10 definitions), then one new instance each',
+    run: async ({ env }) => [await measureHistorySync(env, { definitions: 1, instances: 10_000 }), await measureHistorySync(env, { definitions: 10, instances: 10_000 })],
+  },
+  stats: {
+    title: '8. template stats over 100,000 run summaries',
+    run: ({ env, taskQueue, size }) => measureTemplateStats(env, taskQueue, { runs: size.statsRuns, repetitions: size.statsReps }),
+  },
   pool: {
     title: '6. pool scaling',
     run: async ({ env, size }) => [await measurePool(env, 1, size.poolRuns, 10), await measurePool(env, 2, size.poolRuns, 10)],
@@ -162,6 +173,22 @@ function printTable(r: Record<string, any>): void {
       const x = m[side];
       rows.push([`worker RSS holding ${m.runs} waiting ${label}`, `${x.workerRssMbBefore} → ${x.workerRssMbAfter} MB (${x.perRunKb} KB per run)`, '']);
     }
+  }
+  for (const h of r.history ?? []) {
+    rows.push(
+      [`history: first sync of ${h.instances} instances, ${h.definitions} definition(s)`, `${h.firstSync.seconds}s, ${h.firstSync.requests} requests, ${h.firstSync.cached} cached`, verdict(h.firstSync.seconds < TARGETS.historyFirstSyncSeconds)],
+      [`history: one new instance per definition, ${h.definitions} definition(s)`, `${h.incremental.seconds}s, ${h.incremental.requests} requests, at most ${h.incremental.maxRequestsPerDefinition} per definition`, verdict(h.incremental.maxRequestsPerDefinition <= TARGETS.historyRequestsPerNewInstance)],
+    );
+  }
+  if (r.stats) {
+    const s = r.stats;
+    const latency = (l: { medianMs: number; p95Ms: number }) => `${l.medianMs} / ${l.p95Ms}`;
+    rows.push(
+      [`stats of ${s.runSummaries} runs (${s.stepSummaries} step rows): median / p95 ms`, latency(s.stats), verdict(s.stats.p95Ms < TARGETS.statsMs)],
+      ['stats of one version (a third of them): median / p95 ms', latency(s.statsOfVersion), ''],
+      ['analysis by observed step medians: median / p95 ms', latency(s.analysis), ''],
+      ['run summaries written per second (5 steps each, with rollups)', `${s.writtenPerSecond}`, ''],
+    );
   }
   for (const p of r.pool ?? []) rows.push([`pool of ${p.workers}: ${p.runs} runs × ${p.stepsPerRun} steps`, `${p.runsPerSecond} runs/s, ${p.stepsPerSecond} steps/s`, '']);
   const width = Math.max(...rows.map(([label]) => label.length));

@@ -8,7 +8,7 @@ import { FOR_EACH_BENCH_CONCURRENCY } from './specs';
 import { RunStatusKey } from '../workflows/search-attributes';
 import type { NoopWith } from '../workflows/spec/step-types';
 
-export { runTemplate, forEachBatch } from '../workflows';
+export { runTemplate, syncDolphinSchedulerHistory, forEachBatch } from '../workflows';
 
 // The same timeout and retry policy the engine gives a step with no `timeout` or `retry` of its own.
 const { noop } = proxyActivities<{ noop(input: NoopWith): Promise<unknown> }>({

@@ -1,3 +1,8 @@
 /** The workflows the worker bundles. */
 export { runTemplate } from './run-template';
+export { publishQueue } from './publishing/publish-queue';
+export { scheduledRun } from './scheduled-run';
+export { syncDolphinSchedulerHistory } from './dolphinscheduler/history-sync';
+export { runInspections } from './dolphinscheduler/inspections';
+export { retentionCleanup } from './retention-cleanup';
 export { forEachBatch } from './engine/for-each-batch';

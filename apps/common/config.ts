@@ -3,6 +3,7 @@ import { InvalidEgressRule, parseEgressRule } from '../../activities/egress/rule
 import type { RunLimits } from '../../workflows/contract';
 import { MAX_STEPS_IN_FLIGHT } from '../../workflows/engine/limits';
 import { InvalidKeyring, Keyring } from './crypto/keyring';
+import type { S3Settings } from './artifacts/content-backends';
 
 const TemporalConfigSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
@@ -50,6 +51,39 @@ const TemporalConfigWithCodecSchema = TemporalConfigSchema.extend({
   PAYLOAD_CODEC_KEYS: keyringSetting('PAYLOAD_CODEC_KEYS'),
 });
 
+/**
+ * Where artifacts' bytes go (README, "Artifacts"): PostgreSQL unless ARTIFACTS_S3_BUCKET names a
+ * bucket of an S3-compatible object store. Both apps need it: the worker writes, the API reads.
+ * Credentials come from ARTIFACTS_S3_ACCESS_KEY_ID and _SECRET_ACCESS_KEY, or the AWS SDK's own chain.
+ */
+const ArtifactStorageConfigSchema = z.object({
+  ARTIFACTS_S3_BUCKET: z.string().min(1).optional(),
+  ARTIFACTS_S3_ENDPOINT: z.url().optional(),
+  ARTIFACTS_S3_REGION: z.string().min(1).default('us-east-1'),
+  ARTIFACTS_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
+  ARTIFACTS_S3_PREFIX: z.string().default('artifacts/'),
+  ARTIFACTS_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  ARTIFACTS_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+});
+export type ArtifactStorageConfig = z.infer<typeof ArtifactStorageConfigSchema>;
+
+/** The object store's settings, or undefined when artifacts stay in PostgreSQL. */
+export function s3SettingsOf(config: ArtifactStorageConfig): S3Settings | undefined {
+  if (!config.ARTIFACTS_S3_BUCKET) return undefined;
+  const credentials =
+    config.ARTIFACTS_S3_ACCESS_KEY_ID && config.ARTIFACTS_S3_SECRET_ACCESS_KEY
+      ? { accessKeyId: config.ARTIFACTS_S3_ACCESS_KEY_ID, secretAccessKey: config.ARTIFACTS_S3_SECRET_ACCESS_KEY }
+      : undefined;
+  return {
+    bucket: config.ARTIFACTS_S3_BUCKET,
+    region: config.ARTIFACTS_S3_REGION,
+    forcePathStyle: config.ARTIFACTS_S3_FORCE_PATH_STYLE,
+    prefix: config.ARTIFACTS_S3_PREFIX,
+    ...(config.ARTIFACTS_S3_ENDPOINT ? { endpoint: config.ARTIFACTS_S3_ENDPOINT } : {}),
+    ...(credentials ? { credentials } : {}),
+  };
+}
+
 const WorkerConfigSchema = TemporalConfigWithCodecSchema.extend({
   /**
    * Where tenants' secrets are stored, and the keys that open them: needed only by runs whose
@@ -68,7 +102,13 @@ const WorkerConfigSchema = TemporalConfigWithCodecSchema.extend({
   EGRESS_DENY: EgressRuleList,
   /** Redirects an HTTP step follows; one more fails the step. */
   EGRESS_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
-});
+  /** How often the DolphinScheduler execution history is synced (the Temporal Schedule's interval), in seconds; 0 pauses the schedule. */
+  HISTORY_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+  /** How often the inspection rules run, in seconds; 0 pauses the schedule. */
+  INSPECTION_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** Failed executions in a row that make a consecutive-failures finding. */
+  INSPECTION_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(3),
+}).extend(ArtifactStorageConfigSchema.shape);
 
 /** The defaults of RATE_LIMIT_READS_PER_MINUTE and RATE_LIMIT_WRITES_PER_MINUTE: far above what the tests and the benchmark (about 200 starts a second through one token) ask. */
 export const DEFAULT_READS_PER_MINUTE = 60_000;
@@ -132,8 +172,25 @@ const ApiConfigSchema = TemporalConfigWithCodecSchema.extend({
   RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(0).default(DEFAULT_WRITES_PER_MINUTE),
   /** The largest run `input` a start accepts, as JSON bytes (the whole start must stay under Temporal's 2 MB payload limit). */
   RUN_INPUT_MAX_BYTES: z.coerce.number().int().min(1).max(1536 * 1024).default(256 * 1024),
+  /** How long `GET /api/v1/templates/:id/executions?refresh=true` waits for its sync before answering from the cache. */
+  HISTORY_REFRESH_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(15_000),
+  /**
+   * A refresh of a template synced less than this long ago answers from the cache without calling
+   * DolphinScheduler: refreshes cannot be turned into a flood of requests to a target.
+   */
+  HISTORY_REFRESH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
+  /** How long `POST /api/v1/inspections/run` waits for the inspection before answering 202. */
+  INSPECTION_RUN_WAIT_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
+  /** An on-demand inspection this soon after the tenant's last one answers that one's result (`recent`) instead of reading DolphinScheduler again. */
+  INSPECTION_RUN_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  /**
+   * How often the API summarises runs that finished, for template stats (insights/collector.ts); 0
+   * turns it off. One instance collects at a time, whatever the number of instances.
+   */
+  RUN_SUMMARY_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
 })
   .extend(DependencyTimeoutsSchema.shape)
+  .extend(ArtifactStorageConfigSchema.shape)
   .refine((config) => !config.OIDC_ISSUER || (config.OIDC_AUDIENCE && config.OIDC_JWKS_URL), {
   message: 'OIDC_ISSUER needs OIDC_AUDIENCE and OIDC_JWKS_URL',
   path: ['OIDC_ISSUER'],

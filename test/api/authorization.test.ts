@@ -47,8 +47,26 @@ beforeAll(async () => {
   const run = await call(api, 'POST', '/api/v1/runs', { json: { templateId: template.body.id } });
   const token = await call(api, 'POST', '/api/v1/tokens', { json: { name: 'matrix', roles: ['viewer'] } });
   const secret = await call(api, 'PUT', '/api/v1/secrets/MATRIX', { json: { value: 'ours', description: 'the tenant’s own' } });
-  expect([template.status, run.status, token.status, secret.status]).toEqual([201, 201, 201, 201]);
-  params = { template: template.body.id, run: run.body.runId, token: token.body.id, secret: 'MATRIX' };
+  // The other tenant holds a secret of the same name, so its admin may write a target naming it.
+  const dsToken = await call(api, 'PUT', '/api/v1/secrets/MATRIX_DS', { json: { value: 'ours' } });
+  const othersSecret = await call(api, 'PUT', '/api/v1/secrets/MATRIX_DS', { token: otherTenantAdmin, json: { value: 'theirs' } });
+  const target = await call(api, 'PUT', '/api/v1/dolphinscheduler/targets/matrix', { json: { ...targetBody, description: 'the tenant’s own' } });
+  expect([template.status, run.status, token.status, secret.status, dsToken.status, othersSecret.status, target.status]).toEqual([201, 201, 201, 201, 201, 201, 201]);
+  const publish = await api.prisma.publish.create({
+    data: {
+      tenantId,
+      templateId: template.body.id,
+      templateVersion: 1,
+      target: 'matrix',
+      action: 'publish',
+      status: 'awaiting_approval',
+      requestHash: 'matrix',
+      requireApproval: true,
+      workflowId: 'publish-matrix',
+      requestedBy: 'alice',
+    },
+  });
+  params = { template: template.body.id, run: run.body.runId, token: token.body.id, secret: 'MATRIX', target: 'matrix', publish: publish.id };
 }, 60_000);
 
 afterAll(async () => {
@@ -68,19 +86,29 @@ const routes: Route[] = Object.entries(POLICY).map(([key, access]) => {
 
 /** The pattern with its parameters naming real resources of the API's tenant. */
 function pathOf(route: Route): string {
-  const owner = route.pattern.startsWith('/api/v1/runs') ? 'run' : route.pattern.startsWith('/api/v1/tokens') ? 'token' : 'template';
+  const owners: [string, string][] = [
+    ['/api/v1/runs', 'run'],
+    ['/api/v1/tokens', 'token'],
+    ['/api/v1/publishes', 'publish'],
+  ];
+  const owner = owners.find(([prefix]) => route.pattern.startsWith(prefix))?.[1] ?? 'template';
   return route.pattern
     .replace(':id', params[owner]!)
-    .replace(':name', params.secret!)
+    .replace(':name', route.pattern.startsWith('/api/v1/dolphinscheduler/targets') ? params.target! : params.secret!)
+    .replace(':target', params.target!)
     .replace(/:(number|from|to)/g, '1')
     .replace(':stepId', 'gate');
 }
+
+const targetBody = { baseUrl: 'http://ds.example.com:12345/dolphinscheduler', tokenSecret: 'MATRIX_DS', projectName: 'matrix', tenantCode: 'etl', dialect: 'v3.1' };
 
 /** Valid bodies where `{}` is not one, so that another tenant's 404 is not hidden behind a 400. */
 const bodies: Record<string, unknown> = {
   'PATCH /api/v1/templates/:id': { description: 'changed' },
   'POST /api/v1/templates/:id/versions': { spec: { steps: [{ id: 'other', type: 'noop' }] } },
   'PUT /api/v1/secrets/:name': { value: 'theirs' },
+  'PUT /api/v1/dolphinscheduler/targets/:name': { ...targetBody, description: 'theirs' },
+  'POST /api/v1/templates/:id/versions/:number/publish': { target: 'matrix' },
   'POST /api/v1/codec/decode': { payloads: [] },
   'POST /api/v1/codec/encode': { payloads: [] },
 };

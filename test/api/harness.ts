@@ -10,6 +10,8 @@ import type { RefusalBudgets } from '../../apps/api/src/audit/refusal-budget';
 import type { OidcSettings } from '../../apps/api/src/auth/oidc';
 import { createApiServer } from '../../apps/api/src/http/server';
 import { TemplateChangeFeed } from '../../apps/api/src/templates/template-changes';
+import { StepLogFeed } from '../../apps/api/src/run-logs/feed';
+import type { ArtifactStore } from '../../apps/common/artifacts/artifact-store';
 import { issueToken } from '../../apps/api/src/tokens/service';
 import { newTokenSecret } from '../../apps/api/src/auth/api-tokens';
 import { defaultDependencyTimeouts } from '../../apps/common/config';
@@ -33,6 +35,8 @@ export interface Api {
   prisma: PrismaClient;
   temporal: Client;
   templateChanges: TemplateChangeFeed;
+  /** Notifications of step log growth, for live tails. */
+  stepLogFeed: StepLogFeed;
   /** Run control and refusals queued for the audit log; `flush()` writes them now. */
   audit: AuditTrail;
   close(): Promise<void>;
@@ -64,10 +68,18 @@ export interface ApiOptions {
   unreachableDatabase?: boolean;
   /** Per-credential rate limits over the test database (none by default). */
   rateLimits?: Omit<RateLimitOptions, 'databaseUrl' | 'logger'> & { databaseUrl?: string };
+  /** HISTORY_REFRESH_WAIT_MS and INSPECTION_RUN_WAIT_MS; the defaults when absent. */
+  historyRefreshWaitMs?: number;
+  inspectionWaitMs?: number;
+  /** HISTORY_REFRESH_MIN_INTERVAL_MS and INSPECTION_RUN_MIN_INTERVAL_MS; the defaults when absent. */
+  historyRefreshMinIntervalMs?: number;
+  inspectionMinIntervalMs?: number;
   /** RUN_INPUT_MAX_BYTES; the default when absent. */
   runInputMaxBytes?: number;
   /** How many refusals the audit log records (audit/refusal-budget.ts); its defaults when absent. */
   auditBudgets?: Partial<RefusalBudgets>;
+  /** Where artifacts are read; PostgreSQL only when absent. */
+  artifacts?: ArtifactStore;
 }
 
 export interface TestTenant {
@@ -86,6 +98,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
   });
   const logger = options.logger ?? createLogger('flowpilot-api-test', process.env.LOG_LEVEL ?? 'silent');
   const templateChanges = await TemplateChangeFeed.start(options.templateChangesUrl ?? databaseUrl, logger);
+  const stepLogFeed = await StepLogFeed.start(options.templateChangesUrl ?? databaseUrl, logger);
   const rateLimits = options.rateLimits ? new RateLimits({ databaseUrl, logger, ...options.rateLimits }) : undefined;
   const audit = new AuditTrail(prisma, logger, options.auditBudgets);
   const app = createApp({
@@ -102,6 +115,12 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     codecCorsOrigins: options.codecCorsOrigins,
     ...(rateLimits ? { rateLimits } : {}),
     ...(options.runInputMaxBytes ? { runInputMaxBytes: options.runInputMaxBytes } : {}),
+    ...(options.historyRefreshWaitMs === undefined ? {} : { historyRefreshWaitMs: options.historyRefreshWaitMs }),
+    ...(options.inspectionWaitMs === undefined ? {} : { inspectionWaitMs: options.inspectionWaitMs }),
+    ...(options.historyRefreshMinIntervalMs === undefined ? {} : { historyRefreshMinIntervalMs: options.historyRefreshMinIntervalMs }),
+    ...(options.inspectionMinIntervalMs === undefined ? {} : { inspectionMinIntervalMs: options.inspectionMinIntervalMs }),
+    ...(options.artifacts ? { artifacts: options.artifacts } : {}),
+    stepLogFeed,
   });
   const tenant = options.unreachableDatabase ? { id: randomUUID(), slug: 'unreachable' } : (options.tenant ?? (await createTestTenant(prisma)));
   const server = await new Promise<Server>((resolve) => {
@@ -115,6 +134,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
     prisma,
     temporal,
     templateChanges,
+    stepLogFeed,
     audit,
     async close() {
       server.closeAllConnections(); // event streams stay open otherwise
@@ -123,6 +143,7 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
       await prisma.$disconnect();
       await temporal.connection.close();
       await templateChanges.close();
+      await stepLogFeed.close();
       await rateLimits?.close();
     },
   };

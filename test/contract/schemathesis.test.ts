@@ -21,7 +21,9 @@ import { createToken, startApi, type Api } from '../api/harness';
  *  2. POST /api/v1/runs likewise: `input` is checked against the version's own inputs schema;
  *  3. positive cases never carry a made-up paging cursor (opaque: a made-up one is a 400);
  *  4. no run is started in the stateful phase (there is no worker, on purpose);
- *  5. use_after_free is off: the one DELETE archives, and an archived template stays readable.
+ *  5. use_after_free is off: the one DELETE archives, and an archived template stays readable;
+ *  6. a step dry run may answer 422 to a schema-valid body (a step the version lacks), and gets no
+ *     NUL inside its free-form sample values.
  *
  * The API gets a database of its own: the stateful phase changes the templates it can see.
  * Runs land on a task queue no worker polls, so nothing generated is ever executed.
@@ -47,6 +49,9 @@ beforeAll(async () => {
     databaseUrl: databaseUrl(database.admin, database.name),
     secretsKeys: Keyring.parse(Keyring.generateEntry('contract'), 'SECRETS_KEYS'),
     payloadCodecs: [new EncryptionCodec(Keyring.parse(Keyring.generateEntry('contract'), 'PAYLOAD_CODEC_KEYS'))],
+    // No worker runs syncs or inspections here: their documented 202 / `pending` answers come at once.
+    historyRefreshWaitMs: 100,
+    inspectionWaitMs: 100,
   });
   token = await createToken(api.prisma, { tenantId: api.tenant.id, name: 'schemathesis', roles: ['admin', 'sre'], system: true });
 }, 120_000);

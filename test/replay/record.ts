@@ -12,6 +12,13 @@
  * name saying what they keep (approvalAnsweredAtOnce.json: before decisions answered with the
  * settled step; templatesEvaluatedByJsonata.json: two steps whose templates JSONata evaluated,
  * scheduled in the order its promises settled), and are replayed like the others.
+ *
+ * publishQueue.json (the publish workflow: an approved publish, a failed one, an offline) needs
+ * the database and a DolphinScheduler, so test/publishing/publish-fake.test.ts records it:
+ *   RECORD_HISTORIES=1 npx jest test/publishing/publish-fake.test.ts -t replays
+ * historySync.json and inspections.json (the history sync with a target down; an inspection that
+ * alerted) likewise, from the history and inspection tests against the fake:
+ *   RECORD_HISTORIES=1 npx jest test/history
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

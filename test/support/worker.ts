@@ -50,7 +50,7 @@ function quietLogger(): DefaultLogger {
 }
 
 /** What a test may give its worker beside the defaults; the client gets the same payload codecs. */
-export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger' | 'templates'>;
+export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger' | 'prisma' | 'publishing' | 'inspections' | 'storage' | 'templates'>;
 
 export async function startTestWorker(taskQueue = `test-${randomUUID()}`, options: TestWorkerOptions = {}): Promise<TestWorker> {
   const address = process.env.TEMPORAL_ADDRESS;
@@ -68,6 +68,10 @@ export async function startTestWorker(taskQueue = `test-${randomUUID()}`, option
     secrets: options.secrets,
     templates: options.templates,
     payloadCodecs: options.payloadCodecs,
+    prisma: options.prisma,
+    publishing: options.publishing,
+    inspections: options.inspections,
+    ...(options.storage ? { storage: options.storage } : {}),
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });

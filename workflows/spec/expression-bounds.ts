@@ -154,12 +154,35 @@ interface WorkflowTaskBudget {
 /** This module is instantiated per run (it is not among the shared modules), so this is per run too. */
 let currentTask: WorkflowTaskBudget | undefined;
 
+/**
+ * Outside a workflow: the task the evaluations of `inStandaloneTask` share, as the evaluations of a
+ * step that has a workflow task to itself do (the API's dry run of a step). Plain Node, so nothing
+ * replays; only one such task may be open at a time, which its callers see to.
+ */
+let standaloneTask: WorkflowTaskBudget | undefined;
+
 function workflowTaskBudget(): WorkflowTaskBudget {
-  // Outside a workflow (unit tests), each evaluation stands alone.
-  if (!inWorkflowContext()) return { task: -1, steps: 0, built: 0 };
+  // Outside a workflow (unit tests, the API), each evaluation stands alone unless a standalone task is open.
+  if (!inWorkflowContext()) return standaloneTask ?? { task: -1, steps: 0, built: 0 };
   const task = workflowInfo().historyLength;
   if (currentTask?.task !== task) currentTask = { task, steps: 0, built: 0 };
   return currentTask;
+}
+
+/**
+ * Runs `evaluate` (outside a workflow) with its evaluations sharing one fresh workflow task's budgets,
+ * so that they are bounded in all exactly as a step's `when` and `with` are in the worker. Refuses to
+ * open a second task while one is open: callers that evaluate concurrently must queue.
+ */
+export async function inStandaloneTask<T>(evaluate: () => Promise<T>): Promise<T> {
+  if (inWorkflowContext()) throw new Error('inStandaloneTask is for evaluations outside a workflow');
+  if (standaloneTask) throw new Error('a standalone task is already open; evaluate one task at a time');
+  standaloneTask = { task: -2, steps: 0, built: 0 };
+  try {
+    return await evaluate();
+  } finally {
+    standaloneTask = undefined;
+  }
 }
 
 /** Evaluation steps the expressions of the current workflow task may still take in all. */

@@ -6,16 +6,28 @@ import { createAuditRouter } from './audit/router';
 import { authenticate, Authenticator } from './auth/authenticate';
 import type { ApiDependencies } from './dependencies';
 import { createHealthRouter } from './health/router';
+import { createInsightsRouter } from './insights/router';
 import { parseBodies } from './http/body';
 import { renderProblems, unknownRoute } from './http/errors';
 import { createOpenApiRouter } from './openapi/document';
 import { createCodecCors, createCodecRouter } from './codec/router';
 import { createRunsRouter } from './runs/router';
+import { RunStarter } from './runs/start';
+import { createSchedulesRouter } from './schedules/router';
+import { createRunLogsRouter } from './run-logs/router';
+import { createRetentionRouter } from './retention/router';
 import { createSecretsRouter } from './secrets/router';
 import { createTenantsRouter } from './tenants/router';
 import { createTemplatesRouter } from './templates/router';
 import { TemplateHeads } from './templates/template-heads';
 import { createTokensRouter } from './tokens/router';
+import { createPublishesRouter, createTargetsRouter, createTemplatePublishingRouter } from './dolphinscheduler/router';
+import { createHooksRouter } from './triggers/hooks';
+import { createTriggersRouter } from './triggers/router';
+import { Triggers } from './triggers/service';
+import { createExecutionsRouter } from './dolphinscheduler/executions-router';
+import { createInspectionsRouter } from './inspections/router';
+import { createMetricsRouter } from './metrics/router';
 
 /** Bodies above this are refused before parsing; a spec alone may hold MAX_SPEC_BYTES (checked later). */
 const BODY_LIMIT = '2mb';
@@ -54,22 +66,37 @@ export function createApp(dependencies: ApiDependencies): express.Express {
   // The codec's CORS headers and its preflight, which browsers send without a credential.
   app.use('/api/v1/codec', createCodecCors(deps));
 
-  // Everything above is public (health, the OpenAPI document and its viewer, CORS preflights);
-  // everything below needs a credential.
+  // Webhook deliveries carry no credential: each is authenticated by its signature (triggers/hooks.ts).
+  const templateHeads = new TemplateHeads(deps.prisma, deps.templateChanges);
+  const triggers = new Triggers(deps);
+  app.use('/api/v1/hooks', createHooksRouter(deps, triggers, new RunStarter(deps, templateHeads)));
+
+  // Everything above is public (health, the OpenAPI document and its viewer, CORS preflights,
+  // signed webhook deliveries); everything below needs a credential.
   const authenticator = new Authenticator(deps.prisma, deps.logger, deps.oidc);
   app.use(recordRefusals(deps.audit));
   app.use(authenticate(authenticator));
   if (deps.rateLimits) app.use(deps.rateLimits.middleware());
 
-  const templateHeads = new TemplateHeads(deps.prisma, deps.templateChanges);
   app.use(parseBodies({ limit: BODY_LIMIT }));
   app.use('/api/v1/tenants', createTenantsRouter(deps));
   app.use('/api/v1/tokens', createTokensRouter(deps, authenticator));
   app.use('/api/v1/templates', createTemplatesRouter(deps, templateHeads));
+  app.use('/api/v1/templates', createTemplatePublishingRouter(deps));
+  app.use('/api/v1/templates', createExecutionsRouter(deps));
+  app.use('/api/v1/inspections', createInspectionsRouter(deps));
+  app.use('/api/v1/dolphinscheduler/targets', createTargetsRouter(deps));
+  app.use('/api/v1/publishes', createPublishesRouter(deps));
+  app.use('/api/v1/templates', createSchedulesRouter(deps, templateHeads));
+  app.use('/api/v1/templates', createTriggersRouter(deps, templateHeads, triggers));
+  app.use('/api/v1/templates', createInsightsRouter(deps, templateHeads));
   app.use('/api/v1/runs', createRunsRouter(deps, templateHeads));
+  app.use('/api/v1/runs', createRunLogsRouter(deps));
+  app.use('/api/v1/retention', createRetentionRouter(deps));
   app.use('/api/v1/secrets', createSecretsRouter(deps));
   app.use('/api/v1/codec', createCodecRouter(deps));
   app.use('/api/v1/audit', createAuditRouter(deps));
+  app.use(createMetricsRouter(deps));
 
   app.use(unknownRoute);
   app.use(renderProblems(deps.logger));

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { loadApiConfig, runLimitsOf } from '../../common/config';
+import { loadApiConfig, runLimitsOf, s3SettingsOf } from '../../common/config';
 import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
 import { payloadCodecsOf } from '../../common/crypto/payload-codec';
@@ -9,8 +9,12 @@ import { createApp } from './app';
 import { AuditTrail } from './audit/trail';
 import { oidcSettingsOf } from './auth/oidc';
 import { RateLimits } from './http/rate-limit';
+import { RunSummaryCollector } from './insights/collector';
 import { createApiServer } from './http/server';
 import { TemplateChangeFeed } from './templates/template-changes';
+import { StepLogFeed } from './run-logs/feed';
+import { ArtifactStore } from '../../common/artifacts/artifact-store';
+import { S3ContentBackend } from '../../common/artifacts/content-backends';
 
 /** Shutting down waits this long for in-flight requests before closing connections anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -29,6 +33,9 @@ async function main(): Promise<void> {
   const secrets = config.SECRETS_KEYS ? new SecretStore(prisma, config.SECRETS_KEYS) : undefined;
 
   const templateChanges = await TemplateChangeFeed.start(config.DATABASE_URL, logger);
+  const stepLogFeed = await StepLogFeed.start(config.DATABASE_URL, logger);
+  const s3 = s3SettingsOf(config);
+  const artifacts = new ArtifactStore(prisma, s3 ? new S3ContentBackend(s3) : undefined);
 
   const oidc = oidcSettingsOf(config);
   const rateLimits = new RateLimits({
@@ -53,7 +60,15 @@ async function main(): Promise<void> {
     codecCorsOrigins: config.CODEC_CORS_ORIGINS,
     rateLimits,
     runInputMaxBytes: config.RUN_INPUT_MAX_BYTES,
+    historyRefreshWaitMs: config.HISTORY_REFRESH_WAIT_MS,
+    historyRefreshMinIntervalMs: config.HISTORY_REFRESH_MIN_INTERVAL_MS,
+    inspectionWaitMs: config.INSPECTION_RUN_WAIT_MS,
+    inspectionMinIntervalMs: config.INSPECTION_RUN_MIN_INTERVAL_MS,
+    artifacts,
+    stepLogFeed,
   });
+  const runSummaries = new RunSummaryCollector({ prisma, temporal, logger });
+  if (config.RUN_SUMMARY_INTERVAL_MS > 0) runSummaries.start(config.RUN_SUMMARY_INTERVAL_MS);
   const server = createApiServer(app).listen(config.API_PORT, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ url: `http://localhost:${port}`, docs: `http://localhost:${port}/docs` }, 'API listening');
@@ -72,7 +87,8 @@ async function main(): Promise<void> {
     closeIdle.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await audit.close();
-    await Promise.allSettled([prisma.$disconnect(), temporal.connection.close(), templateChanges.close(), rateLimits.close()]);
+    await runSummaries.stop();
+    await Promise.allSettled([prisma.$disconnect(), temporal.connection.close(), templateChanges.close(), stepLogFeed.close(), rateLimits.close()]);
     logger.info('stopped');
     process.exit(0);
   };

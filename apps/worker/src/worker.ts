@@ -1,16 +1,22 @@
 import type { PrismaClient } from '@prisma/client';
+import { Client, Connection } from '@temporalio/client';
 import type { Duration, PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { createActivities } from '../../../activities';
+import { ensureMaintenanceSchedules } from '../../common/dolphinscheduler/schedules';
+import { createActivities, type ActivityDependencies } from '../../../activities';
 import { EgressPolicy } from '../../../activities/egress';
 import type { SecretResolver } from '../../../activities/secrets';
-import { prismaTemplateVersions, type TemplateVersionReader } from '../../../activities/template-runs';
-import type { WorkerConfig } from '../../common/config';
+import type { TemplateVersionReader } from '../../../activities/template-runs';
+import { StepLogSink } from '../../../activities/step-logs/step-log';
+import { ArtifactStore } from '../../common/artifacts/artifact-store';
+import { S3ContentBackend } from '../../common/artifacts/content-backends';
+import { s3SettingsOf, type WorkerConfig } from '../../common/config';
 import { payloadCodecsOf } from '../../common/crypto/payload-codec';
 import { createPrismaClient } from '../../common/database';
 import { createLogger } from '../../common/logger';
 import { SecretStore } from '../../common/secrets/secret-store';
+import { ensureRetentionSchedule } from './retention-schedule';
 
 export interface RunWorkerOptions {
   connection: NativeConnection;
@@ -34,6 +40,29 @@ export interface RunWorkerOptions {
   templates?: TemplateVersionReader;
   /** The payload codec (PAYLOAD_CODEC_KEYS): the same as the API's client, or neither reads the other's payloads. */
   payloadCodecs?: PayloadCodec[];
+  /** The database publishing to DolphinScheduler reads and records in (DATABASE_URL); publishes wait for a worker with one. */
+  prisma?: PrismaClient;
+  /** DolphinScheduler client settings of publishing (tests shorten timeouts). */
+  publishing?: ActivityDependencies['publishing'];
+  /** Where inspection alerts go and how many failures in a row make a finding. */
+  inspections?: ActivityDependencies['inspections'];
+  /**
+   * The database of step logs, artifacts and their retention (DATABASE_URL); without it steps keep
+   * no logs, large outputs are replaced by their size, and this worker runs no retention cleanup.
+   */
+  storage?: WorkerStorage;
+}
+
+/** What the worker keeps in PostgreSQL (and an object store) beside secrets. */
+export interface WorkerStorage {
+  prisma: PrismaClient;
+  stepLogs: StepLogSink;
+  artifacts: ArtifactStore;
+}
+
+/** The storage of a worker with a database: logs batched into it, artifacts into it or the object store given. */
+export function workerStorageOf(prisma: PrismaClient, logger: Logger, objectStore?: S3ContentBackend): WorkerStorage {
+  return { prisma, stepLogs: new StepLogSink(prisma, logger), artifacts: new ArtifactStore(prisma, objectStore) };
 }
 
 const workflowsPath = require.resolve('../../../workflows');
@@ -86,6 +115,16 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
       egressPolicy: options.egressPolicy ?? new EgressPolicy(),
       secrets: options.secrets,
       templates: options.templates,
+      prisma: options.prisma,
+      publishing: options.publishing,
+      inspections: options.inspections,
+      ...(options.storage
+        ? {
+            stepLogs: options.storage.stepLogs,
+            artifacts: options.storage.artifacts,
+            retention: { prisma: options.storage.prisma, artifacts: options.storage.artifacts, logger },
+          }
+        : {}),
     }),
     dataConverter: { payloadCodecs: options.payloadCodecs ?? [] },
     maxHeartbeatThrottleInterval: '1s',
@@ -106,6 +145,9 @@ export async function runWorkerUntilShutdown(
   const egressPolicy = egressPolicyOf(config);
   const prisma = config.DATABASE_URL ? createPrismaClient(config.DATABASE_URL) : undefined;
   const secretStore = prisma && config.SECRETS_KEYS ? new SecretStore(prisma, config.SECRETS_KEYS) : undefined;
+  const s3 = s3SettingsOf(config);
+  const objectStore = s3 ? new S3ContentBackend(s3) : undefined;
+  const storage = prisma ? workerStorageOf(prisma, options.logger, objectStore) : undefined;
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const worker = await createRunWorker({
@@ -116,9 +158,12 @@ export async function runWorkerUntilShutdown(
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       egressPolicy,
       secrets: secretStore,
-      templates: prisma ? prismaTemplateVersions(prisma) : undefined,
+      prisma,
       payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS),
+      ...(storage ? { storage } : {}),
+      inspections: { consecutiveFailureThreshold: config.INSPECTION_FAILURE_THRESHOLD },
     });
+    if (prisma) await ensureSchedules(config, options.logger);
     options.logger.info(
       {
         address: config.TEMPORAL_ADDRESS,
@@ -128,6 +173,9 @@ export async function runWorkerUntilShutdown(
         egress: egressPolicy.describe(),
         // Key ids only: they say which keys are loaded, and reveal nothing.
         secrets: config.SECRETS_KEYS && secretStore ? { keys: config.SECRETS_KEYS.keyIds } : 'off (set DATABASE_URL and SECRETS_KEYS)',
+        'publishing and schedules': prisma ? 'on' : 'off (set DATABASE_URL)',
+        stepLogs: storage ? 'on' : 'off (set DATABASE_URL)',
+        artifacts: storage ? { storage: storage.artifacts.storage, ...(s3 ? { bucket: s3.bucket } : {}) } : 'off (set DATABASE_URL)',
         templateSteps: prisma ? 'on' : 'off (set DATABASE_URL)',
         payloadCodec: config.PAYLOAD_CODEC_KEYS ? { keys: config.PAYLOAD_CODEC_KEYS.keyIds } : 'off',
       },
@@ -136,7 +184,26 @@ export async function runWorkerUntilShutdown(
     await worker.run();
     options.logger.info('worker stopped');
   } finally {
+    await storage?.stepLogs.close();
+    objectStore?.close();
     await Promise.allSettled([connection.close(), prisma?.$disconnect()]);
+  }
+}
+
+/** The history sync, inspection and retention schedules, which need a worker with the database to run. */
+async function ensureSchedules(config: WorkerConfig, logger: Logger): Promise<void> {
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  try {
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: { payloadCodecs: payloadCodecsOf(config.PAYLOAD_CODEC_KEYS) } });
+    await ensureMaintenanceSchedules(client, {
+      taskQueue: config.TASK_QUEUE,
+      historySyncIntervalSeconds: config.HISTORY_SYNC_INTERVAL_SECONDS,
+      inspectionIntervalSeconds: config.INSPECTION_INTERVAL_SECONDS,
+      logger,
+    });
+    await ensureRetentionSchedule(client, config.TASK_QUEUE, logger);
+  } finally {
+    await connection.close();
   }
 }
 

@@ -57,6 +57,30 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'GET /api/v1/templates/:id/versions/:number': viewer,
   'GET /api/v1/templates/:id/versions/:from/diff/:to': viewer,
   'POST /api/v1/templates/:id/versions/:number/rollback': editor,
+  'GET /api/v1/templates/:id/stats': viewer,
+  'GET /api/v1/templates/:id/versions/:number/analysis': viewer,
+  // A dry run stores nothing and reads no secret: whoever may read the version may try it.
+  'POST /api/v1/templates/:id/versions/:number/evaluate': viewer,
+
+  // A schedule starts runs, so it is an operator's to manage, like starting runs by hand.
+  'GET /api/v1/templates/:id/schedules': viewer,
+  'POST /api/v1/templates/:id/schedules': operator,
+  'GET /api/v1/templates/:id/schedules/:scheduleId': viewer,
+  'PATCH /api/v1/templates/:id/schedules/:scheduleId': operator,
+  'DELETE /api/v1/templates/:id/schedules/:scheduleId': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/pause': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/resume': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/trigger': operator,
+  'POST /api/v1/templates/:id/schedules/:scheduleId/backfill': operator,
+
+  // A trigger lets another system start runs: an operator's, like schedules. Deliveries
+  // (POST /api/v1/hooks/:triggerId) carry no credential and are signed instead (triggers/hooks.ts).
+  'GET /api/v1/templates/:id/triggers': viewer,
+  'POST /api/v1/templates/:id/triggers': operator,
+  'GET /api/v1/templates/:id/triggers/:triggerId': viewer,
+  'PATCH /api/v1/templates/:id/triggers/:triggerId': operator,
+  'DELETE /api/v1/templates/:id/triggers/:triggerId': operator,
+  'POST /api/v1/templates/:id/triggers/:triggerId/secret': operator,
 
   'POST /api/v1/runs': operator,
   'GET /api/v1/runs': viewer,
@@ -69,12 +93,43 @@ export const POLICY: Readonly<Record<string, Access>> = {
   'POST /api/v1/runs/:id/steps/:stepId/skip': operator,
   'POST /api/v1/runs/:id/steps/:stepId/approve': approver,
   'POST /api/v1/runs/:id/steps/:stepId/reject': approver,
+  // What steps sent and received (credentials redacted) and the outputs they stored: readers of the run.
+  'GET /api/v1/runs/:id/logs': viewer,
+  'GET /api/v1/runs/:id/logs/stream': viewer,
+  'GET /api/v1/runs/:id/artifacts/:artifactId': viewer,
+
+  'GET /api/v1/retention': viewer,
+  'PUT /api/v1/retention': admin,
 
   // Secret values never leave the API, but whoever writes them decides what runs send where.
   'GET /api/v1/secrets': admin,
   'GET /api/v1/secrets/:name': admin,
   'PUT /api/v1/secrets/:name': admin,
   'DELETE /api/v1/secrets/:name': admin,
+
+  // DolphinScheduler targets name the secret holding their token; only admins decide where a tenant publishes.
+  'GET /api/v1/dolphinscheduler/targets': viewer,
+  'GET /api/v1/dolphinscheduler/targets/:name': viewer,
+  'PUT /api/v1/dolphinscheduler/targets/:name': admin,
+  'DELETE /api/v1/dolphinscheduler/targets/:name': admin,
+
+  // Publishing changes what runs on a scheduler: operators publish and take online or offline.
+  'POST /api/v1/templates/:id/versions/:number/publish': operator,
+  'POST /api/v1/templates/:id/targets/:target/online': operator,
+  'POST /api/v1/templates/:id/targets/:target/offline': operator,
+  'GET /api/v1/publishes': viewer,
+  'GET /api/v1/publishes/:id': viewer,
+  'POST /api/v1/publishes/:id/approve': approver,
+  'POST /api/v1/publishes/:id/reject': approver,
+
+  // Executions come from the history cache; a refresh syncs one template, bounded and joined when one is running.
+  'GET /api/v1/templates/:id/executions': viewer,
+  'GET /api/v1/inspections': viewer,
+  'POST /api/v1/inspections/run': operator,
+  // Acknowledging a finding silences its alerts until it changes (for a dependency: confirms it).
+  'POST /api/v1/inspections/:id/acknowledge': operator,
+  // Prometheus: figures of every tenant, so a system administrator's token.
+  'GET /metrics': system,
 
   // The Temporal Web UI's codec server, called with the user's credential. A payload carries no
   // tenant, so the codec cannot tell whose it is: it asks for a reader of some tenant (README,

@@ -1,3 +1,4 @@
+import type { InvalidParam } from '../../../common/inputs/invalid-param';
 /**
  * RFC 9457 problem details. Every error the API answers with is one of these, as
  * `application/problem+json`; handlers throw `ProblemError` and the error middleware renders it.
@@ -37,10 +38,7 @@ export class ProblemError extends Error {
   }
 }
 
-export interface InvalidParam {
-  path: (string | number)[];
-  message: string;
-}
+export type { InvalidParam } from '../../../common/inputs/invalid-param';
 
 export const problems = {
   badRequest: (detail: string, extensions?: Record<string, unknown>) =>

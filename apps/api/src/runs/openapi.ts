@@ -45,7 +45,7 @@ registry.registerPath({
     200: json('The run an earlier request with the same Idempotency-Key started', StartRunResponseSchema),
     404: problem('No such template or version'),
     409: problem('The template is archived, or the Idempotency-Key was used for another request'),
-    422: problem('The input does not match the version’s input schema (see invalidParams)'),
+    422: problem('The input does not match the version’s input schema, or the version has a shell step, which flowpilot never runs: it runs only on DolphinScheduler once published (see invalidParams)'),
   },
 });
 

@@ -22,7 +22,7 @@ type StepView = z.output<typeof StepViewSchema>;
 type PendingActivity = temporal.api.workflow.v1.IPendingActivityInfo;
 
 /** What is known of a run beyond Temporal's description of it. */
-interface KnownState {
+export interface KnownState {
   state?: RunState;
   error?: StepError;
   /** Why the steps are missing: the run could not report them. */
@@ -87,7 +87,7 @@ async function knownStateOf(
  * A closed run's last state: its result, or the state it attached to its failure or cancellation;
  * a terminated run attached none, and its error is the termination's reason.
  */
-async function outcomeOf(handle: WorkflowHandle): Promise<KnownState> {
+export async function outcomeOf(handle: WorkflowHandle): Promise<KnownState> {
   try {
     return { state: asRunState(await handle.result()) };
   } catch (error) {

@@ -4,12 +4,13 @@ import { LRUCache } from 'lru-cache';
 import stableStringify from 'safe-stable-stringify';
 import { RUN_WORKFLOW_TYPE, type RunInput } from '../../../../workflows/contract';
 import { SpecSchema, type Spec } from '../../../../workflows/spec/schema';
+import { publishedOnlySteps } from '../../../../workflows/spec/step-types';
 import { runStartOptions } from '../../../common/run-start-options';
 import type { ApiDependencies } from '../dependencies';
 import { problems } from '../http/problem';
 import type { Principal } from '../http/principal';
 import type { TemplateHeads } from '../templates/template-heads';
-import { InputValidators } from './input-validation';
+import { InputValidators } from '../../../common/inputs/input-validation';
 import { describeRun, rememberRunTenant } from './run-handle';
 import { runSummaryOf } from './list';
 import type { StartRunBody, StartRunResponse } from './schemas';
@@ -71,6 +72,7 @@ export class RunStarter {
       throw problems.payloadTooLarge(`input is ${inputBytes} bytes as JSON; a run's input may be at most ${inputLimit} bytes (RUN_INPUT_MAX_BYTES)`);
     }
     const version = await this.pinVersion(principal.tenantId, body.templateId, body.version);
+    refuseStepsNotRunHere(version);
     // Spec and input travel together in the workflow's input; the rest of RunInput is small and bounded.
     if (version.specBytes + inputBytes + 4096 > MAX_START_PAYLOAD_BYTES) {
       throw problems.payloadTooLarge(
@@ -163,6 +165,22 @@ export class RunStarter {
       links: runLinks(workflowId),
     };
   }
+}
+
+/**
+ * flowpilot's worker never runs arbitrary shell: a version with a shell step is for publishing to
+ * DolphinScheduler, and a run of it is refused before anything starts, naming every such step.
+ */
+function refuseStepsNotRunHere(version: PinnedVersion): void {
+  const steps = publishedOnlySteps(version.spec.steps);
+  if (steps.length === 0) return;
+  throw problems.unprocessable(
+    `version ${version.number} of ${version.templateName} has steps flowpilot does not run (${steps.map((s) => `${s.id}: ${s.type}`).join(', ')}); publish it to a DolphinScheduler target instead`,
+    steps.map((step) => ({
+      path: ['spec', 'steps', version.spec.steps.findIndex((s) => s.id === step.id), 'type'],
+      message: `step ${step.id} is a ${step.type} step, which runs only on DolphinScheduler once published`,
+    })),
+  );
 }
 
 export function runLinks(runId: string): StartRunResponse['links'] {

@@ -8,6 +8,7 @@ export interface TemplateView {
   name: string;
   description: string;
   labels: Record<string, string>;
+  owner: string | null;
   archived: boolean;
   latestVersion: number;
   createdBy: string;
@@ -31,6 +32,7 @@ export function templateView(row: Template): TemplateView {
     name: row.name,
     description: row.description,
     labels: row.labels as Record<string, string>,
+    owner: row.owner,
     archived: row.archived,
     latestVersion: row.latestVersion,
     createdBy: row.createdBy,

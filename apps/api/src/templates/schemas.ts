@@ -43,12 +43,16 @@ const NameSchema = text(textPatterns.notBlank, 200, 'must not be blank or contai
   .meta({ example: 'nightly-settlement' });
 const DescriptionSchema = storableText(2000);
 const MessageSchema = storableText(2000).meta({ description: 'Why this version exists, like a commit message' });
+const OwnerSchema = text(textPatterns.notBlank, 200, 'must name a subject (not blank, no NUL characters)')
+  .trim()
+  .meta({ description: 'Who answers for the template (a subject of the tenant, e.g. a user or team): inspection findings are assigned to them', example: 'alice' });
 
 export const CreateTemplateBody = z
   .object({
     name: NameSchema,
     description: DescriptionSchema.default(''),
     labels: LabelsSchema.default({}),
+    owner: OwnerSchema.nullable().default(null),
     spec: z.unknown(),
     message: MessageSchema.default(''),
   })
@@ -59,9 +63,10 @@ export const UpdateTemplateBody = z
     name: NameSchema.optional(),
     description: DescriptionSchema.optional(),
     labels: LabelsSchema.optional().meta({ description: 'Replaces all labels' }),
+    owner: OwnerSchema.nullable().optional().meta({ description: 'null removes the owner' }),
   })
   .strict()
-  .refine((patch) => Object.keys(patch).length > 0, { message: 'name at least one of name, description, labels' })
+  .refine((patch) => Object.keys(patch).length > 0, { message: 'name at least one of name, description, labels, owner' })
   .openapi({ minProperties: 1 } as object);
 export type TemplatePatch = z.output<typeof UpdateTemplateBody>;
 
@@ -114,6 +119,7 @@ export const TemplateResource = registry.register(
     name: z.string(),
     description: z.string(),
     labels: z.record(z.string(), z.string()),
+    owner: z.string().nullable(),
     archived: z.boolean(),
     latestVersion: z.number().int(),
     createdBy: z.string(),

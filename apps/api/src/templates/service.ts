@@ -39,6 +39,7 @@ export interface NewTemplate {
   name: string;
   description: string;
   labels: Record<string, string>;
+  owner: string | null;
   spec: Spec;
   message: string;
 }
@@ -72,6 +73,7 @@ export class TemplateService {
             name: input.name,
             description: input.description,
             labels: input.labels,
+            owner: input.owner,
             latestVersion: 1,
             createdBy: caller.subject,
             versions: {

@@ -3,7 +3,7 @@ import stringify from 'safe-stable-stringify';
 import { MAX_SPEC_BYTES, type Spec } from '../../../../workflows/spec/schema';
 import { validateSpec } from '../../../../workflows/spec/validate';
 import { problems } from '../http/problem';
-import { compileInputsSchema } from './inputs-schema';
+import { compileInputsSchema } from '../../../common/inputs/inputs-schema';
 
 /**
  * The API's gate for specs: size, then `validateSpec` (structure, DAG, expressions, step `with`),

@@ -1,6 +1,6 @@
 import type { Prisma, PrismaClient } from '@prisma/client';
 import type { Spec } from '../../../../workflows/spec/schema';
-import type { TemplateReference } from '../../../../workflows/spec/step-types';
+import { publishedOnlySteps, type TemplateReference } from '../../../../workflows/spec/step-types';
 import { problems, type InvalidParam } from '../http/problem';
 
 /** How deep `template` steps may nest: a run of a template running a template… at most this many levels below it. */
@@ -46,6 +46,12 @@ export async function pinTemplateReferences(db: Db, tenantId: string, self: Refe
       const version = await db.templateVersion.findFirst({ where: { templateId: template.id, number }, select: { id: true, spec: true } });
       if (!version) {
         report(['version'], `template "${reference.name}" has no version ${number}`);
+        return step;
+      }
+      const publishedOnly = publishedOnlySteps((version.spec as unknown as Spec).steps);
+      if (publishedOnly.length > 0) {
+        const ids = publishedOnly.map((only) => only.id).join(', ');
+        report(['name'], `template "${reference.name}" v${number} has steps only DolphinScheduler runs (${ids}), so it cannot run as a child run`);
         return step;
       }
       const problem = await walkReferences(db, tenantId, self, [self.name, reference.name], version.spec as unknown as Spec);

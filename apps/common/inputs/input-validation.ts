@@ -1,7 +1,7 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { LRUCache } from 'lru-cache';
-import type { InvalidParam } from '../http/problem';
-import { compileInputsSchema } from '../templates/inputs-schema';
+import type { InvalidParam } from './invalid-param';
+import { compileInputsSchema } from './inputs-schema';
 
 /**
  * Run inputs are checked against the pinned version's `spec.inputs` JSON Schema, compiled the way

@@ -1,6 +1,6 @@
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import type { InvalidParam } from '../http/problem';
+import type { InvalidParam } from './invalid-param';
 
 /**
  * A spec's `inputs` is a JSON Schema (draft 2020-12, the dialect OpenAPI 3.1 uses, so the same

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+/**
+ * A DolphinScheduler schedule as a publish request gives it: a Quartz cron expression (with
+ * seconds, as DolphinScheduler reads it), the window it applies in and its time zone.
+ */
+
+/** Quartz cron: 6 or 7 space-separated fields (seconds first, optional year). Checked for its shape; the server checks the rest. */
+const QUARTZ_CRON = /^\S+( \S+){5,6}$/;
+const DS_DATE_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+
+export const PublishScheduleSchema = z
+  .object({
+    crontab: z.string().max(200).regex(QUARTZ_CRON, { message: 'must be a Quartz cron expression with seconds, e.g. "0 0 2 * * ? *"' }),
+    startTime: z.string().regex(DS_DATE_TIME, { message: 'must be "yyyy-MM-dd HH:mm:ss"' }),
+    endTime: z.string().regex(DS_DATE_TIME, { message: 'must be "yyyy-MM-dd HH:mm:ss"' }),
+    timezoneId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_+\-/]+$/, { message: 'must be an IANA time zone, e.g. "UTC"' }).default('UTC'),
+    failureStrategy: z.enum(['END', 'CONTINUE']).default('END'),
+    warningType: z.enum(['NONE', 'SUCCESS', 'FAILURE', 'ALL']).default('NONE'),
+  })
+  .strict();
+
+export type PublishSchedule = z.output<typeof PublishScheduleSchema>;
+
+/**
+ * What the schema cannot say (so the API answers it as a 422, not a 400): real dates, in order.
+ * Each problem names its field.
+ */
+export function scheduleProblems(schedule: PublishSchedule): { path: string[]; message: string }[] {
+  const problems: { path: string[]; message: string }[] = [];
+  for (const field of ['startTime', 'endTime'] as const) {
+    if (!isRealDateTime(schedule[field])) problems.push({ path: ['schedule', field], message: 'must be a real date and time' });
+  }
+  if (problems.length === 0 && schedule.startTime >= schedule.endTime) {
+    problems.push({ path: ['schedule', 'endTime'], message: 'must come after startTime' });
+  }
+  return problems;
+}
+
+function isRealDateTime(value: string): boolean {
+  const [date, time] = value.split(' ') as [string, string];
+  const [year, month, day] = date.split('-').map(Number) as [number, number, number];
+  const [hour, minute, second] = time.split(':').map(Number) as [number, number, number];
+  const parsed = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  return (
+    year >= 1970 &&
+    parsed.getUTCFullYear() === year &&
+    parsed.getUTCMonth() === month - 1 &&
+    parsed.getUTCDate() === day &&
+    hour < 24 &&
+    minute < 60 &&
+    second < 60
+  );
+}
