@@ -9,7 +9,7 @@ import {
   type CompiledExpression,
 } from './expressions';
 import { MAX_SPEC_BYTES, SpecSchema, type Spec } from './schema';
-import { stepTypes } from './step-types';
+import { stepTypes, type StepTypeDefinition } from './step-types';
 import { mayHoldSecrets, referencesAfterHost, secretNameOf, secretReferencePaths } from './secret-references';
 
 /**
@@ -392,12 +392,17 @@ function checkTemplateReferences(spec: Spec): SpecIssue[] {
   return issues;
 }
 
-/** `forEach` runs each item as an activity: timers and approvals have no per-item form. */
+/** Step types flowpilot's worker runs as one activity: the only ones `forEach` can run per item. */
+function runsPerItem(definition: StepTypeDefinition): boolean {
+  return definition.kind === 'activity' && definition.placement === 'anywhere';
+}
+
+/** `forEach` runs each item as an activity: timers, approvals and child runs have no per-item form. */
 function checkForEach(spec: Spec): SpecIssue[] {
   const issues: SpecIssue[] = [];
   spec.steps.forEach((step, i) => {
-    if (step.forEach && stepTypes[step.type].kind !== 'activity') {
-      const types = Object.entries(stepTypes).filter(([, definition]) => definition.kind === 'activity').map(([name]) => name);
+    if (step.forEach && !runsPerItem(stepTypes[step.type])) {
+      const types = Object.entries(stepTypes).filter(([, definition]) => runsPerItem(definition)).map(([name]) => name);
       issues.push(stepIssue(spec, i, ['forEach'], `forEach: ${step.type} steps cannot run per item; forEach takes steps of type ${types.join(', ')}`));
     }
   });
