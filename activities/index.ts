@@ -12,6 +12,7 @@ import { shellStep } from './steps/shell';
 import { createNotifyApprovers } from './notify-approvers';
 import { createNotificationActivities } from './notifications';
 import type { SecretResolver } from './secrets';
+import { createLoadChildTemplate, prismaTemplateVersions, type TemplateVersionReader } from './template-runs';
 import { createScheduledRunActivities } from './scheduled-runs';
 import type { ArtifactWriter } from './step-activity';
 import type { StepLogSink } from './step-logs/step-log';
@@ -27,6 +28,8 @@ export interface ActivityDependencies {
    * or SECRETS_KEYS) leaves it out, and a step referencing a secret then fails as SecretsUnavailable.
    */
   secrets?: SecretResolver;
+  /** Where `template` steps load the versions they run; by default from `prisma`; without either they fail as TemplatesUnavailable. */
+  templates?: TemplateVersionReader;
   /**
    * The database (DATABASE_URL) publishing reads templates and targets from and records publishes
    * in, schedules' firings read templates from, and notices are delivered from (channels, people,
@@ -85,6 +88,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...steps,
     ...notifications,
     notifyApprovers: createNotifyApprovers(logger),
+    loadChildTemplate: createLoadChildTemplate(logger, deps.templates ?? (deps.prisma ? prismaTemplateVersions(deps.prisma) : undefined)),
     ...publishing,
     ...history,
     ...inspections,

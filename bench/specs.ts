@@ -33,3 +33,13 @@ export function approvalThenNoopSpec(approver: string): SpecInput {
 export function approvalOnlySpec(approver: string): SpecInput {
   return { steps: [{ id: 'approve', type: 'approval', with: { approvers: { users: [approver] } } }] };
 }
+
+/** The concurrency of the forEach scenario, in the engine's spec and in the hand-written workflow. */
+export const FOR_EACH_BENCH_CONCURRENCY = 50;
+
+/** One noop step run once per item of a list of `count` numbers, each returning its index. */
+export function forEachNoopSpec(count: number, concurrency: number): SpecInput {
+  return {
+    steps: [{ id: 'each', type: 'noop', forEach: { items: `[0..${count - 1}]`, concurrency }, with: { output: '{{ index }}' } }],
+  };
+}

@@ -2,11 +2,13 @@
  * The bundle the benchmark's worker runs: the engine's workflow beside hand-written workflows that
  * call the same activities with the same options, so the two can be compared run for run.
  */
-import { condition, defineUpdate, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, defineUpdate, executeChild, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { FOR_EACH_BATCH_SIZE } from '../workflows/engine/limits';
+import { FOR_EACH_BENCH_CONCURRENCY } from './specs';
 import { RunStatusKey } from '../workflows/search-attributes';
 import type { NoopWith } from '../workflows/spec/step-types';
 
-export { runTemplate, sendNotice, syncDolphinSchedulerHistory, testChannel } from '../workflows';
+export { forEachBatch, runTemplate, sendNotice, syncDolphinSchedulerHistory, testChannel } from '../workflows';
 
 // The same timeout and retry policy the engine gives a step with no `timeout` or `retry` of its own.
 const { noop } = proxyActivities<{ noop(input: NoopWith): Promise<unknown> }>({
@@ -32,4 +34,32 @@ export async function handWrittenApproval(): Promise<void> {
   });
   upsertSearchAttributes([{ key: RunStatusKey, value: 'waiting_approval' }]);
   await condition(() => approved);
+}
+
+
+/**
+ * What a `forEach` of `count` noop items does, by hand: the same batches of FOR_EACH_BATCH_SIZE, one
+ * child workflow each, one after the other, each running its items FOR_EACH_BENCH_CONCURRENCY at a
+ * time and returning their outputs in order.
+ */
+export async function handWrittenForEach(count: number): Promise<unknown[]> {
+  const outputs: unknown[] = [];
+  for (let offset = 0; offset < count; offset += FOR_EACH_BATCH_SIZE) {
+    const size = Math.min(FOR_EACH_BATCH_SIZE, count - offset);
+    outputs.push(...(await executeChild(handWrittenForEachBatch, { workflowId: `${workflowInfo().workflowId}/${offset}`, args: [offset, size] })));
+  }
+  return outputs;
+}
+
+export async function handWrittenForEachBatch(offset: number, size: number): Promise<unknown[]> {
+  const outputs: unknown[] = new Array(size).fill(null);
+  let next = 0;
+  const lane = async () => {
+    while (next < size) {
+      const position = next++;
+      outputs[position] = await noop({ output: offset + position });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FOR_EACH_BENCH_CONCURRENCY, size) }, lane));
+  return outputs;
 }

@@ -36,6 +36,8 @@ export interface RunInput {
    * or empty, the run sends none and its history is what it was before notifications existed.
    */
   notices?: NoticeKind[];
+  /** Set on a run a `template` step started: the run and step that started it. */
+  parent?: RunParent;
 }
 
 /**
@@ -52,6 +54,15 @@ export const NOTICE_KINDS = [
   'run_succeeded',
 ] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
+
+/** Where a child run comes from: also in its memo under `parent`, which the API shows. */
+export interface RunParent {
+  runId: string;
+  stepId: string;
+}
+
+/** The memo key under which a child run names its parent (RunParent). */
+export const RUN_PARENT_MEMO_KEY = 'parent';
 
 export interface RunLimits {
   /** Continue-as-new once the history holds this many events (Temporal may suggest it sooner). */
@@ -127,6 +138,18 @@ export interface StepState {
   approvers?: ApproverRule;
   /** For approval steps: when the approval times out (ISO time), if it does. */
   deadline?: string;
+  /** For `template` steps, once their child run was started: its run id. */
+  childRunId?: string;
+  /** For `forEach` steps, once their list is known: how many items it holds and how many have ended how. */
+  forEach?: ForEachProgress;
+}
+
+export interface ForEachProgress {
+  total: number;
+  succeeded: number;
+  failed: number;
+  /** Items whose `when` was false. */
+  skipped: number;
 }
 
 export interface RunState {
@@ -162,6 +185,9 @@ export interface CarriedState {
 export const RUN_TRANSITIONS_MEMO_KEY = 'transitions';
 
 export const runTransitionTypes = [
+  /** Only for steps the history shows no activity or timer of: `forEach` and `template` steps. */
+  'step.started',
+  'step.succeeded',
   'step.skipped',
   'step.failed',
   'step.cancelled',

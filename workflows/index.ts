@@ -7,3 +7,4 @@ export { scheduledRun } from './scheduled-run';
 export { syncDolphinSchedulerHistory } from './dolphinscheduler/history-sync';
 export { runInspections } from './dolphinscheduler/inspections';
 export { retentionCleanup } from './retention-cleanup';
+export { forEachBatch } from './engine/for-each-batch';

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { arrayFromPayloads, defaultPayloadConverter, toPayloads } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import {
@@ -7,6 +9,7 @@ import {
   parseRunEventId,
   type RunEvent,
 } from '../../apps/api/src/runs/history-events';
+import { fromHistoryFile } from '../replay/history-file';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -234,5 +237,34 @@ describe('run event ids', () => {
     for (const bad of ['', '42', `${RUN}:0`, `${RUN}:x`, `${RUN}:42:1`, `${RUN}:42.0`, `${RUN}:42.`, `${RUN}:42.1.2`, "x' OR 1=1:3"]) {
       expect(parseRunEventId(bad)).toBeUndefined();
     }
+  });
+});
+
+describe('HistoryEventMapper on recorded forEach and template step runs', () => {
+  async function streamOf(file: string): Promise<RunEvent[]> {
+    const history = fromHistoryFile(readFileSync(join(__dirname, '../replay/histories', file), 'utf8'));
+    const mapper = new HistoryEventMapper(RUN, decode);
+    const events: RunEvent[] = [];
+    for (const event of history.events) events.push(...(await mapper.mapAll(event)).map((mapped) => mapped.event));
+    return events;
+  }
+
+  const stepEvents = (events: RunEvent[]) => events.filter((event) => event.stepId !== undefined).map((event) => [event.type, event.stepId]);
+
+  it('a template step starts and succeeds in the stream; loading its version is not a step', async () => {
+    const events = await streamOf('templateStep.json');
+    expect(stepEvents(events)).toEqual([
+      ['step.started', 'sub'],
+      ['step.succeeded', 'sub'],
+      ['step.started', 'after'],
+      ['step.succeeded', 'after'],
+    ]);
+  });
+
+  it('a forEach step starts and, with failed items under onError continue, fails in the stream', async () => {
+    const events = await streamOf('forEach.json');
+    const each = events.filter((event) => event.stepId === 'each');
+    expect(each.map((event) => event.type)).toEqual(['step.started', 'step.failed']);
+    expect(each[1]!.error).toMatchObject({ type: 'ForEachItemsFailed' });
   });
 });

@@ -46,19 +46,41 @@ import {
   type ApprovalCommand,
   type ControlCommand,
 } from '../../workflows/contract';
-import type { SpecInput } from '../../workflows/spec/schema';
+import { SpecSchema, type SpecInput } from '../../workflows/spec/schema';
 import type { RunInput } from '../../workflows/contract';
 import { runStartOptions } from '../../apps/common/run-start-options';
+import type { TemplateVersionReader } from '../../activities/template-runs';
 import { startTestWorker } from '../support/worker';
 import { toHistoryFile } from './history-file';
+import { forEachBatchId } from '../../workflows/engine/for-each';
 import { hang, json, runInput, startHttpServer, startRun, waitForState, type RunHandle } from '../workflow/support';
 
 const historiesDir = join(__dirname, 'histories');
+
+/** The one template version the templateStep recording's child run loads. */
+const DOUBLER = {
+  tenantId: '00000000-0000-4000-8000-00000000000a',
+  versionId: '00000000-0000-4000-8000-000000000001',
+  template: {
+    templateId: '00000000-0000-4000-8000-000000000002',
+    templateName: 'doubler',
+    templateVersion: 1,
+    spec: SpecSchema.parse({ steps: [{ id: 'double', type: 'noop', with: { output: '{{ inputs.n * 2 }}' } }] }),
+  },
+};
+const recordedTemplates: TemplateVersionReader = {
+  find: async (tenantId, versionId) => (tenantId === DOUBLER.tenantId && versionId === DOUBLER.versionId ? DOUBLER.template : undefined),
+};
 const operator = { subject: 'olga', roles: ['ops'] };
 /** The tenant runs with notices belong to (the API always names one). */
 const NOTICE_TENANT = '00000000-0000-4000-8000-000000000001';
 
-type Recording = (client: Client, taskQueue: string, url: (path: string) => string) => Promise<WorkflowHandleWithFirstExecutionRunId>;
+/** A recording answers the run it made, and any child workflows whose histories it keeps too (saved as `<name>-<child>.json`). */
+type Recording = (
+  client: Client,
+  taskQueue: string,
+  url: (path: string) => string,
+) => Promise<WorkflowHandleWithFirstExecutionRunId | { handle: WorkflowHandleWithFirstExecutionRunId; children: Record<string, string> }>;
 
 const recordings: Record<string, Recording> = {
   approval: (client, taskQueue) =>
@@ -374,6 +396,56 @@ const recordings: Record<string, Recording> = {
     return handle;
   },
 
+  /**
+   * A forEach of six items with onError continue: one skipped by its `when`, one failing, the others'
+   * outputs collected in order; the batch workflow that ran the items is kept as forEach-batch.json.
+   */
+  async forEach(client, taskQueue, url) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput(
+        {
+          steps: [
+            {
+              id: 'each',
+              type: 'http',
+              onError: 'continue',
+              forEach: { items: 'inputs.paths', concurrency: 2 },
+              when: 'item != "skip"',
+              with: { url: url('/{{ item }}') },
+              retry: { maxAttempts: 1 },
+            },
+            { id: 'independent', type: 'noop', with: { output: '{{ $count(inputs.paths) }}' } },
+          ],
+        },
+        { inputs: { paths: ['flaky', 'skip', 'bad', 'items', 'items', 'items'] } },
+      ),
+    );
+    await handle.result();
+    return { handle, children: { batch: forEachBatchId(handle.firstExecutionRunId, 'each', 1, 0) } };
+  },
+
+  /** A template step: its pinned version loaded by the activity, run as a child run (kept as templateStep-child.json). */
+  async templateStep(client, taskQueue) {
+    const handle = await startRun(
+      client,
+      taskQueue,
+      runInput(
+        {
+          steps: [
+            { id: 'sub', type: 'template', with: { template: { name: 'doubler', version: 1, versionId: DOUBLER.versionId }, inputs: { n: '{{ inputs.n }}' } } },
+            { id: 'after', type: 'noop', dependsOn: ['sub'], with: { output: '{{ steps.sub.output.outputs.double }}' } },
+          ],
+        },
+        { inputs: { n: 21 }, tenantId: DOUBLER.tenantId },
+      ),
+      DOUBLER.tenantId,
+    );
+    const result = await handle.result();
+    return { handle, children: { child: result.steps.sub!.childRunId! } };
+  },
+
   /** A pause without its actor makes the update handler throw: the crash guard ends the run RunCrashed. */
   async crashed(client, taskQueue) {
     const handle = await startRun(client, taskQueue, runInput({ steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] } } }] }));
@@ -457,15 +529,22 @@ async function main(): Promise<void> {
       String(request.headers['idempotency-key']).endsWith('#2') ? json(response, 200, { ok: true }) : json(response, 400, { error: 'no' }),
     '/bad': (_request, response) => setTimeout(() => json(response, 400, { error: 'no' }), 300),
     '/slow': hang,
+    '/items': (_request, response) => json(response, 200, { ok: true }),
   });
-  const env = await startTestWorker('replay-recording', { secrets, prisma, notifications: { publicBaseUrl: 'http://127.0.0.1:3000' } });
+  const env = await startTestWorker('replay-recording', { secrets, prisma, notifications: { publicBaseUrl: 'http://127.0.0.1:3000' }, templates: recordedTemplates });
   try {
     mkdirSync(historiesDir, { recursive: true });
     const chosen = process.argv.slice(2);
     const unknown = chosen.filter((name) => !(name in recordings));
     if (unknown.length > 0) throw new Error(`no recording named ${unknown.join(', ')}; there are ${Object.keys(recordings).join(', ')}`);
     for (const [name, record] of Object.entries(recordings).filter(([name]) => chosen.length === 0 || chosen.includes(name))) {
-      const handle = await record(env.client, env.taskQueue, http.url);
+      const recorded = await record(env.client, env.taskQueue, http.url);
+      const { handle, children } = 'children' in recorded ? recorded : { handle: recorded, children: {} };
+      for (const [child, workflowId] of Object.entries(children)) {
+        const file = join(historiesDir, `${name}-${child}.json`);
+        writeFileSync(file, toHistoryFile(await env.client.workflow.getHandle(workflowId).fetchHistory()));
+        console.log(`recorded ${file}`);
+      }
       const histories = await chainHistories(env.client, handle);
       histories.forEach((history, i) => {
         const file = join(historiesDir, histories.length === 1 ? `${name}.json` : `${name}-${i + 1}.json`);

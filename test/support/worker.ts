@@ -50,7 +50,7 @@ function quietLogger(): DefaultLogger {
 }
 
 /** What a test may give its worker beside the defaults; the client gets the same payload codecs. */
-export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger' | 'notifications' | 'prisma' | 'publishing' | 'inspections' | 'storage'>;
+export type TestWorkerOptions = Pick<RunWorkerOptions, 'secrets' | 'payloadCodecs' | 'logger' | 'notifications' | 'prisma' | 'publishing' | 'inspections' | 'storage' | 'templates'>;
 
 export async function startTestWorker(taskQueue = `test-${randomUUID()}`, options: TestWorkerOptions = {}): Promise<TestWorker> {
   const address = process.env.TEMPORAL_ADDRESS;
@@ -66,6 +66,7 @@ export async function startTestWorker(taskQueue = `test-${randomUUID()}`, option
     logger: options.logger ?? createLogger('test-worker', process.env.LOG_LEVEL ?? 'warn'),
     shutdownGraceTime: '1s',
     secrets: options.secrets,
+    templates: options.templates,
     payloadCodecs: options.payloadCodecs,
     notifications: options.notifications,
     prisma: options.prisma,

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure } from '@temporalio/workflow';
 import type { StepError } from '../contract';
 
 /** Failure types the engine itself gives steps and runs (activities add their own, e.g. HttpServerError). */
@@ -19,6 +19,10 @@ export const FailureType = {
   /** A step's output would take the outputs the run carries past MAX_RUN_OUTPUT_BYTES. */
   RunOutputLimit: 'RunOutputLimit',
   Cancelled: 'Cancelled',
+  /** Items of a `forEach` step failed (each item's own error is in the step's error message). */
+  ForEachItemsFailed: 'ForEachItemsFailed',
+  /** A `template` step's child run failed, timed out or was cancelled on its own. */
+  ChildRunFailed: 'ChildRunFailed',
 } as const;
 
 /** What the activity wrapper puts in the details of every failure it reports. */
@@ -33,7 +37,7 @@ export function stepFailure(type: string, message: string): ApplicationFailure {
 
 /** The innermost meaningful failure: an activity's own error rather than Temporal's ActivityFailure wrapper. */
 function rootFailure(error: unknown): unknown {
-  if (error instanceof ActivityFailure && error.cause) return error.cause;
+  if ((error instanceof ActivityFailure || error instanceof ChildWorkflowFailure) && error.cause) return rootFailure(error.cause);
   return error;
 }
 

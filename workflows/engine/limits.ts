@@ -60,3 +60,24 @@ export const MAX_CARRIED_BYTES = 2 * 1024 * 1024 - 128 * 1024;
 
 /** A step error's message longer than this (UTF-8) is kept cut, with a marker saying how long it was. */
 export const MAX_STEP_ERROR_BYTES = 2 * 1024;
+
+/**
+ * Items of a `forEach` one batch workflow runs (engine/for-each.ts). Each item costs its batch's
+ * history three activity events and its share of workflow tasks (about 1,500 events per batch at
+ * worst, far under Temporal's 10,240 warning), and at most MAX_FOR_EACH_ITEM_INPUT_BYTES in and
+ * MAX_STEP_OUTPUT_BYTES out: 250 × 96 KiB stays under half Temporal's 50 MB history size limit.
+ * A 10,000-item list is 40 batches: 40 child workflows in the run's own history.
+ */
+export const FOR_EACH_BATCH_SIZE = 250;
+
+/** The largest rendered `with` one item of a `forEach` may hand its activity (see FOR_EACH_BATCH_SIZE). */
+export const MAX_FOR_EACH_ITEM_INPUT_BYTES = 32 * 1024;
+
+/**
+ * What a `forEach` hands each batch of what its expressions read (run inputs and the outputs of the
+ * steps they name): every batch's start carries it in the run's history, 40 batches at most.
+ */
+export const MAX_FOR_EACH_CONTEXT_BYTES = 512 * 1024;
+
+/** Item failures a `forEach` step reports in detail (the rest are counted). */
+export const MAX_FOR_EACH_REPORTED_FAILURES = 10;

@@ -1,9 +1,10 @@
 import { patched, workflowInfo } from '@temporalio/workflow';
-import { evaluateCondition, findExpressions, leastEvaluationCost, renderTemplate } from '../spec/expressions';
+import { compileExpression, evaluateCondition, findExpressions, leastEvaluationCost, renderTemplate, type ExpressionContext } from '../spec/expressions';
 import type { Step } from '../spec/schema';
 import { secretReferencePaths } from '../spec/secret-references';
 import { stepTypes } from '../spec/step-types';
 import { FailureType, stepFailure } from './failures';
+import { forEachList } from './for-each';
 import { MAX_STEP_INPUT_BYTES } from './limits';
 import type { RunContext } from './run-context';
 import type { StepRunContext } from './step-activity';
@@ -42,7 +43,7 @@ export class StepPreparation {
     const { steps } = ctx.input.spec;
     this.templated = new Set(steps.filter((step) => findExpressions(step.with).length > 0).map((step) => step.id));
     this.expressionCosts = new Map(
-      steps.filter((step) => step.when !== undefined || this.templated.has(step.id)).map((step) => [step.id, expressionCost(step)]),
+      steps.filter((step) => step.when !== undefined || step.forEach !== undefined || this.templated.has(step.id)).map((step) => [step.id, expressionCost(step)]),
     );
   }
 
@@ -147,7 +148,18 @@ export class StepPreparation {
     return NEXT_TASK;
   }
 
-  private expressionContext() {
+  /** The list a `forEach` step runs over (for-each.ts). */
+  async forEachItems(step: Step): Promise<unknown[]> {
+    let value: unknown;
+    try {
+      value = await compileExpression(step.forEach!.items).evaluate(this.expressionContext());
+    } catch (error) {
+      throw stepFailure(FailureType.ExpressionError, `step ${step.id}: \`forEach.items\` failed: ${(error as Error).message}`);
+    }
+    return forEachList(step, value);
+  }
+
+  expressionContext(): ExpressionContext {
     const info = workflowInfo();
     const { input, stepsContext } = this.ctx;
     return {
@@ -163,9 +175,13 @@ export class StepPreparation {
   }
 }
 
-/** A step's least expression cost; an expression that does not compile costs nothing here and fails the step when evaluated. */
+/**
+ * A step's least expression cost; an expression that does not compile costs nothing here and fails the
+ * step when evaluated. A `forEach` step evaluates only its list here (its batches evaluate the rest).
+ */
 function expressionCost(step: Step): number {
   try {
+    if (step.forEach) return compileExpression(step.forEach.items).nodeCount;
     return leastEvaluationCost(step.when, step.with);
   } catch {
     return 0;

@@ -4,6 +4,8 @@ import { ApprovalSteps } from './approval-steps';
 import { CarriedPayload } from './carried-payload';
 import { Continuation } from './continuation';
 import { FailureType } from './failures';
+import { ForEachSteps } from './for-each';
+import { TemplateSteps } from './template-steps';
 import { GroupSystem } from './groups';
 import { installControlHandlers, installDecisionHandlers } from './message-handlers';
 import { RunNotices } from './notices';
@@ -23,6 +25,8 @@ import { StepExecution } from './step-execution';
  * - scheduler.ts: what starts when (admission.ts: the cap and the expression budget);
  * - step-execution.ts, preparation.ts, settlement.ts: one step from its start to its settlement;
  * - approval-steps.ts: approvals waiting for decisions, and the decisions;
+ * - for-each.ts (for-each-batch.ts): `forEach` steps, their items run by batch child workflows;
+ * - template-steps.ts: `template` steps, a pinned version of another template run as a child run;
  * - groups.ts: group scopes, join policies and timers;
  * - run-ending.ts: the run's deadline and its end; continuation.ts: continue-as-new and what it carries;
  * - run-status.ts: the RunStatus search attribute; operator-control.ts and message-handlers.ts: updates;
@@ -52,7 +56,7 @@ export class RunEngine {
     this.ctx = ctx;
     this.approvals = new ApprovalSteps(ctx, preparation, carried, notices);
     this.control = new OperatorControl(ctx, settlement, carried, status);
-    const execution = new StepExecution(ctx, preparation, settlement, groups, this.approvals);
+    const execution = new StepExecution(ctx, preparation, settlement, groups, this.approvals, new ForEachSteps(ctx, preparation), new TemplateSteps(ctx));
     this.scheduler = new Scheduler(ctx, preparation, execution, settlement, groups, status, continuation);
     this.ending = new RunEnding(ctx, status, continuation, notices);
   }

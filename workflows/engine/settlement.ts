@@ -63,6 +63,19 @@ export class StepSettlement {
       return;
     }
     this.settle(state, 'succeeded', output);
+    // An activity's or timer's success is in the history already; a forEach's or child run's is recorded.
+    if (step.forEach !== undefined || stepTypes[step.type].kind === 'child') this.ctx.transitions.record({ type: 'step.succeeded', stepId: step.id });
+  }
+
+  /**
+   * Settles a step that failed in the workflow's own judgement but has an output to show (a
+   * `forEach` whose items failed: the outputs of the others), kept within the run's bounds.
+   */
+  failWithOutput(step: Step, state: StepState, error: StepError, output: unknown): void {
+    const kept = this.carried.admitOutput(step.id, jsonBytes(output)) === undefined ? output : undefined;
+    this.settle(state, 'failed', kept, error);
+    this.ctx.transitions.record({ type: 'step.failed', stepId: step.id, error: state.error });
+    this.applyOnError(step);
   }
 
   /** Called from a step's own promise, which nobody awaits: hence the crash guard. */

@@ -1,3 +1,5 @@
+import type { Spec } from '../spec/schema';
+
 /**
  * What the workflow and the activities agree on. A step activity is registered under its step type's
  * name and takes the step's rendered, validated `with`; the activity id names the step.
@@ -22,6 +24,34 @@ export interface StepRunContext {
 }
 
 export type StepActivity = (params: unknown, run?: StepRunContext) => Promise<StepActivityResult>;
+
+/** What a `template` step asks for before it starts its child run (activities/template-runs.ts). */
+export interface ChildTemplateRequest {
+  /** The parent run's tenant: a version of another tenant's template is not found. */
+  tenantId?: string;
+  versionId: string;
+  /** The child's inputs as rendered: checked against the pinned version's `inputs` schema. */
+  inputs: Record<string, unknown>;
+}
+
+/** The pinned version a child run runs. */
+export interface ChildTemplate {
+  templateId: string;
+  templateName: string;
+  templateVersion: number;
+  spec: Spec;
+}
+
+export interface TemplateActivities {
+  loadChildTemplate(request: ChildTemplateRequest): Promise<ChildTemplate>;
+}
+
+/** Failure types of loadChildTemplate that no retry can change. */
+export const ChildTemplateFailure = {
+  NotFound: 'TemplateVersionNotFound',
+  InvalidInputs: 'InvalidStepInput',
+  Unavailable: 'TemplatesUnavailable',
+} as const;
 
 export interface NotifyApproversInput {
   stepId: string;

@@ -2,10 +2,12 @@ import { patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { StepState } from '../contract';
 import { parseDuration } from '../spec/duration';
 import type { Step } from '../spec/schema';
-import { stepTypes, type ApprovalWith, type DelayWith } from '../spec/step-types';
+import { stepTypes, type ApprovalWith, type DelayWith, type TemplateWith } from '../spec/step-types';
 import { stepActivityOptions } from './activity-options';
 import type { ApprovalSteps } from './approval-steps';
 import { FailureType, stepFailure } from './failures';
+import type { ForEachSteps } from './for-each';
+import type { TemplateSteps } from './template-steps';
 import type { GroupSystem } from './groups';
 import type { StepPreparation } from './preparation';
 import type { RunContext } from './run-context';
@@ -33,6 +35,8 @@ export class StepExecution {
     private readonly settlement: StepSettlement,
     private readonly groups: GroupSystem,
     private readonly approvals: ApprovalSteps,
+    private readonly forEach: ForEachSteps,
+    private readonly templates: TemplateSteps,
   ) {}
 
   /**
@@ -48,6 +52,7 @@ export class StepExecution {
    * as `await` on a native promise does. So commands come in the same order (test/replay checks it).
    */
   execute(step: Step, resumed: boolean): Promise<void> {
+    if (step.forEach) return this.executeForEach(step);
     const plainActivity = stepTypes[step.type].kind === 'activity' && step.when === undefined && !this.preparation.isTemplated(step);
     return plainActivity ? this.executePlainActivity(step) : this.executeAny(step, resumed);
   }
@@ -125,6 +130,27 @@ export class StepExecution {
     }
   }
 
+  /**
+   * A `forEach` step (for-each.ts): prepared in turn like any step with expressions (its list is
+   * evaluated then), its items run by batch workflows. No recorded history has one.
+   */
+  private async executeForEach(step: Step): Promise<void> {
+    const state = this.ctx.step(step.id);
+    try {
+      if (this.preparation.taskExhausted()) return this.requeue(step);
+      if (!this.begin(step, state, false)) return;
+      // Its items' activities are in its batches' histories, not the run's: the run's event stream hears of it here.
+      this.ctx.transitions.record({ type: 'step.started', stepId: step.id });
+      const { output, error } = await this.forEach.run(step, state);
+      if (error) this.settlement.failWithOutput(step, state, error, output);
+      else this.settlement.succeed(step, state, output);
+    } catch (error) {
+      this.settlement.threw(step, state, error);
+    } finally {
+      this.done(step);
+    }
+  }
+
   /** Puts a step that was not prepared back among the pending ones, in dependency order. */
   private requeue(step: Step): void {
     this.ctx.requeue(step.id);
@@ -166,12 +192,17 @@ export class StepExecution {
     this.ctx.changed = true;
   }
 
-  /** Steps that wait in the workflow itself: durable timers and human decisions. */
+  /** Steps that wait in the workflow itself: durable timers, human decisions and child runs. */
   private waitInWorkflow(step: Step, state: StepState, params: unknown, resumed: boolean): Promise<unknown> {
     state.attempts = 1;
-    return stepTypes[step.type].kind === 'timer'
-      ? delay(step, params as DelayWith)
-      : this.approvals.wait(step, state, params as ApprovalWith, resumed);
+    switch (stepTypes[step.type].kind) {
+      case 'timer':
+        return delay(step, params as DelayWith);
+      case 'child':
+        return this.templates.run(step, state, params as TemplateWith);
+      default:
+        return this.approvals.wait(step, state, params as ApprovalWith, resumed);
+    }
   }
 }
 

@@ -207,6 +207,7 @@ export function mappingProblems(spec: Spec): MappingProblem[] {
 
 function stepTypeProblems(step: Step, at: (step: Step, ...rest: (string | number)[]) => (string | number)[]): MappingProblem[] {
   const problem = (path: (string | number)[], message: string): MappingProblem => ({ stepId: step.id, path: at(step, ...path), message: `step ${step.id}: ${message}` });
+  if (step.forEach) return [problem(['forEach'], 'forEach steps cannot be published: DolphinScheduler has no task that runs once per item of a list')];
   switch (step.type) {
     case 'http': {
       const parsed = HttpWithSchema.safeParse(step.with);
@@ -234,6 +235,8 @@ function stepTypeProblems(step: Step, at: (step: Step, ...rest: (string | number
       return [problem(['type'], 'approval steps cannot be published: DolphinScheduler has no human approval; publish with requireApproval instead')];
     case 'noop':
       return [problem(['type'], 'noop steps cannot be published: DolphinScheduler has no task that does nothing; use a shell step')];
+    case 'template':
+      return [problem(['type'], 'template steps cannot be published: DolphinScheduler runs sub-processes of its own definitions only')];
   }
 }
 

@@ -39,6 +39,9 @@ export interface ExpressionContext {
   readonly inputs: Readonly<Record<string, unknown>>;
   readonly steps: Readonly<Record<string, StepState>>;
   readonly run: RunInfo;
+  /** In a `forEach` step's `with` and `when`: the item this run of the step is for, and its position. */
+  readonly item?: unknown;
+  readonly index?: number;
 }
 
 /** Where a value sits inside a `with` object: keys and array indexes. */

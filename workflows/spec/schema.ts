@@ -30,6 +30,23 @@ export const RetrySchema = z
 
 export const OnErrorSchema = z.enum(['fail', 'continue', 'pause']);
 
+/** The most items one `forEach` runs; a list expression that yields more fails the step. */
+export const MAX_FOR_EACH_ITEMS = 10_000;
+/** The most items of one `forEach` in flight at once (activities of one batch workflow). */
+export const MAX_FOR_EACH_CONCURRENCY = 100;
+export const DEFAULT_FOR_EACH_CONCURRENCY = 10;
+
+/**
+ * Runs the step once per item of a list: `items` is a bare expression (like `when`) yielding an
+ * array; each run sees the item as `item` and its position as `index` in its `with` and `when`.
+ */
+export const ForEachSchema = z
+  .object({
+    items: z.string().min(1),
+    concurrency: z.number().int().min(1).max(MAX_FOR_EACH_CONCURRENCY).default(DEFAULT_FOR_EACH_CONCURRENCY),
+  })
+  .strict();
+
 export const StepSchema = z
   .object({
     id: IdSchema,
@@ -42,6 +59,7 @@ export const StepSchema = z
     retry: RetrySchema.optional(),
     timeout: DurationSchema.optional(),
     onError: OnErrorSchema.default('fail'),
+    forEach: ForEachSchema.optional(),
   })
   .strict();
 
@@ -77,4 +95,5 @@ export type Step = z.output<typeof StepSchema>;
 export type Group = z.output<typeof GroupSchema>;
 export type RetryPolicySpec = z.output<typeof RetrySchema>;
 export type OnError = z.output<typeof OnErrorSchema>;
+export type ForEach = z.output<typeof ForEachSchema>;
 export type JoinPolicy = z.output<typeof JoinPolicySchema>;

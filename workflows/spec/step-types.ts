@@ -64,8 +64,31 @@ export const ShellWithSchema = z
   })
   .strict();
 
-/** How the workflow executes a step type: as an activity, a durable timer, or a human decision. */
-export type StepKind = 'activity' | 'timer' | 'approval';
+
+/**
+ * Which template version a `template` step runs: another template of the same tenant, by name, at
+ * `version` or (without it) at its latest version when this spec's version is created. The API pins
+ * it then, filling in `version` and `versionId`; a run uses `versionId` and nothing else.
+ */
+export const TemplateReferenceSchema = z
+  .object({
+    name: z.string().min(1).max(200),
+    version: z.number().int().min(1).optional(),
+    /** Set by the API when the version holding this step is created; a value given by a user is replaced. */
+    versionId: z.string().optional(),
+  })
+  .strict();
+
+export const TemplateWithSchema = z
+  .object({
+    template: TemplateReferenceSchema,
+    /** The child run's inputs; may hold expressions. The child's `inputs` schema checks them when it starts. */
+    inputs: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+/** How the workflow executes a step type: as an activity, a durable timer, a human decision, or a child run. */
+export type StepKind = 'activity' | 'timer' | 'approval' | 'child';
 
 /** Where a step type can run: anywhere, or only on a scheduler a template is published to. */
 export type StepPlacement = 'anywhere' | 'published-only';
@@ -88,6 +111,12 @@ export const stepTypes = {
     withSchema: ShellWithSchema,
     description: 'Runs a shell script on a DolphinScheduler worker once published; flowpilot itself never runs it',
   },
+  template: {
+    kind: 'child',
+    placement: 'anywhere',
+    withSchema: TemplateWithSchema,
+    description: "Runs a pinned version of another of the tenant's templates as a child run",
+  },
 } as const satisfies Record<string, StepTypeDefinition>;
 
 export type StepType = keyof typeof stepTypes;
@@ -105,3 +134,5 @@ export type ApprovalWith = z.output<typeof ApprovalWithSchema>;
 export type DelayWith = z.output<typeof DelayWithSchema>;
 export type NoopWith = z.output<typeof NoopWithSchema>;
 export type ShellWith = z.output<typeof ShellWithSchema>;
+export type TemplateWith = z.output<typeof TemplateWithSchema>;
+export type TemplateReference = z.output<typeof TemplateReferenceSchema>;

@@ -9,7 +9,7 @@ import {
   type CompiledExpression,
 } from './expressions';
 import { MAX_SPEC_BYTES, SpecSchema, type Spec } from './schema';
-import { stepTypes } from './step-types';
+import { stepTypes, type StepTypeDefinition } from './step-types';
 import { mayHoldSecrets, referencesAfterHost, secretNameOf, secretReferencePaths } from './secret-references';
 
 /**
@@ -188,6 +188,8 @@ function checkParsedSpec(spec: Spec): SpecIssue[] {
     ...checkExpressions(spec, index, graph),
     ...checkSecretReferences(spec),
     ...checkWith(spec),
+    ...checkForEach(spec),
+    ...checkTemplateReferences(spec),
   ];
 }
 
@@ -368,6 +370,41 @@ function checkExpressions(spec: Spec, index: SpecIndex, graph: SpecGraph): SpecI
       check(['when'], step.when);
     }
     for (const found of findExpressions(step.with)) check(['with', ...found.path], found.source, found.error);
+    if (step.forEach && isWholeExpression(step.forEach.items)) {
+      issues.push(stepIssue(spec, i, ['forEach', 'items'], 'forEach.items: takes a bare expression, without "{{ }}"'));
+    } else if (step.forEach) {
+      check(['forEach', 'items'], step.forEach.items);
+    }
+  });
+  return issues;
+}
+
+/** Which template a `template` step runs is pinned when its version is created: it may hold no expression. */
+function checkTemplateReferences(spec: Spec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  spec.steps.forEach((step, i) => {
+    if (step.type !== 'template') return;
+    const reference = step.with.template;
+    if (findExpressions(reference).length > 0) {
+      issues.push(stepIssue(spec, i, ['with', 'template'], 'with.template: names the template to run and may hold no expression; it is pinned when the version is created'));
+    }
+  });
+  return issues;
+}
+
+/** Step types flowpilot's worker runs as one activity: the only ones `forEach` can run per item. */
+function runsPerItem(definition: StepTypeDefinition): boolean {
+  return definition.kind === 'activity' && definition.placement === 'anywhere';
+}
+
+/** `forEach` runs each item as an activity: timers, approvals and child runs have no per-item form. */
+function checkForEach(spec: Spec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  spec.steps.forEach((step, i) => {
+    if (step.forEach && !runsPerItem(stepTypes[step.type])) {
+      const types = Object.entries(stepTypes).filter(([, definition]) => runsPerItem(definition)).map(([name]) => name);
+      issues.push(stepIssue(spec, i, ['forEach'], `forEach: ${step.type} steps cannot run per item; forEach takes steps of type ${types.join(', ')}`));
+    }
   });
   return issues;
 }

@@ -7,6 +7,7 @@ import { ensureMaintenanceSchedules } from '../../common/dolphinscheduler/schedu
 import { createActivities, type ActivityDependencies } from '../../../activities';
 import { EgressPolicy } from '../../../activities/egress';
 import type { SecretResolver } from '../../../activities/secrets';
+import type { TemplateVersionReader } from '../../../activities/template-runs';
 import { StepLogSink } from '../../../activities/step-logs/step-log';
 import { ArtifactStore } from '../../common/artifacts/artifact-store';
 import { S3ContentBackend } from '../../common/artifacts/content-backends';
@@ -35,6 +36,8 @@ export interface RunWorkerOptions {
   egressPolicy?: EgressPolicy;
   /** Where steps read the secrets they reference; without it, a step referencing one fails (SecretsUnavailable). */
   secrets?: SecretResolver;
+  /** Where `template` steps load the versions they run; without it (no DATABASE_URL) they fail as TemplatesUnavailable. */
+  templates?: TemplateVersionReader;
   /** The payload codec (PAYLOAD_CODEC_KEYS): the same as the API's client, or neither reads the other's payloads. */
   payloadCodecs?: PayloadCodec[];
   /** PUBLIC_BASE_URL, which the links in notices start with. */
@@ -117,6 +120,7 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
       egressPolicy: options.egressPolicy ?? new EgressPolicy(),
       secrets: options.secrets,
       notifications: options.notifications,
+      templates: options.templates,
       prisma: options.prisma,
       publishing: options.publishing,
       inspections: options.inspections,
@@ -179,6 +183,7 @@ export async function runWorkerUntilShutdown(
         'publishing and schedules': prisma ? 'on' : 'off (set DATABASE_URL)',
         stepLogs: storage ? 'on' : 'off (set DATABASE_URL)',
         artifacts: storage ? { storage: storage.artifacts.storage, ...(s3 ? { bucket: s3.bucket } : {}) } : 'off (set DATABASE_URL)',
+        templateSteps: prisma ? 'on' : 'off (set DATABASE_URL)',
         payloadCodec: config.PAYLOAD_CODEC_KEYS ? { keys: config.PAYLOAD_CODEC_KEYS.keyIds } : 'off',
         notifications: prisma ? { publicBaseUrl: config.PUBLIC_BASE_URL } : 'off (set DATABASE_URL)',
       },

@@ -203,3 +203,20 @@ test('a condition on a step that does not continue on failure is refused', () =>
     }),
   ).toEqual([expect.objectContaining({ stepId: 'report', path: ['steps', 1, 'when'] })]);
 });
+
+test('forEach and template steps cannot be published, each said so at its path', () => {
+  const problems = problemsOf({
+    steps: [
+      { id: 'each', type: 'http', forEach: { items: '[1, 2]' }, with: { url: 'https://example.com/{{ item }}' } },
+      { id: 'sub', type: 'template', with: { template: { name: 'child' } } },
+    ],
+  });
+  expect(problems.map((p) => [p.stepId, p.path.join('.')])).toEqual(
+    expect.arrayContaining([
+      ['each', 'steps.0.forEach'],
+      ['sub', 'steps.1.type'],
+    ]),
+  );
+  expect(problems.find((p) => p.stepId === 'each')!.message).toBe('step each: forEach steps cannot be published: DolphinScheduler has no task that runs once per item of a list');
+  expect(problems.find((p) => p.stepId === 'sub')!.message).toMatch(/template steps cannot be published/);
+});

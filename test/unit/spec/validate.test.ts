@@ -442,3 +442,46 @@ describe('parseSpecOrThrow', () => {
     expect(error.message).toBe('invalid spec: step "deploy": dependsOn references unknown step or group "buidl" (and 1 more)');
   });
 });
+
+describe('validateSpec: forEach', () => {
+  it('accepts a list expression reading an upstream step, with item and index in with and when', () => {
+    expectAccepted(
+      spec([
+        step('list', { with: { output: [1, 2] } }),
+        step('each', { dependsOn: ['list'], forEach: { items: 'steps.list.output' }, when: 'item > 1', with: { output: '{{ index }}' } }),
+      ]),
+    );
+  });
+
+  it('applies the default concurrency', () => {
+    const parsed = parseSpecOrThrow(spec([step('each', { forEach: { items: '[1, 2]' } })]));
+    expect(parsed.steps[0]!.forEach).toEqual({ items: '[1, 2]', concurrency: 10 });
+  });
+
+  it('rejects items that read a step it does not depend on', () => {
+    const [issue] = issuesOf(spec([step('each', { forEach: { items: 'steps.other.output' } }), step('other')]));
+    expect(issue).toMatchObject({ path: ['steps', 0, 'forEach', 'items'], stepId: 'each', message: expect.stringContaining('reads steps.other') });
+  });
+
+  it('rejects forEach on a step type with no per-item form', () => {
+    const [issue] = issuesOf(spec([step('gate', { type: 'approval', with: { approvers: { users: ['bob'] } }, forEach: { items: '[1]' } })]));
+    expect(issue).toEqual({
+      path: ['steps', 0, 'forEach'],
+      stepId: 'gate',
+      message: 'step "gate": forEach: approval steps cannot run per item; forEach takes steps of type http, noop',
+    });
+  });
+});
+
+describe('validateSpec: template steps', () => {
+  it('accepts a reference by name, with inputs from expressions', () => {
+    expectAccepted(spec([step('sub', { type: 'template', with: { template: { name: 'child' }, inputs: { n: '{{ inputs.n }}' } } })]));
+  });
+
+  it('rejects a reference holding an expression, and one without a name', () => {
+    const [templated] = issuesOf(spec([step('sub', { type: 'template', with: { template: { name: '{{ inputs.which }}' } } })]));
+    expect(templated).toMatchObject({ path: ['steps', 0, 'with', 'template'], stepId: 'sub' });
+    const [unnamed] = issuesOf(spec([step('sub', { type: 'template', with: { template: {} } })]));
+    expect(unnamed).toMatchObject({ path: ['steps', 0, 'with', 'template', 'name'], stepId: 'sub' });
+  });
+});

@@ -78,6 +78,8 @@ export interface RunEvent {
 
 /** The activity that tells approvers a decision is waiting; it is bookkeeping, not a step. */
 export const NOTIFY_APPROVERS_ACTIVITY = 'notifyApprovers';
+/** The activity a `template` step loads its child's version with: the step's own events are transitions. */
+export const LOAD_CHILD_TEMPLATE_ACTIVITY = 'loadChildTemplate';
 
 const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
@@ -102,6 +104,7 @@ interface ScheduledActivity {
 }
 
 export class HistoryEventMapper {
+  /** Scheduled activities by event id; the engine's own (approval notices, child template loads) are 'notification'. */
   private readonly activities = new Map<number, ScheduledActivity | 'notification'>();
   private readonly timers = new Map<string, string>();
 
@@ -133,6 +136,10 @@ export class HistoryEventMapper {
         const [request] = await this.decode(scheduled.input?.payloads);
         const stepId = stringField(request, 'stepId');
         return stepId ? { ...base, type: 'approval.waiting', stepId } : undefined;
+      }
+      if (scheduled.activityType?.name === LOAD_CHILD_TEMPLATE_ACTIVITY) {
+        this.activities.set(eventId, 'notification');
+        return undefined;
       }
       const activity = { stepId: stepIdOfActivity(scheduled.activityId ?? ''), stepType: scheduled.activityType?.name ?? '' };
       this.activities.set(eventId, activity);

@@ -2,7 +2,7 @@ import { WorkflowFailedError, type WorkflowExecutionDescription, type WorkflowHa
 import { TerminatedFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { z } from 'zod';
-import { stateQuery, type RunState, type StepError } from '../../../../workflows/contract';
+import { RUN_PARENT_MEMO_KEY, stateQuery, type RunParent, type RunState, type StepError } from '../../../../workflows/contract';
 import { RunStatusKey, StartedByKey, TemplateIdKey, TemplateVersionKey } from '../../../../workflows/search-attributes';
 import type { ApiDependencies } from '../dependencies';
 import { stepIdOfActivity } from '../../../../workflows/engine/step-activity';
@@ -53,7 +53,16 @@ export async function viewRun(deps: ApiDependencies, runId: string, tenantId: st
     ...(error ? { error } : {}),
     ...(note ? { note } : {}),
     steps: Object.values(state?.steps ?? {}).map((step) => withLiveAttempts(step, pending)),
+    ...parentOf(description),
+    children: Object.values(state?.steps ?? {}).flatMap((step) => (step.childRunId ? [{ runId: step.childRunId, stepId: step.id }] : [])),
   };
+}
+
+/** The parent a child run names in its memo (the workflow sets it when a `template` step starts it). */
+function parentOf(description: WorkflowExecutionDescription): { parent?: RunParent } {
+  const parent = description.memo?.[RUN_PARENT_MEMO_KEY] as Partial<RunParent> | undefined;
+  if (typeof parent?.runId !== 'string' || typeof parent.stepId !== 'string') return {};
+  return { parent: { runId: parent.runId, stepId: parent.stepId } };
 }
 
 async function knownStateOf(

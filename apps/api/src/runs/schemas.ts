@@ -143,6 +143,11 @@ export const StepViewSchema = z
       .optional()
       .openapi({ description: 'For an approval step once it waits: who may decide, as its `with` rendered then (approver lists may be expressions)' }),
     deadline: z.string().optional(),
+    childRunId: z.string().optional().openapi({ description: 'For a `template` step once its child run started: the child run (GET /runs/{childRunId})' }),
+    forEach: z
+      .object({ total: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), skipped: z.number().int() })
+      .optional()
+      .openapi({ description: 'For a `forEach` step once its list is known: its items, and how many succeeded, failed or were skipped by `when`' }),
   })
   .openapi('RunStep');
 
@@ -163,6 +168,13 @@ export const RunDetailSchema = z
       .optional()
       .openapi({ description: 'Present when the run could not report its steps (no worker answered, or its workflow task keeps failing): `steps` is then empty' }),
     steps: z.array(StepViewSchema),
+    parent: z
+      .object({ runId: z.string(), stepId: z.string() })
+      .optional()
+      .openapi({ description: 'For a run a `template` step started: the run and step that started it' }),
+    children: z
+      .array(z.object({ runId: z.string(), stepId: z.string() }))
+      .openapi({ description: 'Runs this run started through its `template` steps' }),
   })
   .openapi('Run');
 

@@ -11,6 +11,7 @@ import { diffSpecs, type SpecDiff } from './diff';
 import { templateView, versionView, type TemplateView, type VersionView } from './resources';
 import type { TemplateListQuery, TemplatePatch, VersionListQuery } from './schemas';
 import { hashSpec } from './spec-check';
+import { pinTemplateReferences } from './template-references';
 import { announceTemplateChange } from './template-changes';
 import type { TemplateHeads } from './template-heads';
 
@@ -61,7 +62,8 @@ export class TemplateService {
 
   async create(input: NewTemplate, caller: Caller): Promise<TemplateView & { version: VersionView }> {
     const id = randomUUID();
-    const specHash = hashSpec(input.spec);
+    const spec = await pinTemplateReferences(this.deps.prisma, caller.tenantId, { name: input.name }, input.spec, ['spec']);
+    const specHash = hashSpec(spec);
     try {
       const [template] = await this.deps.prisma.$transaction([
         this.deps.prisma.template.create({
@@ -75,7 +77,7 @@ export class TemplateService {
             latestVersion: 1,
             createdBy: caller.subject,
             versions: {
-              create: { number: 1, spec: input.spec as Prisma.InputJsonObject, specHash, author: caller.subject, message: input.message },
+              create: { number: 1, spec: spec as Prisma.InputJsonObject, specHash, author: caller.subject, message: input.message },
             },
           },
           include: { versions: true },
@@ -198,16 +200,18 @@ export class TemplateService {
     action: string,
     details: Record<string, unknown>,
   ): Promise<AppendedVersion> {
-    const specHash = hashSpec(spec);
     return this.changeTemplate(id, caller, async (tx, template) => {
       refuseArchived(template, 'given new versions');
+      // Pinned under the template's lock: a cycle check and the version it guards see the same state.
+      const pinned = await pinTemplateReferences(tx, caller.tenantId, { id, name: template.name }, spec, ['spec']);
+      const specHash = hashSpec(pinned);
       const latest = await tx.templateVersion.findUniqueOrThrow({
         where: { templateId_number: { templateId: id, number: template.latestVersion } },
       });
       if (latest.specHash === specHash) return { version: versionView(latest), created: false };
       const number = template.latestVersion + 1;
       const version = await tx.templateVersion.create({
-        data: { templateId: id, number, spec: spec as Prisma.InputJsonObject, specHash, author: caller.subject, message },
+        data: { templateId: id, number, spec: pinned as Prisma.InputJsonObject, specHash, author: caller.subject, message },
       });
       await tx.template.update({ where: { id }, data: { latestVersion: number } });
       await recordChange(tx, caller, action, id, { ...details, version: number, specHash });
