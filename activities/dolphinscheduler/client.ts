@@ -14,6 +14,7 @@ import type {
   PageQuery,
   Project,
   ReleaseState,
+  RunSettings,
   Schedule,
   ScheduleInput,
   ScheduleUpdate,
@@ -198,12 +199,7 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
   function scheduleForm(input: ScheduleUpdate): Fields {
     return {
       schedule: { startTime: input.startTime, endTime: input.endTime, crontab: input.crontab, timezoneId: input.timezoneId },
-      failureStrategy: input.failureStrategy ?? 'END',
-      warningType: input.warningType ?? 'NONE',
-      warningGroupId: input.warningGroupId ?? 0,
-      processInstancePriority: input.processInstancePriority ?? 'MEDIUM',
-      workerGroup: input.workerGroup ?? 'default',
-      environmentCode: input.environmentCode ?? -1,
+      ...runSettingsForm(input),
       tenantCode: input.tenantCode ?? DEFAULT_TENANT,
     };
   }
@@ -395,12 +391,7 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
           [dialect.definitionCodeField]: input.definitionCode,
           scheduleTime: '',
           execType: 'START_PROCESS',
-          failureStrategy: input.failureStrategy ?? 'END',
-          warningType: input.warningType ?? 'NONE',
-          warningGroupId: input.warningGroupId ?? 0,
-          processInstancePriority: input.processInstancePriority ?? 'MEDIUM',
-          workerGroup: input.workerGroup ?? 'default',
-          environmentCode: input.environmentCode ?? -1,
+          ...runSettingsForm(input),
           startParams: input.startParams,
           dryRun: input.dryRun ? 1 : 0,
           tenantCode: input.tenantCode ?? DEFAULT_TENANT,
@@ -449,6 +440,18 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
     },
   };
   return client;
+}
+
+/** The run settings as the server's form fields, with its defaults filled in. */
+function runSettingsForm(input: RunSettings): Fields {
+  return {
+    failureStrategy: input.failureStrategy ?? 'END',
+    warningType: input.warningType ?? 'NONE',
+    warningGroupId: input.warningGroupId ?? 0,
+    processInstancePriority: input.processInstancePriority ?? 'MEDIUM',
+    workerGroup: input.workerGroup ?? 'default',
+    environmentCode: input.environmentCode ?? -1,
+  };
 }
 
 /** A code or id in a path: only a non-negative integer may shape the URL. */
