@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:http';
+import { Agent, request, type OutgoingHttpHeaders } from 'node:http';
 
 /**
  * JSON over HTTP for the load side of the benchmark. node:http with kept-alive connections costs
@@ -14,12 +14,23 @@ export interface JsonAnswer {
 
 export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonAnswer> {
   const payload = JSON.stringify(body);
+  const jsonHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers };
+  return exchange(url, { method: 'POST', headers: jsonHeaders }, payload);
+}
+
+export function getJson(url: string, headers: Record<string, string> = {}): Promise<JsonAnswer> {
+  return exchange(url, { method: 'GET', headers });
+}
+
+/** Lets the process exit: idle kept-alive sockets would hold it open. */
+export function closeConnections(): void {
+  agent.destroy();
+}
+
+/** One request on the kept-alive agent; the answer's body parsed as JSON (undefined when empty). */
+function exchange(url: string, options: { method: string; headers: OutgoingHttpHeaders }, payload?: string): Promise<JsonAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: 'POST',
-      agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers },
-    });
+    const req = request(url, { ...options, agent });
     req.on('error', reject);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
@@ -31,27 +42,5 @@ export function postJson(url: string, body: unknown, headers: Record<string, str
       });
     });
     req.end(payload);
-  });
-}
-
-/** Lets the process exit: idle kept-alive sockets would hold it open. */
-export function closeConnections(): void {
-  agent.destroy();
-}
-
-export function getJson(url: string, headers: Record<string, string> = {}): Promise<JsonAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', agent, headers });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
-      });
-    });
-    req.end();
   });
 }

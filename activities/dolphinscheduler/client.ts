@@ -1,8 +1,9 @@
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import { DIALECTS } from './dialects';
 import { decode, decoders } from './decode';
-import { DolphinSchedulerStateConflictError, type DolphinSchedulerCallContext } from './errors';
+import { DolphinSchedulerStateConflictError } from './errors';
 import { call, type CallSpec, type Fields } from './transport';
 import type {
   CallOptions,
@@ -13,6 +14,7 @@ import type {
   PageQuery,
   Project,
   ReleaseState,
+  RunSettings,
   Schedule,
   ScheduleInput,
   ScheduleUpdate,
@@ -126,10 +128,24 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
     logger: options.logger,
   };
 
-  /** The call's data, with the context a decoding error needs. */
-  async function send(spec: CallSpec): Promise<{ data: unknown; context: DolphinSchedulerCallContext }> {
+  /** Calls for effect: the answer's data carries nothing the caller needs. */
+  async function send(spec: CallSpec): Promise<void> {
+    await call(transport, spec);
+  }
+
+  /** The call's data read by `schema`; an answer that does not fit is a protocol error naming the call. */
+  async function request<T extends z.ZodType>(schema: T, spec: CallSpec): Promise<z.output<T>> {
     const data = await call(transport, spec);
-    return { data, context: { operation: spec.operation, method: spec.method, path: spec.path } };
+    return decode(schema, data, { operation: spec.operation, method: spec.method, path: spec.path });
+  }
+
+  /** Each page's items in turn, from the first page until the last (or an empty one). */
+  async function* pages<T>(schema: z.ZodType<Page<T>>, specOfPage: (pageNo: number) => CallSpec): AsyncGenerator<T[]> {
+    for (let pageNo = 1; ; pageNo++) {
+      const page = await request(schema, specOfPage(pageNo));
+      yield page.items;
+      if (pageNo >= page.totalPage || page.items.length === 0) return;
+    }
   }
 
   const project = (projectCode: number) => `/projects/${code(projectCode)}`;
@@ -183,50 +199,42 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
   function scheduleForm(input: ScheduleUpdate): Fields {
     return {
       schedule: { startTime: input.startTime, endTime: input.endTime, crontab: input.crontab, timezoneId: input.timezoneId },
-      failureStrategy: input.failureStrategy ?? 'END',
-      warningType: input.warningType ?? 'NONE',
-      warningGroupId: input.warningGroupId ?? 0,
-      processInstancePriority: input.processInstancePriority ?? 'MEDIUM',
-      workerGroup: input.workerGroup ?? 'default',
-      environmentCode: input.environmentCode ?? -1,
+      ...runSettingsForm(input),
       tenantCode: input.tenantCode ?? DEFAULT_TENANT,
     };
   }
 
   async function findProjectByName(name: string, callOptions?: CallOptions): Promise<Project | undefined> {
     // searchVal is a substring match: page through the candidates for the exact name.
-    for (let pageNo = 1; ; pageNo++) {
-      const { data, context } = await send({
-        operation: 'findProjectByName',
-        method: 'GET',
-        path: '/projects',
-        query: { pageNo, pageSize: LOOKUP_PAGE_SIZE, searchVal: name },
-        signal: callOptions?.signal,
-      });
-      const page = decode(decoders.projectPage, data, context);
-      const found = page.items.find((candidate) => candidate.name === name);
+    const candidates = pages(decoders.projectPage, (pageNo) => ({
+      operation: 'findProjectByName',
+      method: 'GET',
+      path: '/projects',
+      query: { pageNo, pageSize: LOOKUP_PAGE_SIZE, searchVal: name },
+      signal: callOptions?.signal,
+    }));
+    for await (const items of candidates) {
+      const found = items.find((candidate) => candidate.name === name);
       if (found) return found;
-      if (pageNo >= page.totalPage || page.items.length === 0) return undefined;
     }
+    return undefined;
   }
 
   const client: DolphinSchedulerClient = {
     dialect: options.dialect,
 
     async createProject(input, callOptions) {
-      const { data, context } = await send({
+      return request(decoders.project, {
         operation: 'createProject',
         method: 'POST',
         path: '/projects',
         form: { projectName: input.name, description: input.description ?? '' },
         signal: callOptions?.signal,
       });
-      return decode(decoders.project, data, context);
     },
 
     async getProject(projectCode, callOptions) {
-      const { data, context } = await send({ operation: 'getProject', method: 'GET', path: project(projectCode), signal: callOptions?.signal });
-      return decode(decoders.project, data, context);
+      return request(decoders.project, { operation: 'getProject', method: 'GET', path: project(projectCode), signal: callOptions?.signal });
     },
 
     findProjectByName,
@@ -236,66 +244,62 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
       const codes: number[] = [];
       while (codes.length < count) {
         const genNum = Math.min(TASK_CODES_PER_CALL, count - codes.length);
-        const { data, context } = await send({
+        const batch = await request(decoders.taskCodes, {
           operation: 'genTaskCodes',
           method: 'GET',
           path: `${project(projectCode)}/task-definition/gen-task-codes`,
           query: { genNum },
           signal: callOptions?.signal,
         });
-        codes.push(...decode(decoders.taskCodes, data, context));
+        codes.push(...batch);
       }
       return codes;
     },
 
     async createDefinition(projectCode, input, callOptions) {
-      const { data, context } = await send({
+      return request(decoders.definition, {
         operation: 'createDefinition',
         method: 'POST',
         path: definitions(projectCode),
         form: definitionForm(input),
         signal: callOptions?.signal,
       });
-      return decode(decoders.definition, data, context);
     },
 
     async updateDefinition(projectCode, definitionCode, input, callOptions) {
-      const { data, context } = await send({
+      return request(decoders.definition, {
         operation: 'updateDefinition',
         method: 'PUT',
         path: definition(projectCode, definitionCode),
         form: { ...definitionForm(input), releaseState: input.releaseState },
         signal: callOptions?.signal,
       });
-      return decode(decoders.definition, data, context);
     },
 
     async getDefinition(projectCode, definitionCode, callOptions) {
-      const { data, context } = await send({
+      return request(decoders.dag, {
         operation: 'getDefinition',
         method: 'GET',
         path: definition(projectCode, definitionCode),
         signal: callOptions?.signal,
       });
-      return decode(decoders.dag, data, context);
     },
 
     async findDefinitionByName(projectCode, name, callOptions) {
       // Not `query-by-name`: 3.1.1 answers 50003 there for names that exist. The paged list's
       // searchVal is a substring match, so the exact name is looked for page by page.
-      for (let pageNo = 1; ; pageNo++) {
-        const { data, context } = await send({
-          operation: 'findDefinitionByName',
-          method: 'GET',
-          path: definitions(projectCode),
-          query: { pageNo, pageSize: LOOKUP_PAGE_SIZE, searchVal: name },
-          signal: callOptions?.signal,
-        });
-        const page = decode(decoders.definitionPage, data, context);
-        const found = page.items.find((candidate) => candidate.name === name);
+      const candidates = pages(decoders.definitionPage, (pageNo) => ({
+        operation: 'findDefinitionByName',
+        method: 'GET',
+        path: definitions(projectCode),
+        query: { pageNo, pageSize: LOOKUP_PAGE_SIZE, searchVal: name },
+        signal: callOptions?.signal,
+      }));
+      for await (const items of candidates) {
+        const found = items.find((candidate) => candidate.name === name);
         if (found) return client.getDefinition(projectCode, found.code, callOptions);
-        if (pageNo >= page.totalPage || page.items.length === 0) return undefined;
       }
+      return undefined;
     },
 
     async releaseDefinition(projectCode, definitionCode, state, callOptions) {
@@ -313,14 +317,13 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
     },
 
     async listDefinitionVersions(projectCode, definitionCode, page, callOptions) {
-      const { data, context } = await send({
+      return request(decoders.versionPage, {
         operation: 'listDefinitionVersions',
         method: 'GET',
         path: `${definition(projectCode, definitionCode)}/versions`,
         query: { pageNo: page?.pageNo ?? 1, pageSize: page?.pageSize ?? LOOKUP_PAGE_SIZE },
         signal: callOptions?.signal,
       });
-      return decode(decoders.versionPage, data, context);
     },
 
     async createSchedule(projectCode, input, callOptions) {
@@ -335,14 +338,13 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
           });
         }
       }
-      const { data, context } = await send({
+      return request(decoders.schedule, {
         operation: 'createSchedule',
         method: 'POST',
         path: `${project(projectCode)}/schedules`,
         form: { [dialect.definitionCodeField]: input.definitionCode, ...scheduleForm(input) },
         signal: callOptions?.signal,
       });
-      return decode(decoders.schedule, data, context);
     },
 
     async updateSchedule(projectCode, scheduleId, input, callOptions) {
@@ -365,18 +367,15 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
 
     async listSchedules(projectCode, definitionCode, callOptions) {
       const schedules: Schedule[] = [];
-      for (let pageNo = 1; ; pageNo++) {
-        const { data, context } = await send({
-          operation: 'listSchedules',
-          method: 'GET',
-          path: `${project(projectCode)}/schedules`,
-          query: { [dialect.definitionCodeField]: definitionCode, pageNo, pageSize: LOOKUP_PAGE_SIZE },
-          signal: callOptions?.signal,
-        });
-        const page = decode(decoders.schedulePage, data, context);
-        schedules.push(...page.items.filter((candidate) => candidate.definitionCode === definitionCode));
-        if (pageNo >= page.totalPage || page.items.length === 0) return schedules;
-      }
+      const all = pages(decoders.schedulePage, (pageNo) => ({
+        operation: 'listSchedules',
+        method: 'GET',
+        path: `${project(projectCode)}/schedules`,
+        query: { [dialect.definitionCodeField]: definitionCode, pageNo, pageSize: LOOKUP_PAGE_SIZE },
+        signal: callOptions?.signal,
+      }));
+      for await (const items of all) schedules.push(...items.filter((candidate) => candidate.definitionCode === definitionCode));
+      return schedules;
     },
 
     async deleteSchedule(projectCode, scheduleId, callOptions) {
@@ -384,7 +383,7 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
     },
 
     async startInstance(projectCode, input, callOptions) {
-      const { data, context } = await send({
+      return request(decoders.startResult, {
         operation: 'startInstance',
         method: 'POST',
         path: `${project(projectCode)}/${dialect.startInstancePath}`,
@@ -392,51 +391,42 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
           [dialect.definitionCodeField]: input.definitionCode,
           scheduleTime: '',
           execType: 'START_PROCESS',
-          failureStrategy: input.failureStrategy ?? 'END',
-          warningType: input.warningType ?? 'NONE',
-          warningGroupId: input.warningGroupId ?? 0,
-          processInstancePriority: input.processInstancePriority ?? 'MEDIUM',
-          workerGroup: input.workerGroup ?? 'default',
-          environmentCode: input.environmentCode ?? -1,
+          ...runSettingsForm(input),
           startParams: input.startParams,
           dryRun: input.dryRun ? 1 : 0,
           tenantCode: input.tenantCode ?? DEFAULT_TENANT,
         },
         signal: callOptions?.signal,
       });
-      return decode(decoders.startResult, data, context);
     },
 
     async listInstances(projectCode, query, callOptions) {
       const { definitionCode, ...filters } = query;
-      const { data, context } = await send({
+      return request(decoders.instancePage, {
         operation: 'listInstances',
         method: 'GET',
         path: instances(projectCode),
         query: { ...filters, [dialect.instanceListDefinitionCodeParam]: definitionCode },
         signal: callOptions?.signal,
       });
-      return decode(decoders.instancePage, data, context);
     },
 
     async getInstance(projectCode, instanceId, callOptions) {
-      const { data, context } = await send({
+      return request(decoders.instance, {
         operation: 'getInstance',
         method: 'GET',
         path: `${instances(projectCode)}/${code(instanceId)}`,
         signal: callOptions?.signal,
       });
-      return decode(decoders.instance, data, context);
     },
 
     async getInstanceTasks(projectCode, instanceId, callOptions) {
-      const { data, context } = await send({
+      return request(decoders.taskInstances, {
         operation: 'getInstanceTasks',
         method: 'GET',
         path: `${instances(projectCode)}/${code(instanceId)}/tasks`,
         signal: callOptions?.signal,
       });
-      return decode(decoders.taskInstances, data, context);
     },
 
     async executeInstance(projectCode, instanceId, executeType, callOptions) {
@@ -450,6 +440,18 @@ export function createDolphinSchedulerClient(options: DolphinSchedulerClientOpti
     },
   };
   return client;
+}
+
+/** The run settings as the server's form fields, with its defaults filled in. */
+function runSettingsForm(input: RunSettings): Fields {
+  return {
+    failureStrategy: input.failureStrategy ?? 'END',
+    warningType: input.warningType ?? 'NONE',
+    warningGroupId: input.warningGroupId ?? 0,
+    processInstancePriority: input.processInstancePriority ?? 'MEDIUM',
+    workerGroup: input.workerGroup ?? 'default',
+    environmentCode: input.environmentCode ?? -1,
+  };
 }
 
 /** A code or id in a path: only a non-negative integer may shape the URL. */

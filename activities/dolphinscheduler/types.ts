@@ -197,16 +197,8 @@ export interface WorkflowDefinitionVersion {
   updateTime: string | null;
 }
 
-export interface ScheduleInput {
-  definitionCode: number;
-  /** `yyyy-MM-dd HH:mm:ss`. */
-  startTime: string;
-  /** `yyyy-MM-dd HH:mm:ss`. */
-  endTime: string;
-  /** Quartz form with seconds: `0 0 3 * * ? *`. */
-  crontab: string;
-  /** e.g. `UTC`, `Europe/Berlin`. */
-  timezoneId: string;
+/** How a run of a definition is carried out and warned about: the same for scheduled and manual starts. */
+export interface RunSettings {
   /** @default 'END' */
   failureStrategy?: FailureStrategy;
   /** @default 'NONE' */
@@ -219,6 +211,18 @@ export interface ScheduleInput {
   workerGroup?: string;
   /** @default -1 */
   environmentCode?: number;
+}
+
+export interface ScheduleInput extends RunSettings {
+  definitionCode: number;
+  /** `yyyy-MM-dd HH:mm:ss`. */
+  startTime: string;
+  /** `yyyy-MM-dd HH:mm:ss`. */
+  endTime: string;
+  /** Quartz form with seconds: `0 0 3 * * ? *`. */
+  crontab: string;
+  /** e.g. `UTC`, `Europe/Berlin`. */
+  timezoneId: string;
   /** The OS user scheduled runs use on 3.2+ servers (3.1 runs as the definition's tenant). @default 'default' */
   tenantCode?: string;
 }
@@ -241,20 +245,8 @@ export interface Schedule {
   updateTime: string | null;
 }
 
-export interface StartInstanceInput {
+export interface StartInstanceInput extends RunSettings {
   definitionCode: number;
-  /** @default 'END' */
-  failureStrategy?: FailureStrategy;
-  /** @default 'NONE' */
-  warningType?: WarningType;
-  /** @default 0 */
-  warningGroupId?: number;
-  /** @default 'MEDIUM' */
-  processInstancePriority?: Priority;
-  /** @default 'default' */
-  workerGroup?: string;
-  /** @default -1 */
-  environmentCode?: number;
   /** The OS user the run uses on 3.2+ servers (3.1 runs as the definition's tenant). @default 'default' */
   tenantCode?: string;
   /** Overrides of global parameters, by name. */

@@ -1,22 +1,10 @@
-import { startTestWorker, type TestWorker } from '../support/worker';
-import { call, expectProblem, startApi, uniqueName, type Answer, type Api } from './harness';
+import { call, expectProblem, uniqueName, useApiWithWorker, type Answer } from './harness';
 
 /** `forEach` through the API: the spec's checks as 422s naming the path, and a run's progress per item. */
 
-let worker: TestWorker;
-let api: Api;
+const api = useApiWithWorker();
 
-beforeAll(async () => {
-  worker = await startTestWorker();
-  api = await startApi({ taskQueue: worker.taskQueue });
-}, 120_000);
-
-afterAll(async () => {
-  await api?.close();
-  await worker?.shutdown();
-});
-
-const createWith = (steps: unknown[]) => call(api, 'POST', '/api/v1/templates', { json: { name: uniqueName('for-each'), spec: { steps } } });
+const createWith = (steps: unknown[]) => call(api(), 'POST', '/api/v1/templates', { json: { name: uniqueName('for-each'), spec: { steps } } });
 
 function issuePaths(answer: Answer): string[] {
   return answer.body.invalidParams.map((param: { path: (string | number)[] }) => param.path.join('.'));
@@ -47,12 +35,12 @@ test('a forEach run shows its items\' outputs and progress on GET /runs/:id', as
   ]);
   expect(created.status).toBe(201);
   expect(created.body.version.spec.steps[0].forEach).toEqual({ items: '[1..5]', concurrency: 2 });
-  const started = await call(api, 'POST', '/api/v1/runs', { json: { templateId: created.body.id, input: {} } });
+  const started = await call(api(), 'POST', '/api/v1/runs', { json: { templateId: created.body.id, input: {} } });
   expect(started.status).toBe(201);
   const deadline = Date.now() + 20_000;
   let run: Answer;
   do {
-    run = await call(api, 'GET', `/api/v1/runs/${started.body.runId}`);
+    run = await call(api(), 'GET', `/api/v1/runs/${started.body.runId}`);
     if (run.body.status === 'succeeded') break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   } while (Date.now() < deadline);

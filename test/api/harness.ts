@@ -21,6 +21,7 @@ import { createTemporalClient } from '../../apps/common/temporal';
 import type { Keyring } from '../../apps/common/crypto/keyring';
 import { SecretStore } from '../../apps/common/secrets/secret-store';
 import type { PayloadCodec } from '@temporalio/common';
+import { startTestWorker, type TestWorker } from '../support/worker';
 
 /**
  * The API on a real port, over the real PostgreSQL and Temporal of the global setup, with a tenant
@@ -146,6 +147,28 @@ export async function startApi(options: ApiOptions = {}): Promise<Api> {
       await stepLogFeed.close();
       await rateLimits?.close();
     },
+  };
+}
+
+/**
+ * A test worker and an API on its task queue for the whole test file: started before its tests,
+ * closed after them. Tests read the API through the returned function, since it exists only once
+ * `beforeAll` has run.
+ */
+export function useApiWithWorker(): () => Api {
+  let worker: TestWorker | undefined;
+  let api: Api | undefined;
+  beforeAll(async () => {
+    worker = await startTestWorker();
+    api = await startApi({ taskQueue: worker.taskQueue });
+  }, 120_000);
+  afterAll(async () => {
+    await api?.close();
+    await worker?.shutdown();
+  });
+  return () => {
+    if (!api) throw new Error('the API is not started yet: read it inside a test');
+    return api;
   };
 }
 

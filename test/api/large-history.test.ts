@@ -1,5 +1,4 @@
-import { startTestWorker, type TestWorker } from '../support/worker';
-import { call, createTemplate, startApi, type Api } from './harness';
+import { call, createTemplate, useApiWithWorker } from './harness';
 
 /**
  * A run whose history is larger than gRPC's 4 MB message limit (40 steps with 60 KB inputs and
@@ -8,18 +7,7 @@ import { call, createTemplate, startApi, type Api } from './harness';
  */
 
 const STEPS = 40;
-let worker: TestWorker;
-let api: Api;
-
-beforeAll(async () => {
-  worker = await startTestWorker();
-  api = await startApi({ taskQueue: worker.taskQueue });
-}, 120_000);
-
-afterAll(async () => {
-  await api?.close();
-  await worker?.shutdown();
-});
+const api = useApiWithWorker();
 
 function largeOutputSpec() {
   const steps: object[] = Array.from({ length: STEPS }, (_, i) => ({
@@ -35,15 +23,15 @@ function largeOutputSpec() {
 }
 
 test('events and cancel of a run with a history over 4 MB answer 2xx quickly', async () => {
-  const template = await createTemplate(api, { spec: largeOutputSpec() });
-  const started = await call(api, 'POST', '/api/v1/runs', { json: { templateId: template.id } });
+  const template = await createTemplate(api(), { spec: largeOutputSpec() });
+  const started = await call(api(), 'POST', '/api/v1/runs', { json: { templateId: template.id } });
   expect(started.status).toBe(201);
   const runId = started.body.runId as string;
 
   // Wait until every large step has completed and the run waits on its approval.
   const deadline = Date.now() + 40_000;
   for (;;) {
-    const run = await call(api, 'GET', `/api/v1/runs/${runId}`);
+    const run = await call(api(), 'GET', `/api/v1/runs/${runId}`);
     const states = new Map<string, string>((run.body.steps ?? []).map((step: { id: string; status: string }) => [step.id, step.status]));
     const settled = [...states].filter(([id, status]) => id !== 'gate' && (status === 'succeeded' || status === 'failed')).length;
     if (settled === STEPS && states.get('gate') === 'waiting_approval') break;
@@ -54,7 +42,7 @@ test('events and cancel of a run with a history over 4 MB answer 2xx quickly', a
   }
 
   let before = Date.now();
-  const page = await call(api, 'GET', `/api/v1/runs/${runId}/events?limit=5`);
+  const page = await call(api(), 'GET', `/api/v1/runs/${runId}/events?limit=5`);
   expect(page.status).toBe(200);
   expect(Date.now() - before).toBeLessThan(3000);
 
@@ -62,7 +50,7 @@ test('events and cancel of a run with a history over 4 MB answer 2xx quickly', a
   const all = [];
   let after: string | undefined;
   for (let pages = 0; pages < 100; pages++) {
-    const answer = await call(api, 'GET', `/api/v1/runs/${runId}/events?limit=100${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+    const answer = await call(api(), 'GET', `/api/v1/runs/${runId}/events?limit=100${after ? `&after=${encodeURIComponent(after)}` : ''}`);
     expect(answer.status).toBe(200);
     const events = (answer.body.events ?? answer.body.items ?? []) as { id: string; type: string; stepId?: string; error?: { type?: string } }[];
     all.push(...events);
@@ -79,7 +67,7 @@ test('events and cancel of a run with a history over 4 MB answer 2xx quickly', a
   expect(Date.now() - before).toBeLessThan(10_000);
 
   before = Date.now();
-  const cancelled = await call(api, 'POST', `/api/v1/runs/${runId}/cancel`);
+  const cancelled = await call(api(), 'POST', `/api/v1/runs/${runId}/cancel`);
   expect({ status: cancelled.status, body: cancelled.body }).toMatchObject({ status: 202, body: { terminated: false } });
   expect(Date.now() - before).toBeLessThan(3000);
 }, 180_000);

@@ -47,26 +47,22 @@ afterAll(async () => {
 });
 
 test('a forEach runs its step once per item, with item and index in its with and when, outputs in order', async () => {
-  const handle = await startRun(
-    env.client,
-    env.taskQueue,
-    runInput(
-      {
-        steps: [
-          { id: 'base', type: 'noop', with: { output: 100 } },
-          {
-            id: 'each',
-            type: 'noop',
-            dependsOn: ['base'],
-            forEach: { items: 'inputs.numbers' },
-            when: 'item != 3',
-            with: { output: '{{ {"index": index, "value": item + steps.base.output} }}' },
-          },
-          { id: 'after', type: 'noop', dependsOn: ['each'], with: { output: '{{ $count(steps.each.output) }}' } },
-        ],
-      },
-      { inputs: { numbers: [1, 2, 3, 4] } },
-    ),
+  const handle = await startSpec(
+    {
+      steps: [
+        { id: 'base', type: 'noop', with: { output: 100 } },
+        {
+          id: 'each',
+          type: 'noop',
+          dependsOn: ['base'],
+          forEach: { items: 'inputs.numbers' },
+          when: 'item != 3',
+          with: { output: '{{ {"index": index, "value": item + steps.base.output} }}' },
+        },
+        { id: 'after', type: 'noop', dependsOn: ['each'], with: { output: '{{ $count(steps.each.output) }}' } },
+      ],
+    },
+    { inputs: { numbers: [1, 2, 3, 4] } },
   );
   const result = await handle.result();
   expect(result.status).toBe('succeeded');
@@ -76,18 +72,14 @@ test('a forEach runs its step once per item, with item and index in its with and
 });
 
 test('an empty list succeeds at once with no outputs; a list expression yielding no list fails the step', async () => {
-  const handle = await startRun(
-    env.client,
-    env.taskQueue,
-    runInput(
-      {
-        steps: [
-          { id: 'none', type: 'noop', forEach: { items: 'inputs.missing' } },
-          { id: 'scalar', type: 'noop', forEach: { items: 'inputs.word' }, onError: 'continue' },
-        ],
-      },
-      { inputs: { word: 'hello' } },
-    ),
+  const handle = await startSpec(
+    {
+      steps: [
+        { id: 'none', type: 'noop', forEach: { items: 'inputs.missing' } },
+        { id: 'scalar', type: 'noop', forEach: { items: 'inputs.word' }, onError: 'continue' },
+      ],
+    },
+    { inputs: { word: 'hello' } },
   );
   const result = await handle.result();
   expect(result.steps.none).toMatchObject({ status: 'succeeded', output: [] });
@@ -100,20 +92,7 @@ test('an empty list succeeds at once with no outputs; a list expression yielding
 
 test('at most `concurrency` items run at once', async () => {
   slowPeak = 0;
-  const handle = await startRun(
-    env.client,
-    env.taskQueue,
-    runInput({
-      steps: [
-        {
-          id: 'calls',
-          type: 'http',
-          forEach: { items: '[1..12]', concurrency: 3 },
-          with: { method: 'POST', url: http.url('/slow'), body: { n: '{{ item }}' } },
-        },
-      ],
-    }),
-  );
+  const handle = await startSpec({ steps: [postEachItem('/slow', { items: '[1..12]', concurrency: 3 })] });
   const result = await handle.result();
   expect(result.status).toBe('succeeded');
   expect((result.steps.calls!.output as { body: { n: number } }[]).map((output) => output.body.n)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
@@ -121,22 +100,12 @@ test('at most `concurrency` items run at once', async () => {
 });
 
 test('onError continue runs every item; the step fails with the others\' outputs and the run goes on', async () => {
-  const handle = await startRun(
-    env.client,
-    env.taskQueue,
-    runInput({
-      steps: [
-        {
-          id: 'calls',
-          type: 'http',
-          onError: 'continue',
-          forEach: { items: '[0..5]', concurrency: 2 },
-          with: { method: 'POST', url: http.url('/odd-fails'), body: { n: '{{ item }}' } },
-        },
-        { id: 'independent', type: 'noop', with: { output: 'ran' } },
-      ],
-    }),
-  );
+  const handle = await startSpec({
+    steps: [
+      postEachItem('/odd-fails', { items: '[0..5]', concurrency: 2 }, { onError: 'continue' }),
+      { id: 'independent', type: 'noop', with: { output: 'ran' } },
+    ],
+  });
   const result = await handle.result();
   expect(result.status).toBe('succeeded');
   const calls = result.steps.calls!;
@@ -149,20 +118,7 @@ test('onError continue runs every item; the step fails with the others\' outputs
 });
 
 test('onError fail stops at the first failed item and fails the run', async () => {
-  const handle = await startRun(
-    env.client,
-    env.taskQueue,
-    runInput({
-      steps: [
-        {
-          id: 'calls',
-          type: 'http',
-          forEach: { items: '[0..9]', concurrency: 1 },
-          with: { method: 'POST', url: http.url('/odd-fails'), body: { n: '{{ item }}' } },
-        },
-      ],
-    }),
-  );
+  const handle = await startSpec({ steps: [postEachItem('/odd-fails', { items: '[0..9]', concurrency: 1 })] });
   const error = await handle.result().catch((e: unknown) => e);
   expect(error).toBeInstanceOf(WorkflowFailedError);
   const state = failedRunState(error);
@@ -173,22 +129,7 @@ test('onError fail stops at the first failed item and fails the run', async () =
 
 test('onError pause holds the step at the first failed item; an operator\'s retry runs every item again', async () => {
   const operator = { subject: 'olga', roles: ['ops'] };
-  const handle = await startRun(
-    env.client,
-    env.taskQueue,
-    runInput({
-      steps: [
-        {
-          id: 'calls',
-          type: 'http',
-          onError: 'pause',
-          retry: { maxAttempts: 1 },
-          forEach: { items: '[1..3]', concurrency: 1 },
-          with: { method: 'POST', url: http.url('/two-fails-once'), body: { n: '{{ item }}' } },
-        },
-      ],
-    }),
-  );
+  const handle = await startSpec({ steps: [postEachItem('/two-fails-once', { items: '[1..3]', concurrency: 1 }, { onError: 'pause', retry: { maxAttempts: 1 } })] });
   const held = await waitForState(handle, (state) => state.status === 'held');
   expect(held.steps.calls).toMatchObject({ status: 'failed', forEach: { total: 3, succeeded: 1, failed: 1, skipped: 0 } });
   expect((held.steps.calls!.output as unknown[])[2]).toBeNull();
@@ -203,11 +144,7 @@ test('onError pause holds the step at the first failed item; an operator\'s retr
 
 test(`a list longer than one batch (${FOR_EACH_BATCH_SIZE} items) runs in batch workflows, outputs in order`, async () => {
   const count = FOR_EACH_BATCH_SIZE * 2 + 17;
-  const handle = await startRun(
-    env.client,
-    env.taskQueue,
-    runInput({ steps: [{ id: 'many', type: 'noop', forEach: { items: `[0..${count - 1}]`, concurrency: 50 }, with: { output: '{{ index }}' } }] }),
-  );
+  const handle = await startSpec({ steps: [{ id: 'many', type: 'noop', forEach: { items: `[0..${count - 1}]`, concurrency: 50 }, with: { output: '{{ index }}' } }] });
   const result = await handle.result();
   expect(result.status).toBe('succeeded');
   expect(result.steps.many!.output).toEqual(Array.from({ length: count }, (_, i) => i));
@@ -227,13 +164,7 @@ test(`a list longer than one batch (${FOR_EACH_BATCH_SIZE} items) runs in batch 
 
 test('cancelling the run cancels the batch and its items in flight', async () => {
   heldResponses.length = 0;
-  const handle = await startRun(
-    env.client,
-    env.taskQueue,
-    runInput({
-      steps: [{ id: 'calls', type: 'http', forEach: { items: '[1..4]', concurrency: 2 }, with: { method: 'POST', url: http.url('/held'), body: { n: '{{ item }}' } } }],
-    }),
-  );
+  const handle = await startSpec({ steps: [postEachItem('/held', { items: '[1..4]', concurrency: 2 })] });
   await waitFor(() => heldResponses.length === 2);
   await handle.cancel();
   const error = await handle.result().catch((e: unknown) => e);
@@ -248,21 +179,7 @@ test('cancelling the run cancels the batch and its items in flight', async () =>
 test('a paused run starts no further batch until it is resumed', async () => {
   heldResponses.length = 0;
   const operator = { actor: { subject: 'olga', roles: ['ops'] } };
-  const handle = await startRun(
-    env.client,
-    env.taskQueue,
-    runInput({
-      steps: [
-        {
-          id: 'calls',
-          type: 'http',
-          forEach: { items: `[1..${FOR_EACH_BATCH_SIZE + 1}]`, concurrency: 100 },
-          when: `item > ${FOR_EACH_BATCH_SIZE - 1}`,
-          with: { method: 'POST', url: http.url('/held'), body: { n: '{{ item }}' } },
-        },
-      ],
-    }),
-  );
+  const handle = await startSpec({ steps: [postEachItem('/held', { items: `[1..${FOR_EACH_BATCH_SIZE + 1}]`, concurrency: 100 }, { when: `item > ${FOR_EACH_BATCH_SIZE - 1}` })] });
   // The first batch's last item waits for the test; every other item of it is skipped.
   await waitFor(() => heldResponses.length === 1);
   await handle.executeUpdate(pauseUpdate, { args: [operator] });
@@ -277,6 +194,15 @@ test('a paused run starts no further batch until it is resumed', async () => {
   const result = await handle.result();
   expect(result.steps.calls!.forEach).toEqual({ total: FOR_EACH_BATCH_SIZE + 1, succeeded: 2, failed: 0, skipped: FOR_EACH_BATCH_SIZE - 1 });
 });
+
+function startSpec(spec: Parameters<typeof runInput>[0], extra?: Parameters<typeof runInput>[1]) {
+  return startRun(env.client, env.taskQueue, runInput(spec, extra));
+}
+
+/** The `calls` step: an HTTP POST of each item, as `{ n: item }`, to a path of the test server. */
+function postEachItem(path: string, forEach: { items: string; concurrency: number }, options: Record<string, unknown> = {}) {
+  return { id: 'calls', type: 'http' as const, ...options, forEach, with: { method: 'POST', url: http.url(path), body: { n: '{{ item }}' } } };
+}
 
 async function waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Prisma, type Publish } from '@prisma/client';
-import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import stableStringify from 'safe-stable-stringify';
-import { RefusalType } from '../../../../workflows/contract';
 import {
   approvePublishUpdate,
   enqueuePublishSignal,
@@ -20,7 +19,8 @@ import { scheduleProblems } from '../../../../workflows/publishing/schedule';
 import { SpecSchema } from '../../../../workflows/spec/schema';
 import { auditRow, type AuditActor } from '../audit/trail';
 import type { ApiDependencies } from '../dependencies';
-import { problems, type ProblemError } from '../http/problem';
+import { problems } from '../http/problem';
+import { refusalProblem } from '../http/refusal';
 import type { Principal } from '../http/principal';
 import { decodeCursor, encodeCursor } from '../templates/cursor';
 import { PublishCursorSchema, type PublishListQuery, type PublishRequestBody } from './publish-schemas';
@@ -149,7 +149,7 @@ export class PublishService {
     try {
       taken = await handle.executeUpdate(decision === 'approved' ? approvePublishUpdate : rejectPublishUpdate, { args: [command] });
     } catch (error) {
-      if (error instanceof WorkflowUpdateFailedError) throw refusalProblem(error.cause);
+      if (error instanceof WorkflowUpdateFailedError) throw refusalProblem(error.cause, 'the publish refused the decision');
       if (error instanceof WorkflowNotFoundError) throw problems.conflict(`publish ${publishId} is not waiting for an approval`);
       throw error;
     }
@@ -281,17 +281,4 @@ export function publishView(row: Publish): PublishView {
 
 function hashOf(request: object): string {
   return createHash('sha256').update(stableStringify(request) ?? '').digest('hex');
-}
-
-const refusalStatuses: Record<string, (detail: string) => ProblemError> = {
-  [RefusalType.Forbidden]: problems.forbidden,
-  [RefusalType.NotFound]: problems.notFound,
-  [RefusalType.Conflict]: problems.conflict,
-  [RefusalType.Invalid]: (detail) => problems.unprocessable(detail),
-};
-
-function refusalProblem(cause: Error | undefined): ProblemError {
-  const message = cause?.message || 'the publish refused the decision';
-  if (cause instanceof ApplicationFailure && cause.type && refusalStatuses[cause.type]) return refusalStatuses[cause.type]!(message);
-  return problems.unprocessable(message);
 }

@@ -70,15 +70,8 @@ export interface StepStats {
   approvalWaitMs: Percentiles | null;
 }
 
-/** One series (the runs: stepId "", or a step) summed over the window. */
-interface SeriesRow {
-  stepId: string;
-  type: string;
-  runs: number;
-  succeeded: number;
-  failed: number;
-  skipped: number;
-  cancelled: number;
+/** One series (the runs: stepId "", or a step) summed over the window: the counts a StepStats reports, and what it is computed from. */
+interface SeriesRow extends Pick<StepStats, 'stepId' | 'type' | 'runs' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'> {
   timedOut: number;
   retries: number;
   runsWithRetries: number;

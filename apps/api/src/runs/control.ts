@@ -1,11 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { defaultDependencyTimeouts } from '../../../common/config';
 import {
-  RefusalType,
   approveUpdate,
   pauseUpdate,
   rejectUpdate,
@@ -18,7 +16,8 @@ import {
 } from '../../../../workflows/contract';
 import type { ApiDependencies } from '../dependencies';
 import { isMessageTooLarge } from '../dependency-failures';
-import { ProblemError, problems } from '../http/problem';
+import { problems, type ProblemError } from '../http/problem';
+import { refusalProblem } from '../http/refusal';
 import type { Principal } from '../http/principal';
 import { checkDecision } from './decision-check';
 import { toNumber } from './history-events';
@@ -246,7 +245,7 @@ async function sendUpdate<T>(
     return result;
   } catch (error) {
     if (error instanceof WorkflowUpdateFailedError) {
-      const problem = refusalProblem(error.cause);
+      const problem = refusalProblem(error.cause, 'the run refused the request');
       deps.logger.info({ runId, stepId, action, actor: principal.subject, status: problem.status, reason: problem.detail }, 'run control refused');
       throw problem;
     }
@@ -257,22 +256,6 @@ async function sendUpdate<T>(
     }
     throw error;
   }
-}
-
-const refusalStatuses: Record<string, (detail: string) => ProblemError> = {
-  [RefusalType.Forbidden]: problems.forbidden,
-  [RefusalType.NotFound]: problems.notFound,
-  [RefusalType.Conflict]: problems.conflict,
-  [RefusalType.Invalid]: (detail) => problems.unprocessable(detail),
-};
-
-function refusalProblem(cause: Error | undefined): ProblemError {
-  const message = cause?.message || 'the run refused the request';
-  if (cause instanceof ApplicationFailure && cause.type && refusalStatuses[cause.type]) {
-    return refusalStatuses[cause.type]!(message);
-  }
-  // A failure outside the contract's refusals: the request reached the run but could not be applied.
-  return problems.unprocessable(message);
 }
 
 function runFinished(runId: string): ProblemError {
