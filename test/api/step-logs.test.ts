@@ -168,6 +168,10 @@ test('entries of each attempt, filtered by step and attempt, paged by cursor', a
   expect(badAttempt.status).toBe(400);
   const unknownParameter = await call(api, 'GET', `/api/v1/runs/${runId}/logs?level=debug`);
   expect(unknownParameter.status).toBe(400);
+  // Ids past PostgreSQL's bigint are refused as input, not left for the database to fail on.
+  const pastBigint = Buffer.from(JSON.stringify({ id: '9999999999999999999' })).toString('base64url');
+  const outOfRange = await call(api, 'GET', `/api/v1/runs/${runId}/logs?cursor=${pastBigint}`);
+  expect([outOfRange.status, outOfRange.contentType]).toEqual([400, expect.stringContaining('problem+json')]);
 }, 60_000);
 
 test('another tenant’s run is a 404 for its logs and their tail, and an unknown run too', async () => {
@@ -231,6 +235,8 @@ test('the live tail streams entries as steps write them, and resumes after Last-
 
   const badResume = await call(api, 'GET', `/api/v1/runs/${runId}/logs/stream?after=abc`);
   expect(badResume.status).toBe(400);
+  const resumePastBigint = await call(api, 'GET', `/api/v1/runs/${runId}/logs/stream?after=9999999999999999999`);
+  expect(resumePastBigint.status).toBe(400);
 }, 60_000);
 
 test('a step log that cannot be written leaves the step succeeding, and says so in the worker’s log', async () => {

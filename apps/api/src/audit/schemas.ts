@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { registry } from '../openapi/registry';
-import { queryText } from '../http/validation';
+import { bigintId, queryText } from '../http/validation';
 
 /** `GET /api/v1/audit`: filters and paging, newest first. */
 export const ListAuditQuery = z
@@ -20,7 +20,7 @@ export const ListAuditQuery = z
 export type AuditListQuery = z.output<typeof ListAuditQuery>;
 
 /** Audit pages by (at, id), newest first. */
-export const AuditCursorSchema = z.object({ at: z.iso.datetime(), id: z.string().regex(/^[0-9]{1,19}$/) }).strict();
+export const AuditCursorSchema = z.object({ at: z.iso.datetime(), id: bigintId('must be an audit entry id') }).strict();
 
 export const AuditEntryResource = registry.register(
   'AuditEntry',

@@ -48,6 +48,17 @@ export function text(pattern: RegExp, maxLength: number, message: string) {
   return z.string().max(maxLength).regex(pattern, { message });
 }
 
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
+/**
+ * The id of a row keyed by a PostgreSQL bigint, as decimal digits: refused past the bigint's range
+ * here, so that no id given by a client reaches the database as one it cannot read.
+ */
+export function bigintId(message: string) {
+  // Zod runs the refinement after a failed pattern too: only digits are converted.
+  return text(/^[0-9]{1,19}$/, 19, message).refine((id) => !/^[0-9]+$/.test(id) || BigInt(id) <= MAX_BIGINT, { message });
+}
+
 /** Text that ends up in PostgreSQL: bounded, storable, and published as such. */
 export function storableText(maxLength: number) {
   return text(textPatterns.storable, maxLength, STORABLE_MESSAGE);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import '../openapi/registry';
-import { queryText, storableText, text } from '../http/validation';
+import { bigintId, queryText, storableText } from '../http/validation';
 import { StepIdSchema } from '../runs/schemas';
 
 /** `GET /api/v1/runs/:id/logs` and its live tail: which entries, oldest first. */
@@ -22,7 +22,7 @@ export const ListLogsQuery = z
 export type LogsQuery = z.output<typeof ListLogsQuery>;
 
 /** An entry's id, as the live tail's `id:` lines give it. */
-export const LogEntryId = text(/^[0-9]{1,19}$/, 19, 'must be an entry id');
+export const LogEntryId = bigintId('must be an entry id');
 
 export const StreamLogsQuery = z
   .object({
@@ -37,7 +37,7 @@ export const StreamLogsHeaders = z.object({
 export type StreamLogsQuery = z.output<typeof StreamLogsQuery>;
 
 /** Log pages by entry id, oldest first. */
-export const LogCursorSchema = z.object({ id: z.string().regex(/^[0-9]{1,19}$/) }).strict();
+export const LogCursorSchema = z.object({ id: LogEntryId }).strict();
 
 export const StepLogEntryResource = z
   .object({
