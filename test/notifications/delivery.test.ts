@@ -142,6 +142,9 @@ test('a run reaching an approval notifies its approvers on two channels, with a 
     ].sort(),
   );
   expect(recorded.find((item) => item.channel.id === webhookId).receiverAnswer).toBe('200 {"ok":true}');
+  // The run's events say the approval waits, as they do when no channel is told.
+  const events = await call(api, 'GET', `/api/v1/runs/${runId}/events`);
+  expect(events.body.events.map((event: { type: string; stepId?: string }) => [event.type, event.stepId])).toContainEqual(['approval.waiting', 'gate']);
 
   // The run waits for its decision as before, and finishes when it comes.
   const handle = worker.client.workflow.getHandle(runId);

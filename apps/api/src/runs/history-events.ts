@@ -78,6 +78,13 @@ export interface RunEvent {
 
 /** The activity that tells approvers a decision is waiting; it is bookkeeping, not a step. */
 export const NOTIFY_APPROVERS_ACTIVITY = 'notifyApprovers';
+
+/**
+ * The child workflow that delivers a run's notice through its channels (workflows/notifications):
+ * in a run with channel notices, its `approval_requested` start takes the place of the
+ * notifyApprovers activity as the sign that an approval began to wait.
+ */
+export const SEND_NOTICE_WORKFLOW = 'sendNotice';
 /** The activity a `template` step loads its child's version with: the step's own events are transitions. */
 export const LOAD_CHILD_TEMPLATE_ACTIVITY = 'loadChildTemplate';
 
@@ -144,6 +151,13 @@ export class HistoryEventMapper {
       const activity = { stepId: stepIdOfActivity(scheduled.activityId ?? ''), stepType: scheduled.activityType?.name ?? '' };
       this.activities.set(eventId, activity);
       return { ...base, type: 'step.started', ...activity };
+    }
+
+    const childStart = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (childStart?.workflowType?.name === SEND_NOTICE_WORKFLOW) {
+      const [notice] = await this.decode(childStart.input?.payloads);
+      const stepId = stringField(notice, 'kind') === 'approval_requested' ? stringField(objectField(notice, 'step'), 'id') : undefined;
+      return stepId ? { ...base, type: 'approval.waiting', stepId } : undefined;
     }
 
     const started = event.activityTaskStartedEventAttributes;
