@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { RunSummaryCollector } from '../../apps/api/src/insights/collector';
 import { EXPRESSION_BOUNDS } from '../../workflows/spec/expression-bounds';
+import { TemplateIdKey, TemplateVersionKey, TenantIdKey } from '../../workflows/search-attributes';
 import { useTestWorker } from '../support/worker';
 import { json, startHttpServer } from '../workflow/support';
 import { call, createTestTenant, createToken, expectProblem, startApi, tokenFor, uniqueName, type Answer, type Api } from './harness';
@@ -112,6 +113,19 @@ describe('stats', () => {
     for (const runId of succeeded) await listedAs(template.id, runId, 'succeeded');
     await listedAs(template.id, failed, 'failed');
     await listedAs(template.id, open, 'waiting_approval');
+
+    // A run started in Temporal by other means, naming no tenant or template of ours, is passed over.
+    const stray = await worker().client.workflow.start('runTemplate', {
+      taskQueue: uniqueName('no-worker'),
+      workflowId: uniqueName('stray'),
+      args: [{}],
+      typedSearchAttributes: [
+        { key: TenantIdKey, value: 'tpl-1' },
+        { key: TemplateIdKey, value: 'not-a-uuid' },
+        { key: TemplateVersionKey, value: 2 ** 40 },
+      ],
+    });
+    await stray.terminate('closed before any worker saw it');
 
     const pass = await collector.collect();
     expect(pass).toMatchObject({ leased: true, written: expect.any(Number) });

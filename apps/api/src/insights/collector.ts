@@ -152,8 +152,14 @@ export class RunSummaryCollector {
 
   /** Summarises the executions of one page not summarised yet; answers how many it wrote. */
   private async summarise(executions: WorkflowExecutionInfo[]): Promise<number> {
+    // Runs the API started name their tenant and template by uuid; a run started in Temporal by
+    // other means may carry anything there, and must not stop the collection of the others.
     const owned = executions.filter(
-      (info) => info.closeTime && info.typedSearchAttributes.get(TenantIdKey) && info.typedSearchAttributes.get(TemplateIdKey),
+      (info) =>
+        info.closeTime &&
+        isUuid(info.typedSearchAttributes.get(TenantIdKey)) &&
+        isUuid(info.typedSearchAttributes.get(TemplateIdKey)) &&
+        isStorableVersion(info.typedSearchAttributes.get(TemplateVersionKey)),
     );
     if (owned.length === 0) return 0;
     const known = await this.deps.prisma.runSummary.findMany({
@@ -333,4 +339,14 @@ async function mapWithConcurrency<T, R>(items: T[], concurrency: number, map: (i
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, work));
   return results;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function isUuid(value: string | undefined): value is string {
+  return value !== undefined && UUID.test(value);
+}
+
+function isStorableVersion(value: number | undefined): boolean {
+  return value === undefined || (Number.isInteger(value) && value >= 0 && value <= 2 ** 31 - 1);
 }
