@@ -24,15 +24,8 @@ import { openTargetClient, TargetUnusableError } from './target-client';
  * findings as they were.
  */
 
-export const INSPECTION_RULES = [
-  'definition-drift',
-  'template-without-owner',
-  'unconfirmed-dependency',
-  'consecutive-failures',
-  'failed-publish',
-  'schedule-online-definition-offline',
-] as const;
-export type InspectionRule = (typeof INSPECTION_RULES)[number];
+export { INSPECTION_RULES, type InspectionRule } from '../../workflows/publishing/contract';
+import type { InspectionRule } from '../../workflows/publishing/contract';
 
 export type Severity = 'critical' | 'warning' | 'info';
 

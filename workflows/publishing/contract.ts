@@ -74,3 +74,14 @@ export const publishQueueStateQuery = defineQuery<PublishQueueState>('publishQue
 export function publishQueueWorkflowId(tenantId: string, templateId: string, target: string): string {
   return `publish-${tenantId}-${templateId}-${target}`;
 }
+
+/** The inspection rules: what the worker's inspections evaluate and the API's filters name. */
+export const INSPECTION_RULES = [
+  'definition-drift',
+  'template-without-owner',
+  'unconfirmed-dependency',
+  'consecutive-failures',
+  'failed-publish',
+  'schedule-online-definition-offline',
+] as const;
+export type InspectionRule = (typeof INSPECTION_RULES)[number];

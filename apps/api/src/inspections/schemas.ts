@@ -1,23 +1,16 @@
 import { z } from 'zod';
 import { storableText } from '../http/validation';
 import { TargetNameParam } from '../dolphinscheduler/target-schemas';
+import { INSPECTION_RULES } from '../../../../workflows/publishing/contract';
 
 /** Request and response shapes of inspections and their findings. */
 
-export const INSPECTION_RULE_NAMES = [
-  'definition-drift',
-  'template-without-owner',
-  'unconfirmed-dependency',
-  'consecutive-failures',
-  'failed-publish',
-  'schedule-online-definition-offline',
-] as const;
 export const FINDING_STATUSES = ['open', 'acknowledged', 'resolved'] as const;
 
 export const ListFindingsQuery = z
   .object({
     status: z.enum([...FINDING_STATUSES, 'all']).default('open').meta({ description: '`all` for every status' }),
-    rule: z.enum(INSPECTION_RULE_NAMES).optional(),
+    rule: z.enum(INSPECTION_RULES).optional(),
     templateId: z.guid().optional(),
     target: TargetNameParam.optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -36,7 +29,7 @@ export const AcknowledgeBody = z
 export const FindingResource = z
   .object({
     id: z.uuid(),
-    rule: z.enum(INSPECTION_RULE_NAMES),
+    rule: z.enum(INSPECTION_RULES),
     severity: z.enum(['critical', 'warning', 'info']),
     status: z.enum(FINDING_STATUSES),
     templateId: z.uuid().nullable(),
