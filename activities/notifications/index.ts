@@ -1,7 +1,7 @@
 import type { PrismaClient } from '@prisma/client';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import { subscribedChannels } from '../../apps/common/notifications/subscriptions';
+import { personReachingChannels, subscribedChannels } from '../../apps/common/notifications/subscriptions';
 import { stateQuery } from '../../workflows/contract';
 import { DeliveryErrorType, type DeliveryOutcome, type Notice, type NoticeActivities, type NoticeTarget } from '../../workflows/notifications/notice';
 import type { ChannelTestActivities, ChannelTestResult } from '../../workflows/notifications/test-channel';
@@ -11,7 +11,8 @@ import { loadChannel, type LoadedChannel } from './channels';
 import { DeliveryFailure } from './delivery-failure';
 import { recipientsOf } from './directory';
 import { channelFormats, type ChannelFormat, type ChannelSettings } from './formats';
-import { noticeMessage, testMessage, type Message } from './messages';
+import { noticeMessage, testMessage, type Message, type Recipient } from './messages';
+import { MENTIONING_KINDS, type MentioningKind } from '../../apps/common/notifications/channels';
 
 /** One attempt's deadline, well below the activity's start-to-close timeout (workflows/notifications/send-notice.ts). */
 const ATTEMPT_TIMEOUT_MS = 20_000;
@@ -48,7 +49,8 @@ export function createNotificationActivities(deps: NotificationDependencies): No
   return {
     async planNoticeDeliveries(notice: Notice): Promise<NoticeTarget[]> {
       const prisma = database();
-      const channelIds = (await subscribedChannels(prisma, notice.tenantId, notice.run.templateId)).get(notice.kind) ?? [];
+      const subscribed = (await subscribedChannels(prisma, notice.tenantId, notice.run.templateId)).get(notice.kind) ?? [];
+      const channelIds = [...new Set([...subscribed, ...(await approverChannels(prisma, notice))])];
       if (channelIds.length === 0) return [];
       const channels = await prisma.notificationChannel.findMany({
         where: { tenantId: notice.tenantId, id: { in: channelIds } },
@@ -135,6 +137,19 @@ export function createNotificationActivities(deps: NotificationDependencies): No
     },
   };
 
+  /**
+   * An approval request also goes, subscribed or not, to each enabled channel that can reach one of
+   * its approvers by their directory entry: an e-mail channel when one has an address, an IM group
+   * chat when one has a user id of that IM (to be mentioned by).
+   */
+  async function approverChannels(prisma: PrismaClient, notice: Notice): Promise<string[]> {
+    if (notice.kind !== 'approval_requested') return [];
+    const channels = await personReachingChannels(prisma, notice.tenantId);
+    if (channels.length === 0) return [];
+    const approvers = await recipientsOf(prisma, notice);
+    return channels.filter((channel) => approvers.some((person) => canReach(channel.kind, person))).map((channel) => channel.id);
+  }
+
   async function send(channel: LoadedChannel, message: Message): Promise<string> {
     const signal = AbortSignal.any([Context.current().cancellationSignal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
     const format = channelFormats[channel.kind] as ChannelFormat<typeof channel.kind>;
@@ -145,6 +160,11 @@ export function createNotificationActivities(deps: NotificationDependencies): No
       now: new Date(),
     });
   }
+}
+
+function canReach(channelKind: string, person: Recipient): boolean {
+  if (channelKind === 'email') return person.email !== undefined;
+  return (MENTIONING_KINDS as readonly string[]).includes(channelKind) && person.imIds[channelKind as MentioningKind] !== undefined;
 }
 
 function asDeliveryFailure(error: unknown): DeliveryFailure {
