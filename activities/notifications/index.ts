@@ -9,9 +9,10 @@ import type { EgressPolicy, GuardedFetch } from '../egress';
 import type { SecretResolver } from '../secrets';
 import { loadChannel, type LoadedChannel } from './channels';
 import { DeliveryFailure } from './delivery-failure';
-import { recipientsOf } from './directory';
+import { peopleOf, recipientsOf } from './directory';
 import { channelFormats, type ChannelFormat, type ChannelSettings } from './formats';
-import { noticeMessage, testMessage, type Message, type Recipient } from './messages';
+import { inspectionMessage, noticeMessage, testMessage, type Message, type Recipient } from './messages';
+import type { InspectionAlert, InspectionAlertSender } from '../dolphinscheduler/inspections';
 import { MENTIONING_KINDS, type MentioningKind } from '../../apps/common/notifications/channels';
 
 /** One attempt's deadline, well below the activity's start-to-close timeout (workflows/notifications/send-notice.ts). */
@@ -39,7 +40,9 @@ export interface NotificationDependencies {
  * the activity completes. Only a worker dying between a receiver's 2xx and that write can cause a
  * second send, and it carries the same event key, so a receiver that deduplicates drops it.
  */
-export function createNotificationActivities(deps: NotificationDependencies): NoticeActivities & ChannelTestActivities {
+export function createNotificationActivities(
+  deps: NotificationDependencies,
+): NoticeActivities & ChannelTestActivities & { deliverInspectionAlert: InspectionAlertSender } {
   const logger = deps.logger.child({ component: 'notifications' });
   const database = (): PrismaClient => {
     if (deps.prisma) return deps.prisma;
@@ -74,34 +77,52 @@ export function createNotificationActivities(deps: NotificationDependencies): No
 
     async deliverNotice(notice: Notice, channelId: string): Promise<DeliveryOutcome> {
       const prisma = database();
-      const where = { eventKey_channelId: { eventKey: notice.key, channelId } };
-      const record = await prisma.notificationDelivery.findUnique({ where });
-      if (!record) throw ApplicationFailure.nonRetryable(`no delivery of ${notice.key} to channel ${channelId} was planned`, DeliveryErrorType.ChannelUnusable);
-      if (record.status === 'succeeded') return { status: 'succeeded', answer: record.receiverAnswer ?? '', alreadyDelivered: true };
-      const log = logger.child({ eventKey: notice.key, kind: notice.kind, runId: notice.run.id, channel: record.channelName, attempt: Context.current().info.attempt });
-      try {
-        const channel = await loadChannel(prisma, deps.secrets, notice.tenantId, channelId);
-        const message = noticeMessage(notice, channel.locale, await recipientsOf(prisma, notice), deps.publicBaseUrl);
-        const answer = clip(await send(channel, message));
-        await prisma.notificationDelivery.updateMany({
-          where: { id: record.id, status: { not: 'succeeded' } },
-          data: { status: 'succeeded', attempts: { increment: 1 }, receiverAnswer: answer, lastError: null, deliveredAt: new Date() },
-        });
-        log.info({ kind: channel.kind }, 'notice delivered');
-        return { status: 'succeeded', answer, alreadyDelivered: false };
-      } catch (error) {
-        const failure = asDeliveryFailure(error);
-        await prisma.notificationDelivery.updateMany({
-          where: { id: record.id, status: { not: 'succeeded' } },
-          data: {
-            status: failure.retryable ? 'retrying' : 'failed',
-            attempts: { increment: 1 },
-            lastError: clip(failure.message),
-            ...(failure.answer === undefined ? {} : { receiverAnswer: clip(failure.answer) }),
-          },
-        });
-        log.warn({ error: failure.message, retryable: failure.retryable }, 'notice delivery attempt failed');
-        throw ApplicationFailure.create({ type: failureType(failure), message: failure.message, nonRetryable: !failure.retryable });
+      const log = logger.child({ eventKey: notice.key, kind: notice.kind, runId: notice.run.id, attempt: Context.current().info.attempt });
+      return attemptDelivery(prisma, notice.key, notice.tenantId, channelId, log, async (channel) =>
+        noticeMessage(notice, channel.locale, await recipientsOf(prisma, notice), deps.publicBaseUrl),
+      );
+    },
+
+    /**
+     * Sends an inspection's finding (the inspections' `sendAlert`) through the channels the
+     * tenant's default subscription and the finding's template's route `inspection_finding` to,
+     * addressed to the finding's owner. Each channel's delivery is recorded under the alert's key
+     * (one per finding state), with `inspection:<findingId>` in place of a run, and a channel that
+     * already took this state is not sent it again. Rejects when any channel failed, so the finding
+     * stays unalerted and the next inspection tries those again.
+     */
+    async deliverInspectionAlert(alert: InspectionAlert): Promise<void> {
+      const prisma = database();
+      const channelIds = (await subscribedChannels(prisma, alert.tenantId, alert.templateId)).get('inspection_finding') ?? [];
+      if (channelIds.length === 0) return;
+      const channels = await prisma.notificationChannel.findMany({
+        where: { tenantId: alert.tenantId, id: { in: channelIds } },
+        select: { id: true, name: true },
+        orderBy: { name: 'asc' },
+      });
+      await prisma.notificationDelivery.createMany({
+        data: channels.map((channel) => ({
+          tenantId: alert.tenantId,
+          eventKey: alert.key,
+          eventKind: 'inspection_finding',
+          runId: inspectionSubject(alert.findingId),
+          channelId: channel.id,
+          channelName: channel.name,
+        })),
+        skipDuplicates: true,
+      });
+      const log = logger.child({ eventKey: alert.key, kind: 'inspection_finding', findingId: alert.findingId });
+      const recipients = alert.owner === null ? [] : await peopleOf(prisma, alert.tenantId, [alert.owner], []);
+      const outcomes = await Promise.allSettled(
+        channels.map((channel) =>
+          attemptDelivery(prisma, alert.key, alert.tenantId, channel.id, log, async (loaded) =>
+            inspectionMessage(alert, loaded.locale, recipients, deps.publicBaseUrl),
+          ),
+        ),
+      );
+      const failed = outcomes.flatMap((outcome, index) => (outcome.status === 'rejected' ? [`${channels[index]!.name}: ${(outcome.reason as Error).message}`] : []));
+      if (failed.length > 0) {
+        throw ApplicationFailure.create({ type: 'AlertDeliveryFailed', message: `the finding's alert did not reach every channel (${failed.join('; ')})` });
       }
     },
 
@@ -150,6 +171,48 @@ export function createNotificationActivities(deps: NotificationDependencies): No
     return channels.filter((channel) => approvers.some((person) => canReach(channel.kind, person))).map((channel) => channel.id);
   }
 
+  /**
+   * One attempt at one planned delivery: nothing is sent when its record says it succeeded, and
+   * every attempt's outcome is recorded before the caller hears of it.
+   */
+  async function attemptDelivery(
+    prisma: PrismaClient,
+    eventKey: string,
+    tenantId: string,
+    channelId: string,
+    parentLog: Logger,
+    messageFor: (channel: LoadedChannel) => Promise<Message>,
+  ): Promise<DeliveryOutcome> {
+    const where = { eventKey_channelId: { eventKey, channelId } };
+    const record = await prisma.notificationDelivery.findUnique({ where });
+    if (!record) throw ApplicationFailure.nonRetryable(`no delivery of ${eventKey} to channel ${channelId} was planned`, DeliveryErrorType.ChannelUnusable);
+    if (record.status === 'succeeded') return { status: 'succeeded', answer: record.receiverAnswer ?? '', alreadyDelivered: true };
+    const log = parentLog.child({ channel: record.channelName });
+    try {
+      const channel = await loadChannel(prisma, deps.secrets, tenantId, channelId);
+      const answer = clip(await send(channel, await messageFor(channel)));
+      await prisma.notificationDelivery.updateMany({
+        where: { id: record.id, status: { not: 'succeeded' } },
+        data: { status: 'succeeded', attempts: { increment: 1 }, receiverAnswer: answer, lastError: null, deliveredAt: new Date() },
+      });
+      log.info({ kind: channel.kind }, 'notice delivered');
+      return { status: 'succeeded', answer, alreadyDelivered: false };
+    } catch (error) {
+      const failure = asDeliveryFailure(error);
+      await prisma.notificationDelivery.updateMany({
+        where: { id: record.id, status: { not: 'succeeded' } },
+        data: {
+          status: failure.retryable ? 'retrying' : 'failed',
+          attempts: { increment: 1 },
+          lastError: clip(failure.message),
+          ...(failure.answer === undefined ? {} : { receiverAnswer: clip(failure.answer) }),
+        },
+      });
+      log.warn({ error: failure.message, retryable: failure.retryable }, 'notice delivery attempt failed');
+      throw ApplicationFailure.create({ type: failureType(failure), message: failure.message, nonRetryable: !failure.retryable });
+    }
+  }
+
   async function send(channel: LoadedChannel, message: Message): Promise<string> {
     const signal = AbortSignal.any([Context.current().cancellationSignal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
     const format = channelFormats[channel.kind] as ChannelFormat<typeof channel.kind>;
@@ -165,6 +228,11 @@ export function createNotificationActivities(deps: NotificationDependencies): No
 function canReach(channelKind: string, person: Recipient): boolean {
   if (channelKind === 'email') return person.email !== undefined;
   return (MENTIONING_KINDS as readonly string[]).includes(channelKind) && person.imIds[channelKind as MentioningKind] !== undefined;
+}
+
+/** What a finding's deliveries record in place of a run (deliveries are listed per subject by `runId`). */
+export function inspectionSubject(findingId: string): string {
+  return `inspection:${findingId}`;
 }
 
 function asDeliveryFailure(error: unknown): DeliveryFailure {

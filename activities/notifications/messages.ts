@@ -1,4 +1,6 @@
 import type { Locale, MentioningKind } from '../../apps/common/notifications/channels';
+import type { AlertKind } from '../../workflows/contract';
+import type { InspectionAlert } from '../dolphinscheduler/inspections';
 import type { Notice } from '../../workflows/notifications/notice';
 
 /**
@@ -19,7 +21,7 @@ export interface Recipient {
 export interface Message {
   /** The notice's event key: the same on every attempt, so receivers can deduplicate. */
   eventKey: string;
-  kind: Notice['kind'] | 'test';
+  kind: Notice['kind'] | AlertKind | 'test';
   locale: Locale;
   title: string;
   lines: string[];
@@ -178,4 +180,44 @@ export function testMessage(eventKey: string, locale: Locale, channelName: strin
 export function plainText(message: Message): string {
   const link = message.link ? [`${message.link.label}: ${message.link.url}`] : [];
   return [message.title, '', ...message.lines, ...link].join('\n');
+}
+
+/** Where people see a tenant's open findings: of the finding's template when it has one. */
+export function findingsLink(publicBaseUrl: string, templateId: string | null): string {
+  const base = `${publicBaseUrl.replace(/\/+$/, '')}/api/v1/inspections`;
+  return templateId === null ? base : `${base}?templateId=${encodeURIComponent(templateId)}`;
+}
+
+const ALERT_TEXTS = {
+  en: {
+    title: (alert: InspectionAlert) => `Inspection finding (${alert.severity}): ${alert.summary}`,
+    lines: (alert: InspectionAlert) => [
+      `Rule ${alert.rule}${alert.templateName ? `, template ${alert.templateName}` : ''}${alert.target ? `, target ${alert.target}` : ''}.`,
+      `Owner: ${alert.owner ?? 'none'}. First seen ${alert.firstSeenAt}, last seen ${alert.lastSeenAt}.`,
+    ],
+    open: 'Open the findings',
+  },
+  'zh-CN': {
+    title: (alert: InspectionAlert) => `巡检发现（${alert.severity}）：${alert.summary}`,
+    lines: (alert: InspectionAlert) => [
+      `规则 ${alert.rule}${alert.templateName ? `，模板 ${alert.templateName}` : ''}${alert.target ? `，目标 ${alert.target}` : ''}。`,
+      `负责人：${alert.owner ?? '无'}。首次发现 ${alert.firstSeenAt}，最近发现 ${alert.lastSeenAt}。`,
+    ],
+    open: '查看巡检结果',
+  },
+} as const satisfies Record<Locale, unknown>;
+
+/** An inspection's finding, for its template's owner. */
+export function inspectionMessage(alert: InspectionAlert, locale: Locale, recipients: Recipient[], publicBaseUrl: string): Message {
+  const texts = ALERT_TEXTS[locale];
+  return {
+    eventKey: alert.key,
+    kind: 'inspection_finding',
+    locale,
+    title: texts.title(alert),
+    lines: texts.lines(alert),
+    link: { label: texts.open, url: findingsLink(publicBaseUrl, alert.templateId) },
+    recipients,
+    data: alert,
+  };
 }
