@@ -65,7 +65,7 @@ export function createActivities(deps: ActivityDependencies) {
     noop: stepActivity(logger, noopStep, { stepLogs: deps.stepLogs, artifacts: deps.artifacts }),
     shell: stepActivity(logger, shellStep),
   } satisfies Record<ActivityStepType, unknown>;
-  const { deliverInspectionAlert, ...notifications } = createNotificationActivities({
+  const { deliverInspectionAlert, deliverPublishNotice, ...notifications } = createNotificationActivities({
     logger,
     prisma: deps.prisma,
     secrets: deps.secrets,
@@ -81,7 +81,7 @@ export function createActivities(deps: ActivityDependencies) {
     dispatcher: createGuardedDispatcher(deps.egressPolicy),
     ...deps.publishing,
   };
-  const publishing = createPublishActivities(dolphinScheduler);
+  const publishing = createPublishActivities({ ...dolphinScheduler, ...(deps.prisma ? { sendPublishNotice: deliverPublishNotice } : {}) });
   const history = createHistoryActivities(dolphinScheduler);
   // Findings go through the tenant's notification channels unless a test wires its own sender.
   const inspections = createInspectionActivities({

@@ -57,9 +57,10 @@ export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
 /**
  * What a tenant hears of apart from runs: delivered by the worker's activities directly (an
- * inspection's finding, alerted once per state), subscribed to like the run notices.
+ * inspection's finding, alerted once per state; a publish waiting for approval or failed),
+ * subscribed to like the run notices.
  */
-export const ALERT_KINDS = ['inspection_finding'] as const;
+export const ALERT_KINDS = ['inspection_finding', 'publish_approval_requested', 'publish_failed'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** Every kind a subscription may route to channels. */

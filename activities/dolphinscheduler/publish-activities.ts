@@ -40,7 +40,31 @@ export interface PublishActivityDependencies {
   requestTimeoutMs?: number;
   /** The connection pool calls go through: the worker's egress-guarded one, so a target cannot point the worker at a denied address. */
   dispatcher?: Dispatcher;
+  /** Tells people of a publish waiting for approval or failed (the tenant's channels); without it, a log line. */
+  sendPublishNotice?: PublishNoticeSender;
 }
+
+/** A publish someone should hear of; holds no secret. */
+export interface PublishNotice {
+  kind: 'publish_approval_requested' | 'publish_failed';
+  /** The same on every attempt: `publish:<id>:<kind>`. */
+  key: string;
+  tenantId: string;
+  publishId: string;
+  templateId: string;
+  templateName: string;
+  templateVersion: number;
+  target: string;
+  requestedBy: string;
+  /** Who may approve (publish_approval_requested). */
+  approverRoles: string[];
+  deadline?: string;
+  /** What went wrong and what it left (publish_failed). */
+  error?: { message: string; state?: string };
+}
+
+/** Delivers a publish notice; never rejects for a receiver's sake (failures are recorded). */
+export type PublishNoticeSender = (notice: PublishNotice) => Promise<void>;
 
 export const PublishErrorType = {
   /** The worker has no database or no secret store: retried until a worker that has them takes it. */
@@ -135,18 +159,30 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
       return count === 1;
     },
 
-    /** The approval notice, as approval steps send theirs: approvers hold the approver role. */
+    /**
+     * The approval notice: approvers hold the approver role. Through the tenant's channels (those
+     * subscribed to publish_approval_requested, and every channel that reaches an approver) when
+     * the worker has them, otherwise the log line approval steps write.
+     */
     async publishApprovalRequested(publishId: string, deadline: string): Promise<void> {
       const { prisma, records } = database();
       const record = await records.get(publishId);
       const template = await prisma.template.findUniqueOrThrow({ where: { id: record.templateId } });
+      if (deps.sendPublishNotice) {
+        await deps.sendPublishNotice({
+          ...publishNoticeOf(record, template.name, 'publish_approval_requested'),
+          approverRoles: [PUBLISH_APPROVER_ROLE],
+          deadline,
+        });
+        return;
+      }
       await notifyApprovers({
         stepId: `publish:${publishId}`,
         templateName: template.name,
         templateVersion: record.templateVersion,
         startedBy: record.requestedBy,
         users: [],
-        roles: ['approver'],
+        roles: [PUBLISH_APPROVER_ROLE],
         required: 1,
         message: `publish version ${record.templateVersion} of ${template.name} to ${record.target}`,
         deadline,
@@ -377,11 +413,40 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
       }
       await records.setStatus(publishId, 'failed', { finishedAt: new Date(), error: { ...failure, ...(left ? { state: left } : {}) } });
       logger.warn({ publishId, error: failure, left }, 'publish failed');
+      if (!deps.sendPublishNotice) return;
+      // The failure is recorded and compensated: telling of it must not make this activity retry that.
+      try {
+        const template = await database().prisma.template.findUnique({ where: { id: record.templateId }, select: { name: true } });
+        await deps.sendPublishNotice({
+          ...publishNoticeOf(record, template?.name ?? record.templateId, 'publish_failed'),
+          approverRoles: [],
+          error: { message: failure.message, ...(left ? { state: left } : {}) },
+        });
+      } catch (error) {
+        logger.warn({ publishId, err: (error as Error).message }, 'publish failure notice not sent');
+      }
     },
   };
 }
 
 export type PublishActivities = ReturnType<typeof createPublishActivities>;
+
+/** Who may approve a publish that requires approval. */
+const PUBLISH_APPROVER_ROLE = 'approver';
+
+function publishNoticeOf(record: Publish, templateName: string, kind: PublishNotice['kind']): Omit<PublishNotice, 'approverRoles'> {
+  return {
+    kind,
+    key: `publish:${record.id}:${kind}`,
+    tenantId: record.tenantId,
+    publishId: record.id,
+    templateId: record.templateId,
+    templateName,
+    templateVersion: record.templateVersion,
+    target: record.target,
+    requestedBy: record.requestedBy,
+  };
+}
 
 async function findExisting(
   client: DolphinSchedulerClient,

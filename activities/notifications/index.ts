@@ -11,8 +11,11 @@ import { loadChannel, type LoadedChannel } from './channels';
 import { DeliveryFailure } from './delivery-failure';
 import { peopleOf, recipientsOf } from './directory';
 import { channelFormats, type ChannelFormat, type ChannelSettings } from './formats';
-import { inspectionMessage, noticeMessage, testMessage, type Message, type Recipient } from './messages';
+import { inspectionMessage, noticeMessage, publishMessage, testMessage, type Message, type Recipient } from './messages';
 import type { InspectionAlert, InspectionAlertSender } from '../dolphinscheduler/inspections';
+import type { PublishNotice, PublishNoticeSender } from '../dolphinscheduler/publish-activities';
+import type { AlertKind } from '../../workflows/contract';
+import type { Locale } from '../../apps/common/notifications/channels';
 import { MENTIONING_KINDS, type MentioningKind } from '../../apps/common/notifications/channels';
 
 /** One attempt's deadline, well below the activity's start-to-close timeout (workflows/notifications/send-notice.ts). */
@@ -42,7 +45,7 @@ export interface NotificationDependencies {
  */
 export function createNotificationActivities(
   deps: NotificationDependencies,
-): NoticeActivities & ChannelTestActivities & { deliverInspectionAlert: InspectionAlertSender } {
+): NoticeActivities & ChannelTestActivities & { deliverInspectionAlert: InspectionAlertSender; deliverPublishNotice: PublishNoticeSender } {
   const logger = deps.logger.child({ component: 'notifications' });
   const database = (): PrismaClient => {
     if (deps.prisma) return deps.prisma;
@@ -84,46 +87,42 @@ export function createNotificationActivities(
     },
 
     /**
-     * Sends an inspection's finding (the inspections' `sendAlert`) through the channels the
-     * tenant's default subscription and the finding's template's route `inspection_finding` to,
-     * addressed to the finding's owner. Each channel's delivery is recorded under the alert's key
-     * (one per finding state), with `inspection:<findingId>` in place of a run, and a channel that
-     * already took this state is not sent it again. Rejects when any channel failed, so the finding
-     * stays unalerted and the next inspection tries those again.
+     * Sends an inspection's finding (the inspections' `sendAlert`) to its template's owner, with
+     * `inspection:<findingId>` in place of a run. Rejects when any channel failed, so the finding
+     * stays unalerted and the next inspection tries those again (those that took it are not sent it again).
      */
     async deliverInspectionAlert(alert: InspectionAlert): Promise<void> {
-      const prisma = database();
-      const channelIds = (await subscribedChannels(prisma, alert.tenantId, alert.templateId)).get('inspection_finding') ?? [];
-      if (channelIds.length === 0) return;
-      const channels = await prisma.notificationChannel.findMany({
-        where: { tenantId: alert.tenantId, id: { in: channelIds } },
-        select: { id: true, name: true },
-        orderBy: { name: 'asc' },
+      const failed = await deliverTenantNotice({
+        key: alert.key,
+        kind: 'inspection_finding',
+        tenantId: alert.tenantId,
+        templateId: alert.templateId,
+        subject: inspectionSubject(alert.findingId),
+        people: { users: alert.owner === null ? [] : [alert.owner], roles: [] },
+        messageFor: (locale, recipients) => inspectionMessage(alert, locale, recipients, deps.publicBaseUrl),
       });
-      await prisma.notificationDelivery.createMany({
-        data: channels.map((channel) => ({
-          tenantId: alert.tenantId,
-          eventKey: alert.key,
-          eventKind: 'inspection_finding',
-          runId: inspectionSubject(alert.findingId),
-          channelId: channel.id,
-          channelName: channel.name,
-        })),
-        skipDuplicates: true,
-      });
-      const log = logger.child({ eventKey: alert.key, kind: 'inspection_finding', findingId: alert.findingId });
-      const recipients = alert.owner === null ? [] : await peopleOf(prisma, alert.tenantId, [alert.owner], []);
-      const outcomes = await Promise.allSettled(
-        channels.map((channel) =>
-          attemptDelivery(prisma, alert.key, alert.tenantId, channel.id, log, async (loaded) =>
-            inspectionMessage(alert, loaded.locale, recipients, deps.publicBaseUrl),
-          ),
-        ),
-      );
-      const failed = outcomes.flatMap((outcome, index) => (outcome.status === 'rejected' ? [`${channels[index]!.name}: ${(outcome.reason as Error).message}`] : []));
       if (failed.length > 0) {
         throw ApplicationFailure.create({ type: 'AlertDeliveryFailed', message: `the finding's alert did not reach every channel (${failed.join('; ')})` });
       }
+    },
+
+    /**
+     * Tells of a publish waiting for approval (to the approvers, also on each channel that reaches
+     * one of them, subscribed or not) or failed (to who asked for it), with `publish:<id>` in place
+     * of a run. One attempt per channel, recorded: a publish is never held up or failed by a receiver.
+     */
+    async deliverPublishNotice(notice: PublishNotice): Promise<void> {
+      const failed = await deliverTenantNotice({
+        key: notice.key,
+        kind: notice.kind,
+        tenantId: notice.tenantId,
+        templateId: notice.templateId,
+        subject: publishSubject(notice.publishId),
+        people: notice.kind === 'publish_approval_requested' ? { users: [], roles: notice.approverRoles } : { users: [notice.requestedBy], roles: [] },
+        alwaysToReachablePeople: notice.kind === 'publish_approval_requested',
+        messageFor: (locale, recipients) => publishMessage(notice, locale, recipients, deps.publicBaseUrl),
+      });
+      if (failed.length > 0) logger.warn({ eventKey: notice.key, failed }, 'publish notice not delivered everywhere');
     },
 
     async recordDeliveryGaveUp(notice: Notice, channelId: string, reason: string): Promise<void> {
@@ -165,10 +164,7 @@ export function createNotificationActivities(
    */
   async function approverChannels(prisma: PrismaClient, notice: Notice): Promise<string[]> {
     if (notice.kind !== 'approval_requested') return [];
-    const channels = await personReachingChannels(prisma, notice.tenantId);
-    if (channels.length === 0) return [];
-    const approvers = await recipientsOf(prisma, notice);
-    return channels.filter((channel) => approvers.some((person) => canReach(channel.kind, person))).map((channel) => channel.id);
+    return channelsReaching(prisma, notice.tenantId, await recipientsOf(prisma, notice));
   }
 
   /**
@@ -213,6 +209,50 @@ export function createNotificationActivities(
     }
   }
 
+  /**
+   * A notice that is not a run's, to the channels the tenant's default and the template's
+   * subscriptions route its kind to (and, when asked, to every channel reaching one of its people),
+   * each recorded under its key; answers the channels that failed.
+   */
+  async function deliverTenantNotice(notice: TenantNotice): Promise<string[]> {
+    const prisma = database();
+    const recipients = await peopleOf(prisma, notice.tenantId, notice.people.users, notice.people.roles);
+    const subscribed = (await subscribedChannels(prisma, notice.tenantId, notice.templateId)).get(notice.kind) ?? [];
+    const reaching = notice.alwaysToReachablePeople ? await channelsReaching(prisma, notice.tenantId, recipients) : [];
+    const channelIds = [...new Set([...subscribed, ...reaching])];
+    if (channelIds.length === 0) return [];
+    const channels = await prisma.notificationChannel.findMany({
+      where: { tenantId: notice.tenantId, id: { in: channelIds } },
+      select: { id: true, name: true },
+      orderBy: { name: 'asc' },
+    });
+    await prisma.notificationDelivery.createMany({
+      data: channels.map((channel) => ({
+        tenantId: notice.tenantId,
+        eventKey: notice.key,
+        eventKind: notice.kind,
+        runId: notice.subject,
+        channelId: channel.id,
+        channelName: channel.name,
+      })),
+      skipDuplicates: true,
+    });
+    const log = logger.child({ eventKey: notice.key, kind: notice.kind, subject: notice.subject });
+    const outcomes = await Promise.allSettled(
+      channels.map((channel) =>
+        attemptDelivery(prisma, notice.key, notice.tenantId, channel.id, log, async (loaded) => notice.messageFor(loaded.locale, recipients)),
+      ),
+    );
+    return outcomes.flatMap((outcome, index) => (outcome.status === 'rejected' ? [`${channels[index]!.name}: ${(outcome.reason as Error).message}`] : []));
+  }
+
+  /** The enabled channels that can reach one of these people by their directory entry. */
+  async function channelsReaching(prisma: PrismaClient, tenantId: string, people: Recipient[]): Promise<string[]> {
+    if (people.length === 0) return [];
+    const channels = await personReachingChannels(prisma, tenantId);
+    return channels.filter((channel) => people.some((person) => canReach(channel.kind, person))).map((channel) => channel.id);
+  }
+
   async function send(channel: LoadedChannel, message: Message): Promise<string> {
     const signal = AbortSignal.any([Context.current().cancellationSignal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
     const format = channelFormats[channel.kind] as ChannelFormat<typeof channel.kind>;
@@ -228,6 +268,25 @@ export function createNotificationActivities(
 function canReach(channelKind: string, person: Recipient): boolean {
   if (channelKind === 'email') return person.email !== undefined;
   return (MENTIONING_KINDS as readonly string[]).includes(channelKind) && person.imIds[channelKind as MentioningKind] !== undefined;
+}
+
+/** A notice that is not a run's (deliverTenantNotice). */
+interface TenantNotice {
+  key: string;
+  kind: AlertKind;
+  tenantId: string;
+  /** Whose subscriptions add to the tenant's default; the default alone when null. */
+  templateId: string | null;
+  /** What its deliveries record in place of a run. */
+  subject: string;
+  people: { users: string[]; roles: string[] };
+  alwaysToReachablePeople?: boolean;
+  messageFor(locale: Locale, recipients: Recipient[]): Message;
+}
+
+/** What a publish's deliveries record in place of a run. */
+export function publishSubject(publishId: string): string {
+  return `publish:${publishId}`;
 }
 
 /** What a finding's deliveries record in place of a run (deliveries are listed per subject by `runId`). */

@@ -1,6 +1,7 @@
 import type { Locale, MentioningKind } from '../../apps/common/notifications/channels';
 import type { AlertKind } from '../../workflows/contract';
 import type { InspectionAlert } from '../dolphinscheduler/inspections';
+import type { PublishNotice } from '../dolphinscheduler/publish-activities';
 import type { Notice } from '../../workflows/notifications/notice';
 
 /**
@@ -219,5 +220,54 @@ export function inspectionMessage(alert: InspectionAlert, locale: Locale, recipi
     link: { label: texts.open, url: findingsLink(publicBaseUrl, alert.templateId) },
     recipients,
     data: alert,
+  };
+}
+
+/** A publish's address for people: PUBLIC_BASE_URL and its API resource. */
+export function publishLink(publicBaseUrl: string, publishId: string): string {
+  return `${publicBaseUrl.replace(/\/+$/, '')}/api/v1/publishes/${encodeURIComponent(publishId)}`;
+}
+
+const PUBLISH_TEXTS = {
+  en: {
+    title: (notice: PublishNotice) =>
+      notice.kind === 'publish_failed'
+        ? `Publish failed: ${notice.templateName} v${notice.templateVersion} to ${notice.target}`
+        : `Approval needed to publish: ${notice.templateName} v${notice.templateVersion} to ${notice.target}`,
+    lines: (notice: PublishNotice) => [
+      `Requested by ${notice.requestedBy}.`,
+      ...(notice.kind === 'publish_failed'
+        ? [`Error: ${notice.error?.message ?? 'unknown'}`, ...(notice.error?.state ? [`State: ${notice.error.state}`] : [])]
+        : [`Approvers: members of ${notice.approverRoles.join(', ')}.`, ...(notice.deadline ? [`Decide before ${notice.deadline}.`] : [])]),
+    ],
+    open: 'Open the publish',
+  },
+  'zh-CN': {
+    title: (notice: PublishNotice) =>
+      notice.kind === 'publish_failed'
+        ? `发布失败：${notice.templateName} v${notice.templateVersion} 到 ${notice.target}`
+        : `发布待审批：${notice.templateName} v${notice.templateVersion} 到 ${notice.target}`,
+    lines: (notice: PublishNotice) => [
+      `由 ${notice.requestedBy} 发起。`,
+      ...(notice.kind === 'publish_failed'
+        ? [`错误：${notice.error?.message ?? '未知'}`, ...(notice.error?.state ? [`状态：${notice.error.state}`] : [])]
+        : [`审批人：角色 ${notice.approverRoles.join('、')} 的成员。`, ...(notice.deadline ? [`请在 ${notice.deadline} 之前决定。`] : [])]),
+    ],
+    open: '查看发布',
+  },
+} as const satisfies Record<Locale, unknown>;
+
+/** A publish waiting for approval, or failed. */
+export function publishMessage(notice: PublishNotice, locale: Locale, recipients: Recipient[], publicBaseUrl: string): Message {
+  const texts = PUBLISH_TEXTS[locale];
+  return {
+    eventKey: notice.key,
+    kind: notice.kind,
+    locale,
+    title: texts.title(notice),
+    lines: texts.lines(notice),
+    link: { label: texts.open, url: publishLink(publicBaseUrl, notice.publishId) },
+    recipients,
+    data: notice,
   };
 }

@@ -2,17 +2,20 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { Keyring } from '../../apps/common/crypto/keyring';
 import { createLogger } from '../../apps/common/logger';
 import { SecretStore } from '../../apps/common/secrets/secret-store';
-import { call, startApi, uniqueName, type Api } from '../api/harness';
+import { call, startApi, tokenFor, uniqueName, type Api } from '../api/harness';
 import { startFakeDolphinScheduler, type FakeDolphinScheduler } from '../support/dolphinscheduler-fake';
 import { startHttpReceiver, type HttpReceiver, type ReceivedRequest, type ReceiverHandler } from '../support/receivers';
 import { startTestWorker, type TestWorker } from '../support/worker';
 import { addTarget, publishShellTemplate } from '../history/support';
+import { addVersion, createShellTemplate, waitForApprovalGate, waitForPublish } from '../publishing/support';
+import { publishQueueWorkflowId } from '../../workflows/publishing/contract';
 
 /**
- * Inspection findings through the tenant's notification channels: a worker wired as in production
- * (no alert sender of the test's own) delivers each finding's state once to the channels the
- * tenant's default subscription routes `inspection_finding` to, records the deliveries, and a
- * channel that was down gets it on the next inspection while one that took it is not sent it again.
+ * Notices that are not a run's, through the tenant's notification channels, from a worker wired
+ * as in production (no alert sender of the test's own): an inspection's finding is delivered once
+ * per state to the channels subscribed to `inspection_finding` and a channel that was down gets it
+ * on the next inspection; a publish waiting for approval reaches its approvers, a failed one its
+ * requester; every delivery is recorded and listed.
  */
 
 const secretsKeys = Keyring.parse(Keyring.generateEntry('i1'), 'SECRETS_KEYS');
@@ -120,3 +123,56 @@ test('a finding is told once per state on the subscribed channels, in their lang
   await inspect();
   expect([webhook.requests.length, feishu.requests.length]).toEqual([1, 1]);
 }, 90_000);
+
+test('a publish waiting for approval reaches its approvers on the channels that know them; a failed one is told to its subscribers', async () => {
+  const feishu = await receiver((request) => {
+    const body = JSON.parse(request.body);
+    const expected = createHmac('sha256', `${body.timestamp}\n${FEISHU_SECRET}`).update('').digest('base64');
+    return body.sign === expected ? { body: { code: 0, msg: 'success' } } : { body: { code: 19021, msg: 'sign match fail' } };
+  });
+  const webhook = await receiver((request) => (webhookVerified(request) ? { body: { ok: true } } : { status: 401, body: 'bad signature' }));
+  const create = async (body: object) => (await call(api, 'POST', '/api/v1/channels', { json: { name: uniqueName('channel'), ...body } })).body.id as string;
+  const feishuId = await create({ kind: 'feishu', secrets: { url: `${feishu.url}/bot`, signingKey: FEISHU_SECRET } });
+  const webhookId = await create({ kind: 'webhook', locale: 'zh-CN', secrets: { url: `${webhook.url}/hook`, signingKey: WEBHOOK_KEY } });
+  expect((await call(api, 'PUT', '/api/v1/people/pat', { json: { displayName: 'Pat', imIds: { feishu: 'ou_pat' }, roles: ['approver'] } })).status).toBeLessThan(300);
+  const template = await createShellTemplate(api, { a: 'echo a' });
+  expect((await call(api, 'PUT', `/api/v1/subscriptions/${template.id}`, { json: { routes: { publish_failed: [webhookId] } } })).status).toBeLessThan(300);
+
+  // No subscription to publish_approval_requested: the approvers are told where a channel reaches them.
+  const gated = await call(api, 'POST', `/api/v1/templates/${template.id}/versions/1/publish`, { json: { target: 'staging', requireApproval: true } });
+  expect(gated.status).toBe(202);
+  await waitForApprovalGate(api.temporal, publishQueueWorkflowId(api.tenant.id, template.id, 'staging'), gated.body.id);
+  const asked = JSON.parse((await until(() => feishu.requests[0])).body).content.post.en_us;
+  expect(asked.title).toBe(`Approval needed to publish: ${template.name} v1 to staging`);
+  expect(asked.content).toContainEqual([{ tag: 'at', user_id: 'ou_pat' }]);
+  expect(JSON.stringify(asked.content)).toContain(`${PUBLIC_BASE_URL}/api/v1/publishes/${gated.body.id}`);
+  const approvalDeliveries = (await call(api, 'GET', `/api/v1/notifications?runId=${encodeURIComponent(`publish:${gated.body.id}`)}`)).body.items as any[];
+  expect(approvalDeliveries.find((item) => item.channel.id === feishuId)).toMatchObject({ eventKind: 'publish_approval_requested', status: 'succeeded' });
+  expect(webhook.requests).toHaveLength(0);
+  const approverToken = await tokenFor(api, 'pat', ['approver']);
+  expect((await call(api, 'POST', `/api/v1/publishes/${gated.body.id}/approve`, { token: approverToken })).status).toBe(200);
+  expect((await waitForPublish(api, gated.body.id)).status).toBe('published');
+
+  // A token revoked mid-publish fails the next one: its subscribers hear of it, in their language.
+  fake.inject({ method: 'GET', path: /gen-task-codes/, status: 401, times: 1 });
+  const v2 = await addVersion(api, template.id, { a: 'echo a2', b: 'echo b' });
+  const failing = await call(api, 'POST', `/api/v1/templates/${template.id}/versions/${v2}/publish`, { json: { target: 'staging' } });
+  expect((await waitForPublish(api, failing.body.id)).status).toBe('failed');
+  const deliveries = async () => (await call(api, 'GET', `/api/v1/notifications?runId=${encodeURIComponent(`publish:${failing.body.id}`)}`)).body.items as any[];
+  await until(async () => ((await deliveries()).some((item) => item.status === 'succeeded') ? true : undefined));
+  expect(await deliveries()).toEqual([expect.objectContaining({ eventKind: 'publish_failed', status: 'succeeded', eventKey: `publish:${failing.body.id}:publish_failed` })]);
+  const told = JSON.parse(webhook.requests[0]!.body);
+  expect(told).toMatchObject({ kind: 'publish_failed', title: `发布失败：${template.name} v${v2} 到 staging`, link: `${PUBLIC_BASE_URL}/api/v1/publishes/${failing.body.id}` });
+  expect(told.recipients.map((person: { subject: string }) => person.subject)).toEqual(['alice']);
+}, 90_000);
+
+/** Polls until `read` gives something. */
+async function until<T>(read: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('never happened');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
