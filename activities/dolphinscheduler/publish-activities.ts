@@ -28,6 +28,10 @@ import { PublishRecords, stepsOf, taskCodesOf, type PublishErrorRecord } from '.
  * failure, the record or the workflow's history.
  */
 
+import type { PublishNotice } from '../../workflows/notifications/publish-notice';
+
+export type { PublishNotice };
+
 export interface PublishActivityDependencies {
   logger: Logger;
   /** The database of templates, targets and publish records; publishing waits for a worker that has it. */
@@ -44,26 +48,7 @@ export interface PublishActivityDependencies {
   sendPublishNotice?: PublishNoticeSender;
 }
 
-/** A publish someone should hear of; holds no secret. */
-export interface PublishNotice {
-  kind: 'publish_approval_requested' | 'publish_failed';
-  /** The same on every attempt: `publish:<id>:<kind>`. */
-  key: string;
-  tenantId: string;
-  publishId: string;
-  templateId: string;
-  templateName: string;
-  templateVersion: number;
-  target: string;
-  requestedBy: string;
-  /** Who may approve (publish_approval_requested). */
-  approverRoles: string[];
-  deadline?: string;
-  /** What went wrong and what it left (publish_failed). */
-  error?: { message: string; state?: string };
-}
-
-/** Delivers a publish notice; never rejects for a receiver's sake (failures are recorded). */
+/** Starts a publish notice's durable delivery (workflows/notifications/send-publish-notice.ts); resolves once it is started. */
 export type PublishNoticeSender = (notice: PublishNotice) => Promise<void>;
 
 export const PublishErrorType = {

@@ -13,7 +13,9 @@ import { peopleOf, recipientsOf } from './directory';
 import { channelFormats, type ChannelFormat, type ChannelSettings } from './formats';
 import { inspectionMessage, noticeMessage, publishMessage, testMessage, type Message, type Recipient } from './messages';
 import type { InspectionAlert, InspectionAlertSender } from '../dolphinscheduler/inspections';
-import type { PublishNotice, PublishNoticeSender } from '../dolphinscheduler/publish-activities';
+import type { PublishNoticeSender } from '../dolphinscheduler/publish-activities';
+import { SEND_PUBLISH_NOTICE_WORKFLOW_TYPE, type PublishNotice, type PublishNoticeActivities } from '../../workflows/notifications/publish-notice';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { AlertKind } from '../../workflows/contract';
 import type { Locale } from '../../apps/common/notifications/channels';
 import { MENTIONING_KINDS, type MentioningKind } from '../../apps/common/notifications/channels';
@@ -45,7 +47,7 @@ export interface NotificationDependencies {
  */
 export function createNotificationActivities(
   deps: NotificationDependencies,
-): NoticeActivities & ChannelTestActivities & { deliverInspectionAlert: InspectionAlertSender; deliverPublishNotice: PublishNoticeSender } {
+): NoticeActivities & ChannelTestActivities & PublishNoticeActivities & { deliverInspectionAlert: InspectionAlertSender; deliverPublishNotice: PublishNoticeSender } {
   const logger = deps.logger.child({ component: 'notifications' });
   const database = (): PrismaClient => {
     if (deps.prisma) return deps.prisma;
@@ -106,23 +108,42 @@ export function createNotificationActivities(
       }
     },
 
+    /** The channels a publish's notice goes to (publish_approval_requested also to every channel reaching an approver), recorded as pending. */
+    async planPublishNotice(notice: PublishNotice): Promise<NoticeTarget[]> {
+      const prisma = database();
+      return planTenantNotice(prisma, publishTenantNotice(notice), await publishRecipients(prisma, notice));
+    },
+
+    async deliverPublishNoticeTo(notice: PublishNotice, channelId: string): Promise<void> {
+      const prisma = database();
+      const recipients = await publishRecipients(prisma, notice);
+      const log = logger.child({ eventKey: notice.key, kind: notice.kind, publishId: notice.publishId, attempt: Context.current().info.attempt });
+      await attemptDelivery(prisma, notice.key, notice.tenantId, channelId, log, async (channel) =>
+        publishMessage(notice, channel.locale, recipients, deps.publicBaseUrl),
+      );
+    },
+
+    async recordPublishNoticeGaveUp(notice: PublishNotice, channelId: string, reason: string): Promise<void> {
+      await database().notificationDelivery.updateMany({
+        where: { eventKey: notice.key, channelId, status: { not: 'succeeded' } },
+        data: { status: 'failed', lastError: clip(reason) },
+      });
+    },
+
     /**
-     * Tells of a publish waiting for approval (to the approvers, also on each channel that reaches
-     * one of them, subscribed or not) or failed (to who asked for it), with `publish:<id>` in place
-     * of a run. One attempt per channel, recorded: a publish is never held up or failed by a receiver.
+     * Starts a publish notice's delivery workflow (sendPublishNotice) from the publish's activity,
+     * its id the notice's key: the publish goes on at once, and a retried activity starts it once.
      */
     async deliverPublishNotice(notice: PublishNotice): Promise<void> {
-      const failed = await deliverTenantNotice({
-        key: notice.key,
-        kind: notice.kind,
-        tenantId: notice.tenantId,
-        templateId: notice.templateId,
-        subject: publishSubject(notice.publishId),
-        people: notice.kind === 'publish_approval_requested' ? { users: [], roles: notice.approverRoles } : { users: [notice.requestedBy], roles: [] },
-        alwaysToReachablePeople: notice.kind === 'publish_approval_requested',
-        messageFor: (locale, recipients) => publishMessage(notice, locale, recipients, deps.publicBaseUrl),
-      });
-      if (failed.length > 0) logger.warn({ eventKey: notice.key, failed }, 'publish notice not delivered everywhere');
+      try {
+        await Context.current().client.workflow.start(SEND_PUBLISH_NOTICE_WORKFLOW_TYPE, {
+          workflowId: notice.key,
+          taskQueue: Context.current().info.taskQueue,
+          args: [notice],
+        });
+      } catch (error) {
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      }
     },
 
     async recordDeliveryGaveUp(notice: Notice, channelId: string, reason: string): Promise<void> {
@@ -217,6 +238,18 @@ export function createNotificationActivities(
   async function deliverTenantNotice(notice: TenantNotice): Promise<string[]> {
     const prisma = database();
     const recipients = await peopleOf(prisma, notice.tenantId, notice.people.users, notice.people.roles);
+    const channels = await planTenantNotice(prisma, notice, recipients);
+    const log = logger.child({ eventKey: notice.key, kind: notice.kind, subject: notice.subject });
+    const outcomes = await Promise.allSettled(
+      channels.map((channel) =>
+        attemptDelivery(prisma, notice.key, notice.tenantId, channel.channelId, log, async (loaded) => notice.messageFor(loaded.locale, recipients)),
+      ),
+    );
+    return outcomes.flatMap((outcome, index) => (outcome.status === 'rejected' ? [`${channels[index]!.channelName}: ${(outcome.reason as Error).message}`] : []));
+  }
+
+  /** Records a pending delivery per channel the notice goes to, and answers those channels. */
+  async function planTenantNotice(prisma: PrismaClient, notice: Omit<TenantNotice, 'messageFor'>, recipients: Recipient[]): Promise<NoticeTarget[]> {
     const subscribed = (await subscribedChannels(prisma, notice.tenantId, notice.templateId)).get(notice.kind) ?? [];
     const reaching = notice.alwaysToReachablePeople ? await channelsReaching(prisma, notice.tenantId, recipients) : [];
     const channelIds = [...new Set([...subscribed, ...reaching])];
@@ -237,13 +270,12 @@ export function createNotificationActivities(
       })),
       skipDuplicates: true,
     });
-    const log = logger.child({ eventKey: notice.key, kind: notice.kind, subject: notice.subject });
-    const outcomes = await Promise.allSettled(
-      channels.map((channel) =>
-        attemptDelivery(prisma, notice.key, notice.tenantId, channel.id, log, async (loaded) => notice.messageFor(loaded.locale, recipients)),
-      ),
-    );
-    return outcomes.flatMap((outcome, index) => (outcome.status === 'rejected' ? [`${channels[index]!.name}: ${(outcome.reason as Error).message}`] : []));
+    return channels.map((channel) => ({ channelId: channel.id, channelName: channel.name }));
+  }
+
+  function publishRecipients(prisma: PrismaClient, notice: PublishNotice): Promise<Recipient[]> {
+    const people = publishTenantNotice(notice).people;
+    return peopleOf(prisma, notice.tenantId, people.users, people.roles);
   }
 
   /** The enabled channels that can reach one of these people by their directory entry. */
@@ -282,6 +314,20 @@ interface TenantNotice {
   people: { users: string[]; roles: string[] };
   alwaysToReachablePeople?: boolean;
   messageFor(locale: Locale, recipients: Recipient[]): Message;
+}
+
+/** A publish notice as a tenant notice: approvers for an approval, the requester for a failure. */
+function publishTenantNotice(notice: PublishNotice): Omit<TenantNotice, 'messageFor'> {
+  const approval = notice.kind === 'publish_approval_requested';
+  return {
+    key: notice.key,
+    kind: notice.kind,
+    tenantId: notice.tenantId,
+    templateId: notice.templateId,
+    subject: publishSubject(notice.publishId),
+    people: approval ? { users: [], roles: notice.approverRoles } : { users: [notice.requestedBy], roles: [] },
+    alwaysToReachablePeople: approval,
+  };
 }
 
 /** What a publish's deliveries record in place of a run. */

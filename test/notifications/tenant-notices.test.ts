@@ -15,7 +15,8 @@ import { publishQueueWorkflowId } from '../../workflows/publishing/contract';
  * as in production (no alert sender of the test's own): an inspection's finding is delivered once
  * per state to the channels subscribed to `inspection_finding` and a channel that was down gets it
  * on the next inspection; a publish waiting for approval reaches its approvers, a failed one its
- * requester; every delivery is recorded and listed.
+ * requester, by a delivery workflow of its own that waits out a receiver that is down; every
+ * delivery is recorded and listed.
  */
 
 const secretsKeys = Keyring.parse(Keyring.generateEntry('i1'), 'SECRETS_KEYS');
@@ -153,13 +154,19 @@ test('a publish waiting for approval reaches its approvers on the channels that 
   expect((await call(api, 'POST', `/api/v1/publishes/${gated.body.id}/approve`, { token: approverToken })).status).toBe(200);
   expect((await waitForPublish(api, gated.body.id)).status).toBe('published');
 
-  // A token revoked mid-publish fails the next one: its subscribers hear of it, in their language.
+  // A token revoked mid-publish fails the next one: its subscribers hear of it, in their language,
+  // by a delivery of its own that waits out a receiver that is down, and is sent once.
+  await webhook.stop();
   fake.inject({ method: 'GET', path: /gen-task-codes/, status: 401, times: 1 });
   const v2 = await addVersion(api, template.id, { a: 'echo a2', b: 'echo b' });
   const failing = await call(api, 'POST', `/api/v1/templates/${template.id}/versions/${v2}/publish`, { json: { target: 'staging' } });
   expect((await waitForPublish(api, failing.body.id)).status).toBe('failed');
   const deliveries = async () => (await call(api, 'GET', `/api/v1/notifications?runId=${encodeURIComponent(`publish:${failing.body.id}`)}`)).body.items as any[];
-  await until(async () => ((await deliveries()).some((item) => item.status === 'succeeded') ? true : undefined));
+  await until(async () => ((await deliveries()).some((item) => item.status === 'retrying' && item.attempts >= 2) ? true : undefined));
+  await webhook.start();
+  await until(async () => ((await deliveries()).some((item) => item.status === 'succeeded') ? true : undefined), 30_000);
+  await worker.client.workflow.getHandle(`publish:${failing.body.id}:publish_failed`).result();
+  expect(webhook.requests).toHaveLength(1);
   expect(await deliveries()).toEqual([expect.objectContaining({ eventKind: 'publish_failed', status: 'succeeded', eventKey: `publish:${failing.body.id}:publish_failed` })]);
   const told = JSON.parse(webhook.requests[0]!.body);
   expect(told).toMatchObject({ kind: 'publish_failed', title: `发布失败：${template.name} v${v2} 到 staging`, link: `${PUBLIC_BASE_URL}/api/v1/publishes/${failing.body.id}` });
