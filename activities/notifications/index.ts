@@ -1,10 +1,15 @@
 import type { PrismaClient } from '@prisma/client';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
+import { MENTIONING_KINDS, type Locale, type MentioningKind } from '../../apps/common/notifications/channels';
 import { personReachingChannels, subscribedChannels } from '../../apps/common/notifications/subscriptions';
-import { stateQuery } from '../../workflows/contract';
+import { stateQuery, type AlertKind } from '../../workflows/contract';
 import { DeliveryErrorType, type DeliveryOutcome, type Notice, type NoticeActivities, type NoticeTarget } from '../../workflows/notifications/notice';
+import { SEND_PUBLISH_NOTICE_WORKFLOW_TYPE, type PublishNotice, type PublishNoticeActivities } from '../../workflows/notifications/publish-notice';
 import type { ChannelTestActivities, ChannelTestResult } from '../../workflows/notifications/test-channel';
+import type { InspectionAlert, InspectionAlertSender } from '../dolphinscheduler/inspections';
+import type { PublishNoticeSender } from '../dolphinscheduler/publish-activities';
 import type { EgressPolicy, GuardedFetch } from '../egress';
 import type { SecretResolver } from '../secrets';
 import { loadChannel, type LoadedChannel } from './channels';
@@ -12,13 +17,6 @@ import { DeliveryFailure } from './delivery-failure';
 import { peopleOf, recipientsOf } from './directory';
 import { channelFormats, type ChannelFormat, type ChannelSettings } from './formats';
 import { inspectionMessage, noticeMessage, publishMessage, testMessage, type Message, type Recipient } from './messages';
-import type { InspectionAlert, InspectionAlertSender } from '../dolphinscheduler/inspections';
-import type { PublishNoticeSender } from '../dolphinscheduler/publish-activities';
-import { SEND_PUBLISH_NOTICE_WORKFLOW_TYPE, type PublishNotice, type PublishNoticeActivities } from '../../workflows/notifications/publish-notice';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { AlertKind } from '../../workflows/contract';
-import type { Locale } from '../../apps/common/notifications/channels';
-import { MENTIONING_KINDS, type MentioningKind } from '../../apps/common/notifications/channels';
 
 /** One attempt's deadline, well below the activity's start-to-close timeout (workflows/notifications/send-notice.ts). */
 const ATTEMPT_TIMEOUT_MS = 20_000;
@@ -140,6 +138,8 @@ export function createNotificationActivities(
           workflowId: notice.key,
           taskQueue: Context.current().info.taskQueue,
           args: [notice],
+          // A notice is told once: a retried activity finds it started, or done.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         });
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

@@ -1,8 +1,8 @@
 import type { Locale, MentioningKind } from '../../apps/common/notifications/channels';
 import type { AlertKind } from '../../workflows/contract';
-import type { InspectionAlert } from '../dolphinscheduler/inspections';
-import type { PublishNotice } from '../dolphinscheduler/publish-activities';
 import type { Notice } from '../../workflows/notifications/notice';
+import type { PublishNotice } from '../../workflows/notifications/publish-notice';
+import type { InspectionAlert } from '../dolphinscheduler/inspections';
 
 /**
  * Notices written for people, in a channel's locale. One Message is rendered by every format
