@@ -40,7 +40,7 @@ export interface ActivityDependencies {
   notifications?: { publicBaseUrl: string };
   /** Publishing's DolphinScheduler client settings (tests shorten timeouts). */
   publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
-  /** Where inspection alerts go and when failures make a finding; the history sync and inspections use `publishing`'s client settings. */
+  /** Where inspection alerts go (by default the tenant's channels subscribed to `inspection_finding`) and when failures make a finding; the history sync and inspections use `publishing`'s client settings. */
   inspections?: Pick<InspectionDependencies, 'sendAlert' | 'consecutiveFailureThreshold'>;
   /** Where steps' logs go (the database); a worker without one keeps no step logs. */
   stepLogs?: StepLogSink;
@@ -65,7 +65,7 @@ export function createActivities(deps: ActivityDependencies) {
     noop: stepActivity(logger, noopStep, { stepLogs: deps.stepLogs, artifacts: deps.artifacts }),
     shell: stepActivity(logger, shellStep),
   } satisfies Record<ActivityStepType, unknown>;
-  const notifications = createNotificationActivities({
+  const { deliverInspectionAlert, deliverPublishNotice, ...notifications } = createNotificationActivities({
     logger,
     prisma: deps.prisma,
     secrets: deps.secrets,
@@ -81,9 +81,14 @@ export function createActivities(deps: ActivityDependencies) {
     dispatcher: createGuardedDispatcher(deps.egressPolicy),
     ...deps.publishing,
   };
-  const publishing = createPublishActivities(dolphinScheduler);
+  const publishing = createPublishActivities({ ...dolphinScheduler, ...(deps.prisma ? { sendPublishNotice: deliverPublishNotice } : {}) });
   const history = createHistoryActivities(dolphinScheduler);
-  const inspections = createInspectionActivities({ ...dolphinScheduler, ...deps.inspections });
+  // Findings go through the tenant's notification channels unless a test wires its own sender.
+  const inspections = createInspectionActivities({
+    ...dolphinScheduler,
+    ...(deps.prisma ? { sendAlert: deliverInspectionAlert } : {}),
+    ...deps.inspections,
+  });
   return {
     ...steps,
     ...notifications,

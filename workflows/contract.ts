@@ -55,6 +55,18 @@ export const NOTICE_KINDS = [
 ] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
+/**
+ * What a tenant hears of apart from runs: delivered by the worker's activities directly (an
+ * inspection's finding, alerted once per state; a publish waiting for approval or failed),
+ * subscribed to like the run notices.
+ */
+export const ALERT_KINDS = ['inspection_finding', 'publish_approval_requested', 'publish_failed'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
+/** Every kind a subscription may route to channels. */
+export const SUBSCRIBABLE_KINDS = [...NOTICE_KINDS, ...ALERT_KINDS] as const;
+export type SubscribableKind = (typeof SUBSCRIBABLE_KINDS)[number];
+
 /** Where a child run comes from: also in its memo under `parent`, which the API shows. */
 export interface RunParent {
   runId: string;

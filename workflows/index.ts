@@ -8,3 +8,4 @@ export { syncDolphinSchedulerHistory } from './dolphinscheduler/history-sync';
 export { runInspections } from './dolphinscheduler/inspections';
 export { retentionCleanup } from './retention-cleanup';
 export { forEachBatch } from './engine/for-each-batch';
+export { sendPublishNotice } from './notifications/send-publish-notice';

@@ -28,6 +28,10 @@ import { PublishRecords, stepsOf, taskCodesOf, type PublishErrorRecord } from '.
  * failure, the record or the workflow's history.
  */
 
+import type { PublishNotice } from '../../workflows/notifications/publish-notice';
+
+export type { PublishNotice };
+
 export interface PublishActivityDependencies {
   logger: Logger;
   /** The database of templates, targets and publish records; publishing waits for a worker that has it. */
@@ -40,7 +44,12 @@ export interface PublishActivityDependencies {
   requestTimeoutMs?: number;
   /** The connection pool calls go through: the worker's egress-guarded one, so a target cannot point the worker at a denied address. */
   dispatcher?: Dispatcher;
+  /** Tells people of a publish waiting for approval or failed (the tenant's channels); without it, a log line. */
+  sendPublishNotice?: PublishNoticeSender;
 }
+
+/** Starts a publish notice's durable delivery (workflows/notifications/send-publish-notice.ts); resolves once it is started. */
+export type PublishNoticeSender = (notice: PublishNotice) => Promise<void>;
 
 export const PublishErrorType = {
   /** The worker has no database or no secret store: retried until a worker that has them takes it. */
@@ -135,18 +144,30 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
       return count === 1;
     },
 
-    /** The approval notice, as approval steps send theirs: approvers hold the approver role. */
+    /**
+     * The approval notice: approvers hold the approver role. Through the tenant's channels (those
+     * subscribed to publish_approval_requested, and every channel that reaches an approver) when
+     * the worker has them, otherwise the log line approval steps write.
+     */
     async publishApprovalRequested(publishId: string, deadline: string): Promise<void> {
       const { prisma, records } = database();
       const record = await records.get(publishId);
       const template = await prisma.template.findUniqueOrThrow({ where: { id: record.templateId } });
+      if (deps.sendPublishNotice) {
+        await deps.sendPublishNotice({
+          ...publishNoticeOf(record, template.name, 'publish_approval_requested'),
+          approverRoles: [PUBLISH_APPROVER_ROLE],
+          deadline,
+        });
+        return;
+      }
       await notifyApprovers({
         stepId: `publish:${publishId}`,
         templateName: template.name,
         templateVersion: record.templateVersion,
         startedBy: record.requestedBy,
         users: [],
-        roles: ['approver'],
+        roles: [PUBLISH_APPROVER_ROLE],
         required: 1,
         message: `publish version ${record.templateVersion} of ${template.name} to ${record.target}`,
         deadline,
@@ -377,11 +398,40 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
       }
       await records.setStatus(publishId, 'failed', { finishedAt: new Date(), error: { ...failure, ...(left ? { state: left } : {}) } });
       logger.warn({ publishId, error: failure, left }, 'publish failed');
+      if (!deps.sendPublishNotice) return;
+      // The failure is recorded and compensated: telling of it must not make this activity retry that.
+      try {
+        const template = await database().prisma.template.findUnique({ where: { id: record.templateId }, select: { name: true } });
+        await deps.sendPublishNotice({
+          ...publishNoticeOf(record, template?.name ?? record.templateId, 'publish_failed'),
+          approverRoles: [],
+          error: { message: failure.message, ...(left ? { state: left } : {}) },
+        });
+      } catch (error) {
+        logger.warn({ publishId, err: (error as Error).message }, 'publish failure notice not sent');
+      }
     },
   };
 }
 
 export type PublishActivities = ReturnType<typeof createPublishActivities>;
+
+/** Who may approve a publish that requires approval. */
+const PUBLISH_APPROVER_ROLE = 'approver';
+
+function publishNoticeOf(record: Publish, templateName: string, kind: PublishNotice['kind']): Omit<PublishNotice, 'approverRoles'> {
+  return {
+    kind,
+    key: `publish:${record.id}:${kind}`,
+    tenantId: record.tenantId,
+    publishId: record.id,
+    templateId: record.templateId,
+    templateName,
+    templateVersion: record.templateVersion,
+    target: record.target,
+    requestedBy: record.requestedBy,
+  };
+}
 
 async function findExisting(
   client: DolphinSchedulerClient,

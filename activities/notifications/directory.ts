@@ -15,9 +15,14 @@ export async function recipientsOf(prisma: PrismaClient, notice: Notice): Promis
   const forApprovers = notice.kind === 'approval_requested' || notice.kind === 'approval_reminder';
   const users = forApprovers ? (notice.approval?.users ?? []) : [notice.run.startedBy];
   const roles = forApprovers ? (notice.approval?.roles ?? []) : [];
+  return peopleOf(prisma, notice.tenantId, users, roles);
+}
+
+/** The directory entries of the named users and the members of the named roles. */
+export async function peopleOf(prisma: PrismaClient, tenantId: string, users: string[], roles: string[]): Promise<Recipient[]> {
   if (users.length === 0 && roles.length === 0) return [];
   const rows = await prisma.person.findMany({
-    where: { tenantId: notice.tenantId, OR: [{ subject: { in: users } }, ...(roles.length > 0 ? [{ roles: { hasSome: roles } }] : [])] },
+    where: { tenantId, OR: [{ subject: { in: users } }, ...(roles.length > 0 ? [{ roles: { hasSome: roles } }] : [])] },
     orderBy: { subject: 'asc' },
   });
   const known = new Map(rows.map((row) => [row.subject, row]));

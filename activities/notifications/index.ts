@@ -1,17 +1,22 @@
 import type { PrismaClient } from '@prisma/client';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import { subscribedChannels } from '../../apps/common/notifications/subscriptions';
-import { stateQuery } from '../../workflows/contract';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
+import { MENTIONING_KINDS, type Locale, type MentioningKind } from '../../apps/common/notifications/channels';
+import { personReachingChannels, subscribedChannels } from '../../apps/common/notifications/subscriptions';
+import { stateQuery, type AlertKind } from '../../workflows/contract';
 import { DeliveryErrorType, type DeliveryOutcome, type Notice, type NoticeActivities, type NoticeTarget } from '../../workflows/notifications/notice';
+import { SEND_PUBLISH_NOTICE_WORKFLOW_TYPE, type PublishNotice, type PublishNoticeActivities } from '../../workflows/notifications/publish-notice';
 import type { ChannelTestActivities, ChannelTestResult } from '../../workflows/notifications/test-channel';
+import type { InspectionAlert, InspectionAlertSender } from '../dolphinscheduler/inspections';
+import type { PublishNoticeSender } from '../dolphinscheduler/publish-activities';
 import type { EgressPolicy, GuardedFetch } from '../egress';
 import type { SecretResolver } from '../secrets';
 import { loadChannel, type LoadedChannel } from './channels';
 import { DeliveryFailure } from './delivery-failure';
-import { recipientsOf } from './directory';
+import { peopleOf, recipientsOf } from './directory';
 import { channelFormats, type ChannelFormat, type ChannelSettings } from './formats';
-import { noticeMessage, testMessage, type Message } from './messages';
+import { inspectionMessage, noticeMessage, publishMessage, testMessage, type Message, type Recipient } from './messages';
 
 /** One attempt's deadline, well below the activity's start-to-close timeout (workflows/notifications/send-notice.ts). */
 const ATTEMPT_TIMEOUT_MS = 20_000;
@@ -38,7 +43,9 @@ export interface NotificationDependencies {
  * the activity completes. Only a worker dying between a receiver's 2xx and that write can cause a
  * second send, and it carries the same event key, so a receiver that deduplicates drops it.
  */
-export function createNotificationActivities(deps: NotificationDependencies): NoticeActivities & ChannelTestActivities {
+export function createNotificationActivities(
+  deps: NotificationDependencies,
+): NoticeActivities & ChannelTestActivities & PublishNoticeActivities & { deliverInspectionAlert: InspectionAlertSender; deliverPublishNotice: PublishNoticeSender } {
   const logger = deps.logger.child({ component: 'notifications' });
   const database = (): PrismaClient => {
     if (deps.prisma) return deps.prisma;
@@ -48,7 +55,8 @@ export function createNotificationActivities(deps: NotificationDependencies): No
   return {
     async planNoticeDeliveries(notice: Notice): Promise<NoticeTarget[]> {
       const prisma = database();
-      const channelIds = (await subscribedChannels(prisma, notice.tenantId, notice.run.templateId)).get(notice.kind) ?? [];
+      const subscribed = (await subscribedChannels(prisma, notice.tenantId, notice.run.templateId)).get(notice.kind) ?? [];
+      const channelIds = [...new Set([...subscribed, ...(await approverChannels(prisma, notice))])];
       if (channelIds.length === 0) return [];
       const channels = await prisma.notificationChannel.findMany({
         where: { tenantId: notice.tenantId, id: { in: channelIds } },
@@ -72,34 +80,69 @@ export function createNotificationActivities(deps: NotificationDependencies): No
 
     async deliverNotice(notice: Notice, channelId: string): Promise<DeliveryOutcome> {
       const prisma = database();
-      const where = { eventKey_channelId: { eventKey: notice.key, channelId } };
-      const record = await prisma.notificationDelivery.findUnique({ where });
-      if (!record) throw ApplicationFailure.nonRetryable(`no delivery of ${notice.key} to channel ${channelId} was planned`, DeliveryErrorType.ChannelUnusable);
-      if (record.status === 'succeeded') return { status: 'succeeded', answer: record.receiverAnswer ?? '', alreadyDelivered: true };
-      const log = logger.child({ eventKey: notice.key, kind: notice.kind, runId: notice.run.id, channel: record.channelName, attempt: Context.current().info.attempt });
+      const log = logger.child({ eventKey: notice.key, kind: notice.kind, runId: notice.run.id, attempt: Context.current().info.attempt });
+      return attemptDelivery(prisma, notice.key, notice.tenantId, channelId, log, async (channel) =>
+        noticeMessage(notice, channel.locale, await recipientsOf(prisma, notice), deps.publicBaseUrl),
+      );
+    },
+
+    /**
+     * Sends an inspection's finding (the inspections' `sendAlert`) to its template's owner, with
+     * `inspection:<findingId>` in place of a run. Rejects when any channel failed, so the finding
+     * stays unalerted and the next inspection tries those again (those that took it are not sent it again).
+     */
+    async deliverInspectionAlert(alert: InspectionAlert): Promise<void> {
+      const failed = await deliverTenantNotice({
+        key: alert.key,
+        kind: 'inspection_finding',
+        tenantId: alert.tenantId,
+        templateId: alert.templateId,
+        subject: inspectionSubject(alert.findingId),
+        people: { users: alert.owner === null ? [] : [alert.owner], roles: [] },
+        messageFor: (locale, recipients) => inspectionMessage(alert, locale, recipients, deps.publicBaseUrl),
+      });
+      if (failed.length > 0) {
+        throw ApplicationFailure.create({ type: 'AlertDeliveryFailed', message: `the finding's alert did not reach every channel (${failed.join('; ')})` });
+      }
+    },
+
+    /** The channels a publish's notice goes to (publish_approval_requested also to every channel reaching an approver), recorded as pending. */
+    async planPublishNotice(notice: PublishNotice): Promise<NoticeTarget[]> {
+      const prisma = database();
+      return planTenantNotice(prisma, publishTenantNotice(notice), await publishRecipients(prisma, notice));
+    },
+
+    async deliverPublishNoticeTo(notice: PublishNotice, channelId: string): Promise<void> {
+      const prisma = database();
+      const recipients = await publishRecipients(prisma, notice);
+      const log = logger.child({ eventKey: notice.key, kind: notice.kind, publishId: notice.publishId, attempt: Context.current().info.attempt });
+      await attemptDelivery(prisma, notice.key, notice.tenantId, channelId, log, async (channel) =>
+        publishMessage(notice, channel.locale, recipients, deps.publicBaseUrl),
+      );
+    },
+
+    async recordPublishNoticeGaveUp(notice: PublishNotice, channelId: string, reason: string): Promise<void> {
+      await database().notificationDelivery.updateMany({
+        where: { eventKey: notice.key, channelId, status: { not: 'succeeded' } },
+        data: { status: 'failed', lastError: clip(reason) },
+      });
+    },
+
+    /**
+     * Starts a publish notice's delivery workflow (sendPublishNotice) from the publish's activity,
+     * its id the notice's key: the publish goes on at once, and a retried activity starts it once.
+     */
+    async deliverPublishNotice(notice: PublishNotice): Promise<void> {
       try {
-        const channel = await loadChannel(prisma, deps.secrets, notice.tenantId, channelId);
-        const message = noticeMessage(notice, channel.locale, await recipientsOf(prisma, notice), deps.publicBaseUrl);
-        const answer = clip(await send(channel, message));
-        await prisma.notificationDelivery.updateMany({
-          where: { id: record.id, status: { not: 'succeeded' } },
-          data: { status: 'succeeded', attempts: { increment: 1 }, receiverAnswer: answer, lastError: null, deliveredAt: new Date() },
+        await Context.current().client.workflow.start(SEND_PUBLISH_NOTICE_WORKFLOW_TYPE, {
+          workflowId: notice.key,
+          taskQueue: Context.current().info.taskQueue,
+          args: [notice],
+          // A notice is told once: a retried activity finds it started, or done.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         });
-        log.info({ kind: channel.kind }, 'notice delivered');
-        return { status: 'succeeded', answer, alreadyDelivered: false };
       } catch (error) {
-        const failure = asDeliveryFailure(error);
-        await prisma.notificationDelivery.updateMany({
-          where: { id: record.id, status: { not: 'succeeded' } },
-          data: {
-            status: failure.retryable ? 'retrying' : 'failed',
-            attempts: { increment: 1 },
-            lastError: clip(failure.message),
-            ...(failure.answer === undefined ? {} : { receiverAnswer: clip(failure.answer) }),
-          },
-        });
-        log.warn({ error: failure.message, retryable: failure.retryable }, 'notice delivery attempt failed');
-        throw ApplicationFailure.create({ type: failureType(failure), message: failure.message, nonRetryable: !failure.retryable });
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
       }
     },
 
@@ -135,6 +178,113 @@ export function createNotificationActivities(deps: NotificationDependencies): No
     },
   };
 
+  /**
+   * An approval request also goes, subscribed or not, to each enabled channel that can reach one of
+   * its approvers by their directory entry: an e-mail channel when one has an address, an IM group
+   * chat when one has a user id of that IM (to be mentioned by).
+   */
+  async function approverChannels(prisma: PrismaClient, notice: Notice): Promise<string[]> {
+    if (notice.kind !== 'approval_requested') return [];
+    return channelsReaching(prisma, notice.tenantId, await recipientsOf(prisma, notice));
+  }
+
+  /**
+   * One attempt at one planned delivery: nothing is sent when its record says it succeeded, and
+   * every attempt's outcome is recorded before the caller hears of it.
+   */
+  async function attemptDelivery(
+    prisma: PrismaClient,
+    eventKey: string,
+    tenantId: string,
+    channelId: string,
+    parentLog: Logger,
+    messageFor: (channel: LoadedChannel) => Promise<Message>,
+  ): Promise<DeliveryOutcome> {
+    const where = { eventKey_channelId: { eventKey, channelId } };
+    const record = await prisma.notificationDelivery.findUnique({ where });
+    if (!record) throw ApplicationFailure.nonRetryable(`no delivery of ${eventKey} to channel ${channelId} was planned`, DeliveryErrorType.ChannelUnusable);
+    if (record.status === 'succeeded') return { status: 'succeeded', answer: record.receiverAnswer ?? '', alreadyDelivered: true };
+    const log = parentLog.child({ channel: record.channelName });
+    try {
+      const channel = await loadChannel(prisma, deps.secrets, tenantId, channelId);
+      const answer = clip(await send(channel, await messageFor(channel)));
+      await prisma.notificationDelivery.updateMany({
+        where: { id: record.id, status: { not: 'succeeded' } },
+        data: { status: 'succeeded', attempts: { increment: 1 }, receiverAnswer: answer, lastError: null, deliveredAt: new Date() },
+      });
+      log.info({ kind: channel.kind }, 'notice delivered');
+      return { status: 'succeeded', answer, alreadyDelivered: false };
+    } catch (error) {
+      const failure = asDeliveryFailure(error);
+      await prisma.notificationDelivery.updateMany({
+        where: { id: record.id, status: { not: 'succeeded' } },
+        data: {
+          status: failure.retryable ? 'retrying' : 'failed',
+          attempts: { increment: 1 },
+          lastError: clip(failure.message),
+          ...(failure.answer === undefined ? {} : { receiverAnswer: clip(failure.answer) }),
+        },
+      });
+      log.warn({ error: failure.message, retryable: failure.retryable }, 'notice delivery attempt failed');
+      throw ApplicationFailure.create({ type: failureType(failure), message: failure.message, nonRetryable: !failure.retryable });
+    }
+  }
+
+  /**
+   * A notice that is not a run's, to the channels the tenant's default and the template's
+   * subscriptions route its kind to (and, when asked, to every channel reaching one of its people),
+   * each recorded under its key; answers the channels that failed.
+   */
+  async function deliverTenantNotice(notice: TenantNotice): Promise<string[]> {
+    const prisma = database();
+    const recipients = await peopleOf(prisma, notice.tenantId, notice.people.users, notice.people.roles);
+    const channels = await planTenantNotice(prisma, notice, recipients);
+    const log = logger.child({ eventKey: notice.key, kind: notice.kind, subject: notice.subject });
+    const outcomes = await Promise.allSettled(
+      channels.map((channel) =>
+        attemptDelivery(prisma, notice.key, notice.tenantId, channel.channelId, log, async (loaded) => notice.messageFor(loaded.locale, recipients)),
+      ),
+    );
+    return outcomes.flatMap((outcome, index) => (outcome.status === 'rejected' ? [`${channels[index]!.channelName}: ${(outcome.reason as Error).message}`] : []));
+  }
+
+  /** Records a pending delivery per channel the notice goes to, and answers those channels. */
+  async function planTenantNotice(prisma: PrismaClient, notice: Omit<TenantNotice, 'messageFor'>, recipients: Recipient[]): Promise<NoticeTarget[]> {
+    const subscribed = (await subscribedChannels(prisma, notice.tenantId, notice.templateId)).get(notice.kind) ?? [];
+    const reaching = notice.alwaysToReachablePeople ? await channelsReaching(prisma, notice.tenantId, recipients) : [];
+    const channelIds = [...new Set([...subscribed, ...reaching])];
+    if (channelIds.length === 0) return [];
+    const channels = await prisma.notificationChannel.findMany({
+      where: { tenantId: notice.tenantId, id: { in: channelIds } },
+      select: { id: true, name: true },
+      orderBy: { name: 'asc' },
+    });
+    await prisma.notificationDelivery.createMany({
+      data: channels.map((channel) => ({
+        tenantId: notice.tenantId,
+        eventKey: notice.key,
+        eventKind: notice.kind,
+        runId: notice.subject,
+        channelId: channel.id,
+        channelName: channel.name,
+      })),
+      skipDuplicates: true,
+    });
+    return channels.map((channel) => ({ channelId: channel.id, channelName: channel.name }));
+  }
+
+  function publishRecipients(prisma: PrismaClient, notice: PublishNotice): Promise<Recipient[]> {
+    const people = publishTenantNotice(notice).people;
+    return peopleOf(prisma, notice.tenantId, people.users, people.roles);
+  }
+
+  /** The enabled channels that can reach one of these people by their directory entry. */
+  async function channelsReaching(prisma: PrismaClient, tenantId: string, people: Recipient[]): Promise<string[]> {
+    if (people.length === 0) return [];
+    const channels = await personReachingChannels(prisma, tenantId);
+    return channels.filter((channel) => people.some((person) => canReach(channel.kind, person))).map((channel) => channel.id);
+  }
+
   async function send(channel: LoadedChannel, message: Message): Promise<string> {
     const signal = AbortSignal.any([Context.current().cancellationSignal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
     const format = channelFormats[channel.kind] as ChannelFormat<typeof channel.kind>;
@@ -145,6 +295,49 @@ export function createNotificationActivities(deps: NotificationDependencies): No
       now: new Date(),
     });
   }
+}
+
+function canReach(channelKind: string, person: Recipient): boolean {
+  if (channelKind === 'email') return person.email !== undefined;
+  return (MENTIONING_KINDS as readonly string[]).includes(channelKind) && person.imIds[channelKind as MentioningKind] !== undefined;
+}
+
+/** A notice that is not a run's (deliverTenantNotice). */
+interface TenantNotice {
+  key: string;
+  kind: AlertKind;
+  tenantId: string;
+  /** Whose subscriptions add to the tenant's default; the default alone when null. */
+  templateId: string | null;
+  /** What its deliveries record in place of a run. */
+  subject: string;
+  people: { users: string[]; roles: string[] };
+  alwaysToReachablePeople?: boolean;
+  messageFor(locale: Locale, recipients: Recipient[]): Message;
+}
+
+/** A publish notice as a tenant notice: approvers for an approval, the requester for a failure. */
+function publishTenantNotice(notice: PublishNotice): Omit<TenantNotice, 'messageFor'> {
+  const approval = notice.kind === 'publish_approval_requested';
+  return {
+    key: notice.key,
+    kind: notice.kind,
+    tenantId: notice.tenantId,
+    templateId: notice.templateId,
+    subject: publishSubject(notice.publishId),
+    people: approval ? { users: [], roles: notice.approverRoles } : { users: [notice.requestedBy], roles: [] },
+    alwaysToReachablePeople: approval,
+  };
+}
+
+/** What a publish's deliveries record in place of a run. */
+export function publishSubject(publishId: string): string {
+  return `publish:${publishId}`;
+}
+
+/** What a finding's deliveries record in place of a run (deliveries are listed per subject by `runId`). */
+export function inspectionSubject(findingId: string): string {
+  return `inspection:${findingId}`;
 }
 
 function asDeliveryFailure(error: unknown): DeliveryFailure {

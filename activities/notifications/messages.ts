@@ -1,5 +1,8 @@
 import type { Locale, MentioningKind } from '../../apps/common/notifications/channels';
+import type { AlertKind } from '../../workflows/contract';
 import type { Notice } from '../../workflows/notifications/notice';
+import type { PublishNotice } from '../../workflows/notifications/publish-notice';
+import type { InspectionAlert } from '../dolphinscheduler/inspections';
 
 /**
  * Notices written for people, in a channel's locale. One Message is rendered by every format
@@ -19,7 +22,7 @@ export interface Recipient {
 export interface Message {
   /** The notice's event key: the same on every attempt, so receivers can deduplicate. */
   eventKey: string;
-  kind: Notice['kind'] | 'test';
+  kind: Notice['kind'] | AlertKind | 'test';
   locale: Locale;
   title: string;
   lines: string[];
@@ -178,4 +181,93 @@ export function testMessage(eventKey: string, locale: Locale, channelName: strin
 export function plainText(message: Message): string {
   const link = message.link ? [`${message.link.label}: ${message.link.url}`] : [];
   return [message.title, '', ...message.lines, ...link].join('\n');
+}
+
+/** Where people see a tenant's open findings: of the finding's template when it has one. */
+export function findingsLink(publicBaseUrl: string, templateId: string | null): string {
+  const base = `${publicBaseUrl.replace(/\/+$/, '')}/api/v1/inspections`;
+  return templateId === null ? base : `${base}?templateId=${encodeURIComponent(templateId)}`;
+}
+
+const ALERT_TEXTS = {
+  en: {
+    title: (alert: InspectionAlert) => `Inspection finding (${alert.severity}): ${alert.summary}`,
+    lines: (alert: InspectionAlert) => [
+      `Rule ${alert.rule}${alert.templateName ? `, template ${alert.templateName}` : ''}${alert.target ? `, target ${alert.target}` : ''}.`,
+      `Owner: ${alert.owner ?? 'none'}. First seen ${alert.firstSeenAt}, last seen ${alert.lastSeenAt}.`,
+    ],
+    open: 'Open the findings',
+  },
+  'zh-CN': {
+    title: (alert: InspectionAlert) => `巡检发现（${alert.severity}）：${alert.summary}`,
+    lines: (alert: InspectionAlert) => [
+      `规则 ${alert.rule}${alert.templateName ? `，模板 ${alert.templateName}` : ''}${alert.target ? `，目标 ${alert.target}` : ''}。`,
+      `负责人：${alert.owner ?? '无'}。首次发现 ${alert.firstSeenAt}，最近发现 ${alert.lastSeenAt}。`,
+    ],
+    open: '查看巡检结果',
+  },
+} as const satisfies Record<Locale, unknown>;
+
+/** An inspection's finding, for its template's owner. */
+export function inspectionMessage(alert: InspectionAlert, locale: Locale, recipients: Recipient[], publicBaseUrl: string): Message {
+  const texts = ALERT_TEXTS[locale];
+  return {
+    eventKey: alert.key,
+    kind: 'inspection_finding',
+    locale,
+    title: texts.title(alert),
+    lines: texts.lines(alert),
+    link: { label: texts.open, url: findingsLink(publicBaseUrl, alert.templateId) },
+    recipients,
+    data: alert,
+  };
+}
+
+/** A publish's address for people: PUBLIC_BASE_URL and its API resource. */
+export function publishLink(publicBaseUrl: string, publishId: string): string {
+  return `${publicBaseUrl.replace(/\/+$/, '')}/api/v1/publishes/${encodeURIComponent(publishId)}`;
+}
+
+const PUBLISH_TEXTS = {
+  en: {
+    title: (notice: PublishNotice) =>
+      notice.kind === 'publish_failed'
+        ? `Publish failed: ${notice.templateName} v${notice.templateVersion} to ${notice.target}`
+        : `Approval needed to publish: ${notice.templateName} v${notice.templateVersion} to ${notice.target}`,
+    lines: (notice: PublishNotice) => [
+      `Requested by ${notice.requestedBy}.`,
+      ...(notice.kind === 'publish_failed'
+        ? [`Error: ${notice.error?.message ?? 'unknown'}`, ...(notice.error?.state ? [`State: ${notice.error.state}`] : [])]
+        : [`Approvers: members of ${notice.approverRoles.join(', ')}.`, ...(notice.deadline ? [`Decide before ${notice.deadline}.`] : [])]),
+    ],
+    open: 'Open the publish',
+  },
+  'zh-CN': {
+    title: (notice: PublishNotice) =>
+      notice.kind === 'publish_failed'
+        ? `发布失败：${notice.templateName} v${notice.templateVersion} 到 ${notice.target}`
+        : `发布待审批：${notice.templateName} v${notice.templateVersion} 到 ${notice.target}`,
+    lines: (notice: PublishNotice) => [
+      `由 ${notice.requestedBy} 发起。`,
+      ...(notice.kind === 'publish_failed'
+        ? [`错误：${notice.error?.message ?? '未知'}`, ...(notice.error?.state ? [`状态：${notice.error.state}`] : [])]
+        : [`审批人：角色 ${notice.approverRoles.join('、')} 的成员。`, ...(notice.deadline ? [`请在 ${notice.deadline} 之前决定。`] : [])]),
+    ],
+    open: '查看发布',
+  },
+} as const satisfies Record<Locale, unknown>;
+
+/** A publish waiting for approval, or failed. */
+export function publishMessage(notice: PublishNotice, locale: Locale, recipients: Recipient[], publicBaseUrl: string): Message {
+  const texts = PUBLISH_TEXTS[locale];
+  return {
+    eventKey: notice.key,
+    kind: notice.kind,
+    locale,
+    title: texts.title(notice),
+    lines: texts.lines(notice),
+    link: { label: texts.open, url: publishLink(publicBaseUrl, notice.publishId) },
+    recipients,
+    data: notice,
+  };
 }

@@ -182,7 +182,8 @@ test('a run held by onError: pause notifies its owner by e-mail', async () => {
 test('a receiver that is down for a while gets the notice once it is back, exactly once', async () => {
   const webhook = await webhookReceiver();
   const webhookId = await createChannel({ kind: 'webhook', secrets: { url: `${webhook.url}/hook`, signingKey: WEBHOOK_KEY } });
-  const templateId = await createTemplate({ steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] } } }] });
+  // An approver no channel of the tenant reaches: only the subscribed webhook is told.
+  const templateId = await createTemplate({ steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['nobody-reachable'] } } }] });
   await subscribe(templateId, { approval_requested: [webhookId] });
   await webhook.stop();
 
@@ -249,8 +250,14 @@ test('a channel test sends a message and answers with what the receiver said', a
 });
 
 test('a run without subscriptions sends no notice and its history has no notice in it', async () => {
-  const templateId = await createTemplate({ steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] } } }] });
-  const runId = await startRun(templateId);
+  // A tenant without channels: with a channel that can reach a person, approvals are always told.
+  const quiet = await startApi({ secretsKeys, taskQueue: worker.taskQueue });
+  const created = await call(quiet, 'POST', '/api/v1/templates', {
+    json: { name: uniqueName('quiet'), spec: { steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['bob'] } } }] } },
+  });
+  const started = await call(quiet, 'POST', '/api/v1/runs', { json: { templateId: created.body.id } });
+  expect(started.status).toBe(201);
+  const runId: string = started.body.runId;
   const handle = worker.client.workflow.getHandle(runId);
   await eventually(() => handle.query('state') as Promise<RunState>, (state) => state.status === 'waiting_approval');
   await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'gate', actor: { subject: 'bob', roles: [] } }] });
@@ -263,7 +270,47 @@ test('a run without subscriptions sends no notice and its history has no notice 
   expect(patchesIn(history)).not.toContain('channel-notices');
   // The approval notice of a run without channels is the log line it always was.
   expect([...kinds]).toContain('activityTaskScheduledEventAttributes');
-  expect(await deliveries(runId)).toEqual([]);
+  expect((await call(quiet, 'GET', `/api/v1/notifications?runId=${runId}`)).body.items).toEqual([]);
+  await quiet.close();
+});
+
+test('approvers are told on every channel that reaches them by their directory entries, without any subscription', async () => {
+  const own = await startApi({ secretsKeys, taskQueue: worker.taskQueue });
+  const ownSmtp = await startSmtpReceiver({ username: 'flowpilot', password: 'smtp-pass' });
+  const webhook = await webhookReceiver();
+  const feishu = await feishuReceiver();
+  const create = async (body: object) => (await call(own, 'POST', '/api/v1/channels', { json: { name: uniqueName('channel'), ...body } })).body.id as string;
+  const emailId = await create({
+    kind: 'email',
+    config: { host: ownSmtp.host, port: ownSmtp.port, username: 'flowpilot', from: 'flowpilot@example.com' },
+    secrets: { password: 'smtp-pass' },
+  });
+  const feishuId = await create({ kind: 'feishu', secrets: { url: `${feishu.url}/bot`, signingKey: FEISHU_SECRET } });
+  // A generic webhook reaches a system, not a person: it hears only what it subscribes to.
+  await create({ kind: 'webhook', secrets: { url: `${webhook.url}/hook`, signingKey: WEBHOOK_KEY } });
+  expect((await call(own, 'PUT', '/api/v1/people/erin', { json: { displayName: 'Erin', email: 'erin@example.com' } })).status).toBeLessThan(300);
+  expect((await call(own, 'PUT', '/api/v1/people/frank', { json: { displayName: 'Frank', imIds: { feishu: 'ou_frank' }, roles: ['ops'] } })).status).toBeLessThan(300);
+  const created = await call(own, 'POST', '/api/v1/templates', {
+    json: { name: uniqueName('always'), spec: { steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['erin'], roles: ['ops'] } } }] } },
+  });
+
+  const mail = ownSmtp.next();
+  const started = await call(own, 'POST', '/api/v1/runs', { json: { templateId: created.body.id } });
+  expect(started.status).toBe(201);
+  const runId: string = started.body.runId;
+  const [received, bot] = await Promise.all([mail, feishu.next()]);
+  expect(ownSmtp.envelopes.at(-1)).toEqual(['erin@example.com']);
+  expect(received.text).toContain(`${PUBLIC_BASE_URL}/api/v1/runs/${runId}`);
+  expect(JSON.parse(bot.body).content.post.en_us.content).toContainEqual([{ tag: 'at', user_id: 'ou_frank' }]);
+  const recorded = await eventually(
+    async () => (await call(own, 'GET', `/api/v1/notifications?runId=${runId}`)).body.items as any[],
+    (items) => items.length === 2 && items.every((item) => item.status === 'succeeded'),
+  );
+  expect(recorded.map((item) => item.channel.id).sort()).toEqual([emailId, feishuId].sort());
+  expect(webhook.requests).toHaveLength(0);
+  await worker.client.workflow.getHandle(runId).cancel();
+  await ownSmtp.close();
+  await own.close();
 });
 
 async function templateName(templateId: string): Promise<string> {

@@ -1,12 +1,14 @@
 import type { PrismaClient } from '@prisma/client';
 import { LRUCache } from 'lru-cache';
 import { NOTICE_KINDS, type NoticeKind } from '../../../../workflows/contract';
-import { subscribedChannels } from '../../../common/notifications/subscriptions';
+import { personReachingChannels, subscribedChannels } from '../../../common/notifications/subscriptions';
 
 /**
  * Which notices a run sends, decided when it starts (RunInput.notices): the kinds its tenant's
- * and template's subscriptions route to an enabled channel. A run with none sends nothing and its
- * history gains no event.
+ * and template's subscriptions route to an enabled channel, and `approval_requested` whenever the
+ * tenant has an enabled channel that can reach a person, because an approval's approvers are
+ * always told where a channel reaches them (activities/notifications decides, per approval, which
+ * of those channels know an approver). A run with none sends nothing and its history gains no event.
  *
  * Starts are the API's hot path, so the answer is cached per template for NOTICE_PLAN_TTL_MS:
  * a subscription or channel changed through this instance applies to the next start at once, one
@@ -24,7 +26,8 @@ export class RunNotices {
     const cached = this.plans.get(key);
     if (cached) return cached;
     const channels = await subscribedChannels(this.prisma, tenantId, templateId);
-    const kinds = NOTICE_KINDS.filter((kind) => channels.has(kind));
+    const approversReachable = !channels.has('approval_requested') && (await personReachingChannels(this.prisma, tenantId)).length > 0;
+    const kinds = NOTICE_KINDS.filter((kind) => channels.has(kind) || (kind === 'approval_requested' && approversReachable));
     this.plans.set(key, kinds);
     return kinds;
   }

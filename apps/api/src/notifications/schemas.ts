@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NOTICE_KINDS, type NoticeKind } from '../../../../workflows/contract';
+import { SUBSCRIBABLE_KINDS, type SubscribableKind } from '../../../../workflows/contract';
 import {
   CHANNEL_KINDS,
   LOCALES,
@@ -16,7 +16,7 @@ import { registry } from '../openapi/registry';
 
 const ChannelName = text(textPatterns.notBlank, 100, 'must hold a non-blank name of at most 100 characters').meta({ example: 'ops-feishu' });
 const Locale = z.enum(LOCALES).meta({ description: 'The language messages are written in' });
-export const NoticeKindSchema = z.enum(NOTICE_KINDS);
+export const NoticeKindSchema = z.enum(SUBSCRIBABLE_KINDS);
 
 export const ChannelIdParam = z.uuid();
 
@@ -131,7 +131,7 @@ export const ListPeopleQuery = z.object({ role: queryText(100).optional().meta({
 export const SubscriptionScopeParam = z.union([z.literal('default'), z.uuid()]).meta({ description: '`default` (the tenant’s), or a template id' });
 
 export const NoticeRoutesSchema = z
-  .object(Object.fromEntries(NOTICE_KINDS.map((kind) => [kind, z.array(z.uuid()).max(20).optional()])) as Record<NoticeKind, z.ZodOptional<z.ZodArray<z.ZodUUID>>>)
+  .object(Object.fromEntries(SUBSCRIBABLE_KINDS.map((kind) => [kind, z.array(z.uuid()).max(20).optional()])) as Record<SubscribableKind, z.ZodOptional<z.ZodArray<z.ZodUUID>>>)
   .strict()
   .meta({ description: 'Notice kind -> the ids of the channels it goes to' });
 
