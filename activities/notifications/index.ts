@@ -184,7 +184,7 @@ export function createNotificationActivities(
    * chat when one has a user id of that IM (to be mentioned by).
    */
   async function approverChannels(prisma: PrismaClient, notice: Notice): Promise<string[]> {
-    if (notice.kind !== 'approval_requested') return [];
+    if (notice.kind !== 'approval_requested' && notice.kind !== 'approval_reminder') return [];
     return channelsReaching(prisma, notice.tenantId, await recipientsOf(prisma, notice));
   }
 

@@ -274,7 +274,7 @@ test('a run without subscriptions sends no notice and its history has no notice 
   await quiet.close();
 });
 
-test('approvers are told on every channel that reaches them by their directory entries, without any subscription', async () => {
+test('approvers are told, and reminded, on every channel that reaches them by their directory entries, without any subscription', async () => {
   const own = await startApi({ secretsKeys, taskQueue: worker.taskQueue });
   const ownSmtp = await startSmtpReceiver({ username: 'flowpilot', password: 'smtp-pass' });
   const webhook = await webhookReceiver();
@@ -291,7 +291,7 @@ test('approvers are told on every channel that reaches them by their directory e
   expect((await call(own, 'PUT', '/api/v1/people/erin', { json: { displayName: 'Erin', email: 'erin@example.com' } })).status).toBeLessThan(300);
   expect((await call(own, 'PUT', '/api/v1/people/frank', { json: { displayName: 'Frank', imIds: { feishu: 'ou_frank' }, roles: ['ops'] } })).status).toBeLessThan(300);
   const created = await call(own, 'POST', '/api/v1/templates', {
-    json: { name: uniqueName('always'), spec: { steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['erin'], roles: ['ops'] } } }] } },
+    json: { name: uniqueName('always'), spec: { steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['erin'], roles: ['ops'] }, timeout: '5s', onTimeout: 'fail' } }] } },
   });
 
   const mail = ownSmtp.next();
@@ -299,6 +299,7 @@ test('approvers are told on every channel that reaches them by their directory e
   expect(started.status).toBe(201);
   const runId: string = started.body.runId;
   const [received, bot] = await Promise.all([mail, feishu.next()]);
+  const reminderMail = ownSmtp.next();
   expect(ownSmtp.envelopes.at(-1)).toEqual(['erin@example.com']);
   expect(received.text).toContain(`${PUBLIC_BASE_URL}/api/v1/runs/${runId}`);
   expect(JSON.parse(bot.body).content.post.en_us.content).toContainEqual([{ tag: 'at', user_id: 'ou_frank' }]);
@@ -307,8 +308,20 @@ test('approvers are told on every channel that reaches them by their directory e
     (items) => items.length === 2 && items.every((item) => item.status === 'succeeded'),
   );
   expect(recorded.map((item) => item.channel.id).sort()).toEqual([emailId, feishuId].sort());
+
+  // Still waiting at 80 % of its time: reminded on the same channels, unsubscribed as they are.
+  const [reminded1, reminderBot] = await Promise.all([reminderMail, feishu.next((request) => request.body.includes('Reminder'))]);
+  expect(reminded1.subject).toContain('Reminder');
+  expect(JSON.parse(reminderBot.body).content.post.en_us.content).toContainEqual([{ tag: 'at', user_id: 'ou_frank' }]);
+  await worker.client.workflow.getHandle(`notice:${runId}:approval_requested:gate`).result();
+  const remindedDeliveries = (await call(own, 'GET', `/api/v1/notifications?runId=${runId}`)).body.items as any[];
+  expect(remindedDeliveries.filter((item) => item.eventKind === 'approval_reminder').map((item) => [item.channel.id, item.status]).sort()).toEqual(
+    [
+      [emailId, 'succeeded'],
+      [feishuId, 'succeeded'],
+    ].sort(),
+  );
   expect(webhook.requests).toHaveLength(0);
-  await worker.client.workflow.getHandle(runId).cancel();
   await ownSmtp.close();
   await own.close();
 });

@@ -5,8 +5,8 @@ import { personReachingChannels, subscribedChannels } from '../../../common/noti
 
 /**
  * Which notices a run sends, decided when it starts (RunInput.notices): the kinds its tenant's
- * and template's subscriptions route to an enabled channel, and `approval_requested` whenever the
- * tenant has an enabled channel that can reach a person, because an approval's approvers are
+ * and template's subscriptions route to an enabled channel, and `approval_requested` and
+ * `approval_reminder` whenever the tenant has an enabled channel that can reach a person, because an approval's approvers are
  * always told where a channel reaches them (activities/notifications decides, per approval, which
  * of those channels know an approver). A run with none sends nothing and its history gains no event.
  *
@@ -15,6 +15,9 @@ import { personReachingChannels, subscribedChannels } from '../../../common/noti
  * changed through another instance within that bound.
  */
 export const NOTICE_PLAN_TTL_MS = 5_000;
+
+/** What an approval's approvers are told wherever a channel reaches them: that it waits, and a reminder before its deadline. */
+const APPROVER_KINDS: ReadonlySet<NoticeKind> = new Set(['approval_requested', 'approval_reminder']);
 
 export class RunNotices {
   private readonly plans = new LRUCache<string, NoticeKind[]>({ max: 10_000, ttl: NOTICE_PLAN_TTL_MS });
@@ -26,8 +29,8 @@ export class RunNotices {
     const cached = this.plans.get(key);
     if (cached) return cached;
     const channels = await subscribedChannels(this.prisma, tenantId, templateId);
-    const approversReachable = !channels.has('approval_requested') && (await personReachingChannels(this.prisma, tenantId)).length > 0;
-    const kinds = NOTICE_KINDS.filter((kind) => channels.has(kind) || (kind === 'approval_requested' && approversReachable));
+    const approversReachable = (await personReachingChannels(this.prisma, tenantId)).length > 0;
+    const kinds = NOTICE_KINDS.filter((kind) => channels.has(kind) || (APPROVER_KINDS.has(kind) && approversReachable));
     this.plans.set(key, kinds);
     return kinds;
   }
