@@ -264,10 +264,18 @@ test('the overlap policy applies to runs: cancelOther cancels the previous firin
   expect((await call(api, 'POST', `/api/v1/runs/${secondRunId}/cancel`, { token: operator })).status).toBe(202);
 }, 60_000);
 
-test('a firing on a template archived since fails its launcher as TemplateArchived, and starts no run', async () => {
+test('archiving a template pauses its schedules, audited; a firing Temporal still makes fails its launcher as TemplateArchived, and starts no run', async () => {
   const templateId = await template();
   const { body: schedule } = await createSchedule(templateId, { cron: NEVER_NOW, input: { service: 'old' } });
+  await eventually(() => call(api, 'GET', `/api/v1/templates/${templateId}/schedules`), (answer) => answer.body.items?.length === 1);
   expect((await call(api, 'DELETE', `/api/v1/templates/${templateId}`)).status).toBe(204);
+  const paused = await call(api, 'GET', scheduleUrl(templateId, schedule.id));
+  expect(paused.body).toMatchObject({ paused: true, note: expect.stringContaining('template archived'), nextRunTimes: [] });
+  const audited = await eventually(
+    () => call(api, 'GET', `/api/v1/audit?targetId=${schedule.id}`),
+    (answer) => answer.body.items?.some((entry: { action: string }) => entry.action === 'schedule.paused'),
+  );
+  expect(audited.body.items.find((entry: { action: string }) => entry.action === 'schedule.paused').summary).toEqual({ templateId, reason: 'template archived' });
   // The API refuses to fire it (409); Temporal still may, as its clock would.
   expectProblem(await call(api, 'POST', `${scheduleUrl(templateId, schedule.id)}/trigger`, { token: operator }), 409);
   const handle = api.temporal.schedule.getHandle(schedule.id);

@@ -166,6 +166,17 @@ export class Schedules {
     return this.view(context, scheduleId);
   }
 
+  /**
+   * Pauses every schedule of the template that still fires, with `note` as the reason; answers the
+   * ids it paused. Listed from visibility, so a schedule made a moment before may be missed: its
+   * firings still start no run (the launcher refuses an archived template).
+   */
+  async pauseAll(context: ScheduleContext, note: string): Promise<string[]> {
+    const firing = (await this.list(context)).filter((schedule) => !schedule.paused);
+    await Promise.all(firing.map((schedule) => this.pause(context, schedule.id, true, note)));
+    return firing.map((schedule) => schedule.id);
+  }
+
   async trigger(context: ScheduleContext, scheduleId: string, overlap: Overlap | undefined): Promise<void> {
     const { handle, description } = await this.describe(context, scheduleId);
     // The SDK's default for a trigger is ALLOW_ALL, under which Temporal neither applies the

@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import type { ApiDependencies } from '../dependencies';
-import { auditActorOf } from '../audit/trail';
-import { principalOf } from '../http/principal';
+import { auditActorOf, type AuditActor } from '../audit/trail';
+import { principalOf, type Principal } from '../http/principal';
 import { declareRoutes } from '../http/routes';
 import { bodyOrEmpty, parseRequest, pathParam } from '../http/validation';
 import {
@@ -14,6 +14,8 @@ import {
   UpdateTemplateBody,
   VersionNumberParam,
 } from './schemas';
+import { Schedules } from '../schedules/service';
+import type { TemplateView } from './resources';
 import { TemplateService } from './service';
 import { checkSpec } from './spec-check';
 import type { TemplateHeads } from './template-heads';
@@ -23,7 +25,25 @@ import './openapi';
 /** HTTP face of TemplateService: parse and check the request, call the service, shape the answer. */
 export function createTemplatesRouter(deps: ApiDependencies, templateHeads: TemplateHeads): Router {
   const templates = new TemplateService({ ...deps, templateHeads });
+  const schedules = new Schedules(deps);
   const router = Router();
+
+  /**
+   * An archived template runs no more, so its schedules stop firing: each is paused with the reason
+   * and audited. The archive itself is done; a schedule that could not be paused here still starts
+   * no run (its launcher refuses an archived template), so a failure is logged, not answered.
+   */
+  const pauseSchedulesOf = async (template: TemplateView, actor: AuditActor & Principal) => {
+    const context = { principal: actor, templateId: template.id, templateName: template.name, latestVersion: template.latestVersion };
+    try {
+      const paused = await schedules.pauseAll(context, `template archived by ${actor.subject}`);
+      for (const scheduleId of paused) {
+        deps.audit?.record(actor, { action: 'schedule.paused', target: { type: 'schedule', id: scheduleId }, summary: { templateId: template.id, reason: 'template archived' } });
+      }
+    } catch (error) {
+      deps.logger.warn({ err: error, templateId: template.id, requestId: actor.requestId }, 'schedules of an archived template could not all be paused');
+    }
+  };
   declareRoutes(router, '/api/v1/templates', {
     '/': {
       get: async (req, res) => {
@@ -52,7 +72,9 @@ export function createTemplatesRouter(deps: ApiDependencies, templateHeads: Temp
         res.json(await templates.update(id, parseRequest(UpdateTemplateBody, req.body, 'body'), auditActorOf(req)));
       },
       delete: async (req, res) => {
-        await templates.archive(templateIdOf(req), auditActorOf(req));
+        const actor = auditActorOf(req);
+        const archived = await templates.archive(templateIdOf(req), actor);
+        await pauseSchedulesOf(archived, actor);
         res.status(204).end();
       },
     },
