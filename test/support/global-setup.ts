@@ -1,13 +1,14 @@
 import { chmodSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../scripts/lib/embedded-postgres';
+import { startEmbeddedPostgres } from '../../scripts/lib/embedded-postgres';
 import { migrateDatabase } from '../../scripts/lib/migrate';
-import { startTemporalDevServer, type DevServer } from '../../scripts/lib/temporal-dev-server';
+import { startTemporalDevServer } from '../../scripts/lib/temporal-dev-server';
 import { freePort } from '../../scripts/lib/free-port';
 import { Connection } from '@temporalio/client';
 import { ensureSearchAttributes } from '../../apps/common/temporal';
-import { useDolphinScheduler, type DolphinSchedulerServer } from '../../scripts/lib/dolphinscheduler';
+import { useDolphinScheduler } from '../../scripts/lib/dolphinscheduler';
+import globalTeardown, { type RealParts } from './global-teardown';
 
 /** What of Jest's global configuration tells which test files run (Jest 29 names). */
 interface TestSelection {
@@ -30,7 +31,7 @@ const dolphinSchedulerTests = resolve(__dirname, '..', 'dolphinscheduler');
  * it costs ~20 s and ~700 MB, which the other suites (and the fake's) need not pay.
  */
 export default async function globalSetup(selection: TestSelection = {}): Promise<void> {
-  const started: { database?: EmbeddedDatabase; temporal?: DevServer; dolphinscheduler?: DolphinSchedulerServer; runDir?: string } = {};
+  const started: RealParts = {};
   (globalThis as Record<string, unknown>).__realParts = started;
 
   const dolphinScheduler = includesRealDolphinSchedulerTests(selection)
@@ -43,7 +44,19 @@ export default async function globalSetup(selection: TestSelection = {}): Promis
     : undefined;
   // Handled where it is awaited; meanwhile a failure must not count as unhandled.
   dolphinScheduler?.catch(() => undefined);
+  try {
+    await startTheRest(started);
+    await dolphinScheduler;
+  } catch (error) {
+    // Jest runs no global teardown after a failed setup: what did start is stopped here, so no
+    // server outlives the run (the DolphinScheduler start is waited for, to be released too).
+    await dolphinScheduler?.catch(() => undefined);
+    await globalTeardown();
+    throw error;
+  }
+}
 
+async function startTheRest(started: RealParts): Promise<void> {
   const runDir = mkdtempSync(join(tmpdir(), 'flowpilot-test-'));
   started.runDir = runDir;
   chmodSync(runDir, 0o755); // the database server may run as another user (see startEmbeddedPostgres)
@@ -70,7 +83,6 @@ export default async function globalSetup(selection: TestSelection = {}): Promis
   } finally {
     await connection.close();
   }
-  await dolphinScheduler;
 }
 
 /**
