@@ -239,6 +239,24 @@ test('the live tail streams entries as steps write them, and resumes after Last-
   expect(resumePastBigint.status).toBe(400);
 }, 60_000);
 
+test('the live tail ends by itself once the run has ended and its last entry is sent', async () => {
+  const { runId, handle } = await runThroughApi({ steps: [{ id: 'slow', type: 'http', with: { url: http.url('/slow') } }] });
+  const response = await fetch(`${api.baseUrl}/api/v1/runs/${runId}/logs/stream`, { headers: { authorization: `Bearer ${api.token}` } });
+  // The body completes only when the server closes the stream.
+  const frames = (await response.text())
+    .split('\n\n')
+    .map((frame) => Object.fromEntries(frame.split('\n').filter((line) => line && !line.startsWith(':')).map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)])))
+    .filter((fields) => fields.event);
+  expect(frames.map((fields) => fields.event)).toEqual(['log', 'log', 'end']);
+  expect(JSON.parse(frames[2]!.data!)).toEqual({ status: 'COMPLETED' });
+  expect(frames[2]!.id).toBe(frames[1]!.id);
+  expect((await handle.result()).steps.slow!.status).toBe('succeeded');
+
+  // A tail opened after the end sends what there is, then ends at once.
+  const late = await (await fetch(`${api.baseUrl}/api/v1/runs/${runId}/logs/stream?after=${frames[0]!.id}`, { headers: { authorization: `Bearer ${api.token}` } })).text();
+  expect([...late.matchAll(/^event: (\w+)$/gm)].map((match) => match[1])).toEqual(['log', 'end']);
+}, 60_000);
+
 test('a step log that cannot be written leaves the step succeeding, and says so in the worker’s log', async () => {
   const warnings: string[] = [];
   const logger = pino(

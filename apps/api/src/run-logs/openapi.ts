@@ -24,8 +24,9 @@ registry.registerPath({
   method: 'get',
   path: '/api/v1/runs/{id}/logs/stream',
   tags,
-  summary: 'A live tail of the run’s step logs (Server-Sent Events) until the client leaves',
-  description: 'Each frame is `event: log`, `id:` the entry id, `data:` a StepLogEntry. Reconnecting with `Last-Event-ID` (or `after`) resumes after that entry.',
+  summary: 'A live tail of the run’s step logs (Server-Sent Events) until the run has ended or the client leaves',
+  description:
+    'Each frame is `event: log`, `id:` the entry id, `data:` a StepLogEntry. Once the run has ended and its last entry was sent, an `event: end` frame (`data: { status }`, the execution’s status) closes the stream. Reconnecting with `Last-Event-ID` (or `after`) resumes after that entry.',
   request: { params: RunParamsSchema, query: StreamLogsQuery, headers: StreamLogsHeaders },
   responses: {
     200: { description: 'Entries as they are written', content: { 'text/event-stream': { schema: z.string() } } },
