@@ -68,6 +68,7 @@ export function createScheduledRunActivities(deps: ScheduledRunDependencies) {
         throw ApplicationFailure.nonRetryable(`template ${input.templateId} does not exist`, ScheduledRunErrorType.TemplateNotFound);
       }
       if (template.archived) {
+        await pauseOrphanedSchedule(input.scheduleId, template.name, deps.logger);
         throw ApplicationFailure.nonRetryable(`template ${template.name} is archived and cannot be run`, ScheduledRunErrorType.TemplateArchived);
       }
       const number = input.version === 'latest' ? template.latestVersion : input.version;
@@ -111,3 +112,17 @@ export function createScheduledRunActivities(deps: ScheduledRunDependencies) {
 }
 
 export type ScheduledRunActivities = ReturnType<typeof createScheduledRunActivities>;
+
+/**
+ * A schedule that fires for an archived template was missed when the template was archived (the
+ * API pauses what visibility lists, which lags): it pauses itself here, so it fails once, not at
+ * every firing. Best effort: the firing fails as TemplateArchived whatever happens.
+ */
+async function pauseOrphanedSchedule(scheduleId: string, templateName: string, logger: Logger): Promise<void> {
+  try {
+    await Context.current().client.schedule.getHandle(scheduleId).pause(`template ${templateName} is archived`);
+    logger.info({ scheduleId }, 'schedule of an archived template paused at its firing');
+  } catch (error) {
+    logger.warn({ err: error, scheduleId }, 'schedule of an archived template could not be paused');
+  }
+}

@@ -275,7 +275,7 @@ test('archiving a template pauses its schedules, audited; a firing Temporal stil
     () => call(api, 'GET', `/api/v1/audit?targetId=${schedule.id}`),
     (answer) => answer.body.items?.some((entry: { action: string }) => entry.action === 'schedule.paused'),
   );
-  expect(audited.body.items.find((entry: { action: string }) => entry.action === 'schedule.paused').summary).toEqual({ templateId, reason: 'template archived' });
+  expect(audited.body.items.find((entry: { action: string }) => entry.action === 'schedule.paused').summary).toEqual({ templateId, note: paused.body.note });
   // The API refuses to fire it (409); Temporal still may, as its clock would.
   expectProblem(await call(api, 'POST', `${scheduleUrl(templateId, schedule.id)}/trigger`, { token: operator }), 409);
   const handle = api.temporal.schedule.getHandle(schedule.id);
@@ -293,6 +293,21 @@ test('archiving a template pauses its schedules, audited; a firing Temporal stil
   expect([cause.type, cause.nonRetryable, cause.message]).toEqual(['TemplateArchived', true, expect.stringContaining('is archived')]);
   expectProblem(await call(api, 'GET', `/api/v1/runs/${scheduledRunId(launcher.firstExecutionRunId)}`), 404);
   // Its schedules can still be cleared away.
+  expect((await call(api, 'DELETE', scheduleUrl(templateId, schedule.id), { token: operator })).status).toBe(204);
+}, 60_000);
+
+test('a schedule the archiving missed pauses itself at its first firing', async () => {
+  const templateId = await template();
+  // Archived behind the API's back, as if the schedule had not been listed yet when it was.
+  const { body: schedule } = await createSchedule(templateId, { cron: NEVER_NOW, input: { service: 'old' } });
+  await database.template.update({ where: { id: templateId }, data: { archived: true } });
+  const handle = api.temporal.schedule.getHandle(schedule.id);
+  await handle.trigger();
+  const described = await eventually(
+    () => handle.describe(),
+    (description) => description.state.paused,
+  );
+  expect(described.state.note).toContain('is archived');
   expect((await call(api, 'DELETE', scheduleUrl(templateId, schedule.id), { token: operator })).status).toBe(204);
 }, 60_000);
 

@@ -255,6 +255,9 @@ test('the live tail ends by itself once the run has ended and its last entry is 
   // A tail opened after the end sends what there is, then ends at once.
   const late = await (await fetch(`${api.baseUrl}/api/v1/runs/${runId}/logs/stream?after=${frames[0]!.id}`, { headers: { authorization: `Bearer ${api.token}` } })).text();
   expect([...late.matchAll(/^event: (\w+)$/gm)].map((match) => match[1])).toEqual(['log', 'end']);
+  // An EventSource reconnecting after the end, with nothing after its id, is told to stop.
+  const reconnected = await fetch(`${api.baseUrl}/api/v1/runs/${runId}/logs/stream`, { headers: { authorization: `Bearer ${api.token}`, 'last-event-id': frames[2]!.id! } });
+  expect([reconnected.status, await reconnected.text()]).toEqual([204, '']);
 }, 60_000);
 
 test('a step log that cannot be written leaves the step succeeding, and says so in the worker’s log', async () => {

@@ -291,7 +291,7 @@ test('approvers are told, and reminded, on every channel that reaches them by th
   expect((await call(own, 'PUT', '/api/v1/people/erin', { json: { displayName: 'Erin', email: 'erin@example.com' } })).status).toBeLessThan(300);
   expect((await call(own, 'PUT', '/api/v1/people/frank', { json: { displayName: 'Frank', imIds: { feishu: 'ou_frank' }, roles: ['ops'] } })).status).toBeLessThan(300);
   const created = await call(own, 'POST', '/api/v1/templates', {
-    json: { name: uniqueName('always'), spec: { steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['erin'], roles: ['ops'] }, timeout: '5s', onTimeout: 'fail' } }] } },
+    json: { name: uniqueName('always'), spec: { steps: [{ id: 'gate', type: 'approval', with: { approvers: { users: ['erin'], roles: ['ops'] }, timeout: '15s', onTimeout: 'fail' } }] } },
   });
 
   const mail = ownSmtp.next();

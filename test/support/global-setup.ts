@@ -51,7 +51,8 @@ export default async function globalSetup(selection: TestSelection = {}): Promis
     // Jest runs no global teardown after a failed setup: what did start is stopped here, so no
     // server outlives the run (the DolphinScheduler start is waited for, to be released too).
     await dolphinScheduler?.catch(() => undefined);
-    await globalTeardown();
+    // The set-up's failure is the one to read; one in stopping is printed beside it.
+    await globalTeardown().catch((stopping: unknown) => process.stderr.write(`stopping what the failed set-up started also failed: ${String(stopping)}\n`));
     throw error;
   }
 }

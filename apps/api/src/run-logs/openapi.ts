@@ -30,6 +30,7 @@ registry.registerPath({
   request: { params: RunParamsSchema, query: StreamLogsQuery, headers: StreamLogsHeaders },
   responses: {
     200: { description: 'Entries as they are written', content: { 'text/event-stream': { schema: z.string() } } },
+    204: { description: 'The run has ended and nothing follows the entry resumed after: an EventSource stops reconnecting' },
     ...problemResponses(400, 404),
   },
 });

@@ -168,13 +168,16 @@ export class Schedules {
 
   /**
    * Pauses every schedule of the template that still fires, with `note` as the reason; answers the
-   * ids it paused. Listed from visibility, so a schedule made a moment before may be missed: its
-   * firings still start no run (the launcher refuses an archived template).
+   * ids it paused and those it could not. Listed from visibility, so a schedule made a moment before
+   * may be missed: its firings still start no run (the launcher refuses an archived template).
    */
-  async pauseAll(context: ScheduleContext, note: string): Promise<string[]> {
-    const firing = (await this.list(context)).filter((schedule) => !schedule.paused);
-    await Promise.all(firing.map((schedule) => this.pause(context, schedule.id, true, note)));
-    return firing.map((schedule) => schedule.id);
+  async pauseAll(context: ScheduleContext, note: string): Promise<{ paused: string[]; failed: string[] }> {
+    const firing = (await this.list(context)).filter((schedule) => !schedule.paused).map((schedule) => schedule.id);
+    const outcomes = await Promise.allSettled(firing.map((scheduleId) => this.deps.temporal.schedule.getHandle(scheduleId).pause(note)));
+    return {
+      paused: firing.filter((_, index) => outcomes[index]!.status === 'fulfilled'),
+      failed: firing.filter((_, index) => outcomes[index]!.status === 'rejected'),
+    };
   }
 
   async trigger(context: ScheduleContext, scheduleId: string, overlap: Overlap | undefined): Promise<void> {

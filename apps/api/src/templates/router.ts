@@ -30,18 +30,21 @@ export function createTemplatesRouter(deps: ApiDependencies, templateHeads: Temp
 
   /**
    * An archived template runs no more, so its schedules stop firing: each is paused with the reason
-   * and audited. The archive itself is done; a schedule that could not be paused here still starts
-   * no run (its launcher refuses an archived template), so a failure is logged, not answered.
+   * and audited as a pause by hand is. The archive itself is done; a schedule that could not be
+   * paused here still starts no run (its launcher refuses an archived template), so a failure is
+   * logged, not answered, and archiving again (which changes nothing else) pauses what is left.
    */
   const pauseSchedulesOf = async (template: TemplateView, actor: AuditActor & Principal) => {
     const context = { principal: actor, templateId: template.id, templateName: template.name, latestVersion: template.latestVersion };
+    const note = `template archived by ${actor.subject}`;
     try {
-      const paused = await schedules.pauseAll(context, `template archived by ${actor.subject}`);
+      const { paused, failed } = await schedules.pauseAll(context, note);
       for (const scheduleId of paused) {
-        deps.audit?.record(actor, { action: 'schedule.paused', target: { type: 'schedule', id: scheduleId }, summary: { templateId: template.id, reason: 'template archived' } });
+        deps.audit?.record(actor, { action: 'schedule.paused', target: { type: 'schedule', id: scheduleId }, summary: { templateId: template.id, note } });
       }
+      if (failed.length > 0) deps.logger.warn({ templateId: template.id, scheduleIds: failed, requestId: actor.requestId }, 'schedules of an archived template could not be paused; archiving again retries');
     } catch (error) {
-      deps.logger.warn({ err: error, templateId: template.id, requestId: actor.requestId }, 'schedules of an archived template could not all be paused');
+      deps.logger.warn({ err: error, templateId: template.id, requestId: actor.requestId }, 'schedules of an archived template could not be listed to pause them; archiving again retries');
     }
   };
   declareRoutes(router, '/api/v1/templates', {
