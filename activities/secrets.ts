@@ -21,8 +21,8 @@ export const REDACTED = '[secret]';
 export interface SubstitutedSecrets {
   /** `with`, its secret references replaced by their values. */
   params: unknown;
-  /** Replaces every substituted value in `text` by REDACTED. */
-  redact(text: string): string;
+  /** Replaces every substituted value in `text` by REDACTED; a plain function, safe to pass around. */
+  redact: (text: string) => string;
   /** Whether any value was substituted (and so whether anything needs redacting). */
   readonly any: boolean;
 }

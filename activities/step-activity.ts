@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { StepActivity, StepActivityResult, StepRunContext } from '../workflows/engine/step-activity';
@@ -140,7 +141,7 @@ function withAttempt(error: unknown, attempt: number, redact: (text: string) => 
  */
 function redactedCause(cause: unknown, redact: (text: string) => string): Error | undefined {
   if (cause === undefined || cause === null) return undefined;
-  const error = cause instanceof Error ? cause : new Error(String(cause));
+  const error = cause instanceof Error ? cause : new Error(typeof cause === 'string' ? cause : inspect(cause));
   const inner = redactedCause(error.cause, redact);
   const text = `${error.message}\n${error.stack ?? ''}`;
   if (redact(text) === text && inner === error.cause) return error;

@@ -206,6 +206,8 @@ function log(message: string): void {
   process.stdout.write(`[up] ${message}\n`);
 }
 
+// shutdown ends the process itself, and its stops do not reject (the child's exit is awaited, the
+// servers' failures are logged): a signal handler has no one to hand its promise to.
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 main().catch((error) => {

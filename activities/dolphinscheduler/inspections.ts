@@ -120,7 +120,7 @@ export function createInspectionActivities(deps: InspectionDependencies): Inspec
           severity: 'critical',
           templateId: record.templateId,
           target: record.target,
-          summary: `publishing version ${record.templateVersion} to ${record.target} failed: ${String(error.message ?? 'no message')}`.slice(0, 500),
+          summary: `publishing version ${record.templateVersion} to ${record.target} failed: ${typeof error.message === 'string' ? error.message : 'no message'}`.slice(0, 500),
           details: { publishId: record.id, templateVersion: record.templateVersion, action: record.action, error },
           state: record.id,
         });

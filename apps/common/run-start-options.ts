@@ -1,5 +1,5 @@
 import type { WorkflowStartOptions } from '@temporalio/client';
-import { RUN_WORKFLOW_TYPE, type RunInput } from '../../workflows/contract';
+import type { RunInput } from '../../workflows/contract';
 import { RunStatusKey, StartedByKey, TemplateIdKey, TemplateVersionKey, TenantIdKey } from '../../workflows/search-attributes';
 
 /** Temporal caps a static summary at 200 bytes. */

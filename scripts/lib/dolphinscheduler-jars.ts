@@ -103,7 +103,7 @@ async function fetchJars(artifacts: MavenArtifact[], libDir: string): Promise<vo
       await run('mvn', ['-B', '-q', `-Dmaven.repo.local=${localRepository}`, ...args], { cwd, maxBuffer: 64 * 1024 * 1024 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new Error('Maven (mvn) is needed to fetch DolphinScheduler once; install it, or set DOLPHINSCHEDULER_URL and DOLPHINSCHEDULER_TOKEN');
+        throw new Error('Maven (mvn) is needed to fetch DolphinScheduler once; install it, or set DOLPHINSCHEDULER_URL and DOLPHINSCHEDULER_TOKEN', { cause: error });
       }
       const { stdout, stderr } = error as { stdout?: string; stderr?: string };
       const output = `${stdout ?? ''}${stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');

@@ -26,7 +26,7 @@ export async function withFileLock<T>(path: string, work: () => Promise<T>, time
         rmSync(path, { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`lock ${path} is held by process ${owner} for too long`);
+      if (Date.now() > deadline) throw new Error(`lock ${path} is held by process ${owner} for too long`, { cause: error });
       await new Promise((done) => setTimeout(done, 500));
     }
   }

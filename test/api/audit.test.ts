@@ -41,7 +41,7 @@ interface Entry {
 async function audit(query: Record<string, string>, until: (items: Entry[]) => boolean = () => true, token = api.token): Promise<Entry[]> {
   for (let attempt = 0; ; attempt++) {
     await api.audit.flush();
-    const answer = await call(api, 'GET', `/api/v1/audit?${new URLSearchParams({ limit: '100', ...query })}`, { token });
+    const answer = await call(api, 'GET', `/api/v1/audit?${new URLSearchParams({ limit: '100', ...query }).toString()}`, { token });
     expect(answer.status).toBe(200);
     const items = answer.body.items as Entry[];
     if (until(items) || attempt >= 20) return items;
@@ -184,7 +184,7 @@ function anonymousWrite(target: Api, path: string, options: { requestId?: string
 async function systemEntries(target: Api, systemToken: string, query: Record<string, string>, until: (items: Entry[]) => boolean): Promise<Entry[]> {
   for (let attempt = 0; ; attempt++) {
     await target.audit.flush();
-    const answer = await call(target, 'GET', `/api/v1/audit/system?${new URLSearchParams({ limit: '100', ...query })}`, { token: systemToken });
+    const answer = await call(target, 'GET', `/api/v1/audit/system?${new URLSearchParams({ limit: '100', ...query }).toString()}`, { token: systemToken });
     expect(answer.status).toBe(200);
     const items = answer.body.items as Entry[];
     if (until(items) || attempt >= 100) return items;
@@ -290,7 +290,7 @@ test('filters and cursor paging', async () => {
   const seen: string[] = [];
   let cursor: string | undefined;
   do {
-    const answer = await call(api, 'GET', `/api/v1/audit?${new URLSearchParams({ action: 'template.created', actor: 'alice', from, to, limit: '2', ...(cursor ? { cursor } : {}) })}`);
+    const answer = await call(api, 'GET', `/api/v1/audit?${new URLSearchParams({ action: 'template.created', actor: 'alice', from, to, limit: '2', ...(cursor ? { cursor } : {}) }).toString()}`);
     expect(answer.status).toBe(200);
     expect(answer.body.items.length).toBeLessThanOrEqual(2);
     seen.push(...answer.body.items.map((entry: Entry) => entry.target.id));

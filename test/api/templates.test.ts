@@ -148,7 +148,7 @@ describe('GET /api/v1/templates', () => {
   ])('refuses ?%s with 400 naming the parameter', async (query, param) => {
     const answer = await call(api, 'GET', `/api/v1/templates?${query}`);
     expectProblem(answer, 400);
-    expect(answer.body.invalidParams.map((p: { path: unknown[] }) => String(p.path[0] ?? ''))).toContain(param);
+    expect(answer.body.invalidParams.map((p: { path: (string | number)[] }) => String(p.path[0] ?? ''))).toContain(param);
   });
 });
 

@@ -107,7 +107,7 @@ export function describeScenarios(name: string, target: () => ScenarioTarget): v
       const input = await twoShellTasks();
       const created = await client.createDefinition(project.code, input);
       const renamed = { ...input, name: unique('renamed'), description: 'edited offline' };
-      renamed.tasks = input.tasks.map((task) => ({ ...task, taskParams: { ...task.taskParams, rawScript: `${task.taskParams.rawScript} again` } }));
+      renamed.tasks = input.tasks.map((task) => ({ ...task, taskParams: { ...task.taskParams, rawScript: `${String(task.taskParams.rawScript)} again` } }));
       const updated = await client.updateDefinition(project.code, created.code, renamed);
       expect(updated).toMatchObject({ code: created.code, name: renamed.name, description: 'edited offline' });
 

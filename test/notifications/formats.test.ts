@@ -207,6 +207,14 @@ describe('WeCom group robot', () => {
       message: expect.stringContaining('93000'),
     });
   });
+
+  it('a refusal whose reason is not text is quoted as JSON, not as [object Object]', async () => {
+    const wecom = await receiver(() => ({ body: { errcode: 40058, errmsg: { field: 'markdown.content', problem: 'too long' } } }));
+    await expect(send('wecom', { config: {}, secrets: { url: `${wecom.url}/cgi-bin/webhook/send?key=robot-key` } })).rejects.toMatchObject({
+      retryable: false,
+      message: 'the receiver refused the message (code 40058: {"field":"markdown.content","problem":"too long"})',
+    });
+  });
 });
 
 describe('e-mail over SMTP', () => {

@@ -199,7 +199,7 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
     const codes = new Set(tasks.map((task) => task.code));
     for (const task of tasks) {
       const params = typeof task.taskParams === 'string' ? (JSON.parse(task.taskParams) as Record<string, unknown>) : task.taskParams;
-      if (task.taskType === 'SHELL' && !String(params?.rawScript ?? '').trim()) {
+      if (task.taskType === 'SHELL' && !(typeof params?.rawScript === 'string' && params.rawScript.trim())) {
         throw new Refusal(50020, `task definition ${task.name} parameter invalid`);
       }
       task.taskParams = params;
@@ -315,7 +315,7 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
   function plan(def: Definition): Instance['plan'] {
     // Topological order is enough for a clock-driven run: one task after the other.
     return topologicalOrder(def.tasks, def.relations).map((task) => {
-      const script = String(task.taskParams?.rawScript ?? '');
+      const script = typeof task.taskParams?.rawScript === 'string' ? task.taskParams.rawScript : '';
       const sleep = /\bsleep\s+(\d+)/.exec(script);
       return { task, ms: sleep ? Number(sleep[1]) * 1000 : taskMs, fails: /\bexit\s+[1-9]/.test(script) };
     });

@@ -23,7 +23,8 @@ export interface TestS3Server {
 }
 
 export async function startS3Server(bucket = 'flowpilot-artifacts'): Promise<TestS3Server> {
-  // s3rver ships no type declarations.
+  // s3rver ships no type declarations, so it is required and typed here rather than imported.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
   const S3rver = require('s3rver') as S3rverConstructor;
   const directory = mkdtempSync(join(tmpdir(), 'flowpilot-s3-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket, configs: [] }] });

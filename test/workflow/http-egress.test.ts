@@ -56,7 +56,7 @@ afterAll(async () => {
 const activitiesByPolicy = new Map<EgressPolicy, ReturnType<typeof createActivities>>();
 interface Answer {
   // The echo route's JSON, read field by field in the tests.
-  output: { status: number; body: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  output: { status: number; body: any };
 }
 function call(policy: EgressPolicy, params: Record<string, unknown>): Promise<Answer> {
   if (!activitiesByPolicy.has(policy)) activitiesByPolicy.set(policy, createActivities({ logger: pino({ level: 'silent' }), egressPolicy: policy }));

@@ -55,7 +55,7 @@ beforeAll(async () => {
       request.headers.authorization === `Bearer ${value}`
         ? json(response, 200, { ok: true, echoed: request.headers.authorization })
         : json(response, 401, { error: 'unauthorised' }),
-    '/fail': (request, response) => json(response, 500, { error: `cannot serve ${request.headers['x-api-key']}` }),
+    '/fail': (request, response) => json(response, 500, { error: `cannot serve ${String(request.headers['x-api-key'])}` }),
   });
   const logger = pino(
     { level: 'trace' },

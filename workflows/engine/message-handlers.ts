@@ -7,7 +7,9 @@ import {
   retryStepUpdate,
   skipStepUpdate,
   stateQuery,
+  type ApprovalCommand,
   type ControlCommand,
+  type StepCommand,
 } from '../contract';
 import type { ApprovalSteps } from './approval-steps';
 import type { OperatorControl } from './operator-control';
@@ -27,10 +29,10 @@ export function installControlHandlers(ctx: RunContext, control: OperatorControl
     validator: (_command: ControlCommand) => control.validatePause(false),
   });
   setHandler(retryStepUpdate, (command) => guard.update('retryStep', () => control.retryHeld(command)), {
-    validator: (command) => control.validateHeld(command),
+    validator: (command: StepCommand) => control.validateHeld(command),
   });
   setHandler(skipStepUpdate, (command) => guard.update('skipStep', () => control.skipHeld(command)), {
-    validator: (command) => control.validateHeld(command),
+    validator: (command: StepCommand) => control.validateHeld(command),
   });
 }
 
@@ -42,9 +44,9 @@ export function installControlHandlers(ctx: RunContext, control: OperatorControl
 export async function installDecisionHandlers(approvals: ApprovalSteps): Promise<void> {
   await approvals.renderCarried();
   setHandler(approveUpdate, (command) => approvals.decide('approved', command), {
-    validator: (command) => approvals.validateDecision('approved', command),
+    validator: (command: ApprovalCommand) => approvals.validateDecision('approved', command),
   });
   setHandler(rejectUpdate, (command) => approvals.decide('rejected', command), {
-    validator: (command) => approvals.validateDecision('rejected', command),
+    validator: (command: ApprovalCommand) => approvals.validateDecision('rejected', command),
   });
 }

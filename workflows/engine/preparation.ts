@@ -100,6 +100,7 @@ export class StepPreparation {
     try {
       return await evaluateCondition(step.when!, this.expressionContext(), { synchronous: patched(SYNCHRONOUS_EXPRESSIONS) });
     } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the NEXT_TASK sentinel, caught by the engine, never a failure
       if (deferrable && isWorkflowTaskBreach(error)) throw this.taskRanOut();
       throw stepFailure(FailureType.ExpressionError, `step ${step.id}: \`when\` failed: ${(error as Error).message}`);
     }
@@ -111,6 +112,7 @@ export class StepPreparation {
     try {
       rendered = await renderTemplate(step.with, this.expressionContext(), { synchronous: patched(SYNCHRONOUS_EXPRESSIONS) });
     } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the NEXT_TASK sentinel, caught by the engine, never a failure
       if (deferrable && isWorkflowTaskBreach(error)) throw this.taskRanOut();
       throw stepFailure(FailureType.ExpressionError, `step ${step.id}: \`with\` failed to render: ${(error as Error).message}`);
     }

@@ -103,6 +103,8 @@ export class Scheduler {
       else this.start(step, resumed);
     }
     for (const [group, members] of byGroup) {
+      // Nothing to wait for: the callback only starts the members inside the group's scope, and each
+      // step settles through its own promise.
       void this.groups.scope(group).run(async () => {
         for (const step of members) this.start(step, resumed);
       });

@@ -139,7 +139,7 @@ const replacements: Partial<Record<BuiltInName, Replacement>> = {
     function (this: Focus, items, comparator, ...rest) {
       if (comparator === undefined && Array.isArray(items) && items.length > 1 && allOfOneType(items, 'number', 'string')) {
         // Stable, like JSONata's: equal items keep their order.
-        return [...items].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        return [...(items as (number | string)[])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       }
       return original.call(this, items, comparator, ...rest);
     },
@@ -147,7 +147,7 @@ const replacements: Partial<Record<BuiltInName, Replacement>> = {
     function (this: Focus, items, ...rest) {
       if (!Array.isArray(items) || items.length <= 1) return original.call(this, items, ...rest);
       if (items.every((item) => item === null || ['string', 'number', 'boolean'].includes(typeof item))) {
-        const distinct = [...new Set(items)];
+        const distinct = [...new Set<unknown>(items)];
         if (!(items as { sequence?: boolean }).sequence) return distinct;
         const sequence = this.createSequence();
         for (const item of distinct) sequence.push(item);
@@ -172,7 +172,7 @@ const replacements: Partial<Record<BuiltInName, Replacement>> = {
     function (this: Focus, objects, ...rest) {
       if (Array.isArray(objects)) {
         let properties = 0;
-        for (const object of objects) if (typeof object === 'object' && object !== null) properties += Object.keys(object).length;
+        for (const object of objects as unknown[]) if (typeof object === 'object' && object !== null) properties += Object.keys(object).length;
         budgetOf(this)?.charge(properties);
       }
       return original.call(this, objects, ...rest);
@@ -204,7 +204,7 @@ function usesConcatenation(text: string): boolean {
     if (typeof node !== 'object' || node === null || node instanceof RegExp || seen.has(node)) continue;
     seen.add(node);
     if ((node as { type?: unknown; value?: unknown }).type === 'binary' && (node as { value?: unknown }).value === '&') return true;
-    pending.push(...Object.values(node));
+    pending.push(...(Object.values(node) as unknown[]));
   }
   return false;
 }

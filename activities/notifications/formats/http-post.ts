@@ -51,6 +51,11 @@ export function vendorAnswer(answer: ReceiverAnswer, rateLimitCodes: readonly nu
   }
   const code = parsed.code ?? parsed.errcode ?? parsed.StatusCode;
   if (code === 0 || code === undefined) return summary;
-  const reason = String(parsed.msg ?? parsed.errmsg ?? 'no reason given');
-  throw new DeliveryFailure(`the receiver refused the message (code ${String(code)}: ${reason})`, rateLimitCodes.includes(Number(code)), summary);
+  const reason = jsonText(parsed.msg ?? parsed.errmsg ?? 'no reason given');
+  throw new DeliveryFailure(`the receiver refused the message (code ${jsonText(code)}: ${reason})`, rateLimitCodes.includes(Number(code)), summary);
+}
+
+/** A value of a parsed JSON answer as text: a string as it is, anything else as JSON (an object is no `[object Object]`). */
+function jsonText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }

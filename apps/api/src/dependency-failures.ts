@@ -120,7 +120,7 @@ export function isMessageTooLarge(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current; depth++) {
     const { code, details, message } = current as { code?: unknown; details?: unknown; message?: unknown };
-    if (code === GRPC_RESOURCE_EXHAUSTED && MESSAGE_TOO_LARGE.test(`${String(details ?? '')} ${String(message ?? '')}`)) return true;
+    if (code === GRPC_RESOURCE_EXHAUSTED && MESSAGE_TOO_LARGE.test(`${typeof details === 'string' ? details : ''} ${typeof message === 'string' ? message : ''}`)) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;

@@ -92,8 +92,15 @@ async function main(): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  // A signal handler's promise has no caller: a failed shutdown is logged and still ends the process.
+  const shutdownOn = (signal: NodeJS.Signals) => {
+    shutdown(signal).catch((error: unknown) => {
+      logger.fatal({ err: error, signal }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.once('SIGINT', shutdownOn);
+  process.once('SIGTERM', shutdownOn);
 }
 
 main().catch((error: unknown) => {

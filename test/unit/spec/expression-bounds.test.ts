@@ -188,6 +188,8 @@ describe('the built-in work budget of a workflow task', () => {
     let modules!: { bounds: typeof import('../../../workflows/spec/expression-bounds'); spec: typeof import('../../../workflows/spec') };
     jest.isolateModules(() => {
       jest.doMock('@temporalio/workflow', () => ({ inWorkflowContext: () => true, workflowInfo: () => task }));
+      // jest.isolateModules loads modules synchronously, inside its callback: an import cannot.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       modules = { bounds: require('../../../workflows/spec/expression-bounds'), spec: require('../../../workflows/spec') };
     });
     return modules;

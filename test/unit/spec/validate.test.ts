@@ -4,14 +4,8 @@ import {
   SpecValidationError,
   parseSpecOrThrow,
   validateSpec,
-  type SpecIssue,
 } from '../../../workflows/spec';
 import { expectAccepted, group, issuesOf, linearSpec, spec, step } from './builders';
-
-/** The issues at exactly `path`. */
-function at(issues: SpecIssue[], path: (string | number)[]): SpecIssue[] {
-  return issues.filter((issue) => JSON.stringify(issue.path) === JSON.stringify(path));
-}
 
 describe('validateSpec: success', () => {
   it('returns the parsed spec with defaults applied', () => {

@@ -279,6 +279,7 @@ function targetOf(req: Request): { type: string; id: string } {
  * surrogate, which PostgreSQL cannot store and which would fail the whole batch.
  */
 function storable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching NUL (and control characters) is the point
   return text.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '');
 }
 

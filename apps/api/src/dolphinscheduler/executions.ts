@@ -70,7 +70,7 @@ export class ExecutionService {
         return { status: 'recent', workflowId, errors: [] };
       }
     }
-    const handle = await this.deps.temporal.workflow.start(HISTORY_SYNC_WORKFLOW_TYPE, {
+    const handle = await this.deps.temporal.workflow.start<(scope: HistorySyncScope) => Promise<HistorySyncResult>>(HISTORY_SYNC_WORKFLOW_TYPE, {
       workflowId,
       taskQueue: this.deps.taskQueue,
       args: [scope],

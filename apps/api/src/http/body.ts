@@ -213,6 +213,7 @@ export function scanYaml(text: string): { depth: number; units: number } {
   return { depth: maxDepth, units };
 }
 
+// eslint-disable-next-line no-control-regex -- matching NUL (and control characters) is the point
 const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** True for text PostgreSQL can store: no NUL characters and no unpaired UTF-16 surrogates. */

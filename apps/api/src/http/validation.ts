@@ -33,6 +33,7 @@ const TRIMMED_SPACE = '\\t-\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202
 
 export const textPatterns = {
   /** Text PostgreSQL can store: no NUL characters. */
+  // eslint-disable-next-line no-control-regex -- matching NUL (and control characters) is the point
   storable: /^[^\u0000]*$/,
   /** Storable, with at least one character that is not whitespace (so nothing is left empty by trimming). */
   notBlank: new RegExp(`^[${TRIMMED_SPACE}]*[^\\u0000${TRIMMED_SPACE}][^\\u0000]*$`),

@@ -332,7 +332,7 @@ function validDate(value: string | undefined): Date | undefined {
 }
 
 async function mapWithConcurrency<T, R>(items: T[], concurrency: number, map: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   const work = async () => {
     for (let index = next++; index < items.length; index = next++) results[index] = await map(items[index]!);

@@ -31,7 +31,7 @@ export interface Percentiles {
 }
 
 const OPEN_STATUSES = ['running', 'waiting_approval', 'paused', 'held'] as const satisfies readonly RunStatus[];
-const FINISHED_STATUSES = ['succeeded', 'failed', 'cancelled', 'timed_out'] as const satisfies readonly RunStatus[];
+type FinishedStatus = Extract<RunStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
 
 export interface TemplateStats {
   templateId: string;
@@ -89,7 +89,7 @@ export async function templateStats(
 ): Promise<TemplateStats> {
   const [series, open, watermark] = await Promise.all([seriesOf(deps.prisma, window), openCounts(deps, window), summarisedBefore(deps.prisma)]);
   const runSeries = series.find((row) => row.stepId === '');
-  const counts: Record<(typeof FINISHED_STATUSES)[number], number> = {
+  const counts: Record<FinishedStatus, number> = {
     succeeded: runSeries?.succeeded ?? 0,
     failed: runSeries?.failed ?? 0,
     cancelled: runSeries?.cancelled ?? 0,

@@ -47,6 +47,7 @@ export const IdempotencyKeySchema = z
   });
 
 /** Who started a run, as a filter: no control characters (they would make queries ambiguous) and no backslash. */
+// eslint-disable-next-line no-control-regex -- matching NUL (and control characters) is the point
 const STARTED_BY = /^[^\\\u0000-\u001f\u007f-\u009f]+$/;
 
 export const StartRunBodySchema = z

@@ -67,7 +67,7 @@ function diffById<Item extends { id: string }>(before: Item[], after: Item[]): I
 }
 
 function diffFields(before: object, after: object): FieldChange[] {
-  return diff(before as Record<string, unknown>, after as Record<string, unknown>).map((change) => {
+  return diff(before as Record<string, unknown>, after as Record<string, unknown>).map((change): FieldChange => {
     const path = change.path.join('.');
     switch (change.type) {
       case 'CREATE':

@@ -184,6 +184,9 @@ async function mappedInput(trigger: ActiveTrigger, req: Request, body: unknown, 
 /** Runs a middleware inside a handler: resolves when it calls next(), rejects with what it passes on. */
 function run(middleware: RequestHandler, req: Request, res: Response): Promise<void> {
   return new Promise((resolve, reject) => {
+    // The middlewares here (express.raw, the rate limiter) answer through next(), not their promise.
+    // What they pass to next() is rejected as is, as Express would hand it to the error middleware.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     void middleware(req, res, (error?: unknown) => (error ? reject(error) : resolve()));
   });
 }
