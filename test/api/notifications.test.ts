@@ -57,6 +57,7 @@ test('bad channels are 4xx problems naming what to fix', async () => {
     [{ name: 'x', kind: 'pager', secrets: {} }, 400],
     [{ name: 'x', kind: 'slack', secrets: {} }, 400],
     [{ name: 'x', kind: 'slack', secrets: { url: 'ftp://example.com/hook' } }, 400],
+    [{ name: 'x', kind: 'slack', secrets: { url: 'https://robot:token@hooks.example.com/hook' } }, 400],
     [{ name: 'x', kind: 'webhook', secrets: { url: HOOK_URL } }, 400],
     [{ name: 'x', kind: 'email', config: { host: 'smtp.example.com', from: 'not-an-address' } }, 400],
     [{ name: '   ', kind: 'wecom', secrets: { url: HOOK_URL } }, 400],
