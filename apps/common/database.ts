@@ -1,5 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '@prisma/client';
+import { PrismaClient, type Prisma } from '@prisma/client';
 import { defaultDependencyTimeouts, type DependencyTimeouts } from './config';
 
 /** A server that stops answering mid-query is given this long beyond the statement timeout it would enforce itself. */
@@ -25,4 +25,13 @@ export function createPrismaClient(databaseUrl: string, timeouts: DatabaseTimeou
     adapter,
     transactionOptions: { maxWait: timeouts.DATABASE_CONNECT_TIMEOUT_MS, timeout: timeouts.DATABASE_TRANSACTION_TIMEOUT_MS },
   });
+}
+
+/**
+ * Holds, until the transaction ends, a lock on one logical key (e.g. a tenant's person), so that
+ * concurrent writers of the same key take turns. For "did it exist?" followed by an upsert: without
+ * it, simultaneous PUTs of a new resource all read "absent" and all answer 201 and audit a creation.
+ */
+export async function lockKeyForTransaction(tx: Prisma.TransactionClient, ...key: string[]): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${JSON.stringify(key)}, 0))`;
 }

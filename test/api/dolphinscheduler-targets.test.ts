@@ -62,6 +62,13 @@ test('targets are created, replaced, listed, read and deleted per tenant, audite
   for (const answer of [created, replaced, listed, audit]) expect(JSON.stringify(answer.body)).not.toContain(TOKEN_VALUE);
 });
 
+test('simultaneous PUTs of a new target create it once: one 201 and one creation audited, the rest 200', async () => {
+  const answers = await Promise.all(Array.from({ length: 8 }, () => call(api, 'PUT', '/api/v1/dolphinscheduler/targets/racing', { json: target })));
+  expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+  const audit = await call(api, 'GET', '/api/v1/audit?targetType=dolphinscheduler-target&targetId=racing');
+  expect(audit.body.items.map((e: { action: string }) => e.action).sort()).toEqual(['dolphinscheduler.target.created', ...Array(7).fill('dolphinscheduler.target.updated')]);
+});
+
 test('a target naming a missing secret, a bad name or a bad field is refused with the field named', async () => {
   const missing = await call(api, 'PUT', '/api/v1/dolphinscheduler/targets/staging', { json: { ...target, tokenSecret: 'NOPE' } });
   expectProblem(missing, 422);
@@ -118,6 +125,14 @@ test('publishing refuses an unmappable spec with every problem, an unknown targe
   });
   expectProblem(backwards, 422);
   expect(backwards.body.invalidParams).toEqual([{ path: ['schedule', 'endTime'], message: 'must be a real date and time' }]);
+  // Quartz would read an unknown or miscased zone as GMT without a word.
+  for (const timezoneId of ['Mars/Olympus', 'asia/shanghai']) {
+    const zoned = await call(api, 'POST', `/api/v1/templates/${template.body.id}/versions/1/publish`, {
+      json: { target: 'staging', schedule: { crontab: '0 0 3 * * ? *', startTime: '2030-01-01 00:00:00', endTime: '2031-01-01 00:00:00', timezoneId } },
+    });
+    expectProblem(zoned, 422);
+    expect(zoned.body.invalidParams).toEqual([{ path: ['schedule', 'timezoneId'], message: expect.stringContaining('not an IANA time zone') }]);
+  }
 
   const other = await createTestTenant(api.prisma);
   const mallory = await createToken(api.prisma, { tenantId: other.id, name: 'mallory', roles: ['admin'] });

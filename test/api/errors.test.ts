@@ -105,6 +105,30 @@ describe('routes', () => {
   });
 });
 
+describe('times out of range', () => {
+  const cursor = (position: object) => Buffer.from(JSON.stringify(position)).toString('base64url');
+  const id = '00000000-0000-4000-8000-000000000000';
+
+  // Year 0000 has no date in PostgreSQL and year 10000 is no datetime to Temporal's visibility queries.
+  test.each([
+    ['a template cursor in year 0', `/api/v1/templates?cursor=${cursor({ createdAt: '0000-01-01T00:00:00Z', id })}`],
+    ['a publish cursor in year 0', `/api/v1/publishes?cursor=${cursor({ createdAt: '0000-01-01T00:00:00Z', id })}`],
+    ['a delivery cursor in year 0', `/api/v1/notifications?cursor=${cursor({ at: '0000-01-01T00:00:00Z', id })}`],
+    ['an audit cursor in year 0', `/api/v1/audit?cursor=${cursor({ at: '0000-01-01T00:00:00Z', id: '1' })}`],
+    ['an audit bound in year 0', '/api/v1/audit?from=0000-01-01T00:00:00Z'],
+    ['an audit bound that its offset takes back into year 0', '/api/v1/audit?to=0001-01-01T00:30:00%2B01:00'],
+    ['a run list bound that its offset takes into year 10000', '/api/v1/runs?startedBefore=9999-12-31T23:59:59-23:59'],
+  ])('%s is a 400, not a database or Temporal error', async (_name, path) => {
+    expectProblem(await call(api, 'GET', path), 400);
+  });
+
+  test('the first and last years are still answered', async () => {
+    const first = await call(api, 'GET', `/api/v1/notifications?cursor=${cursor({ at: '0001-01-01T00:00:00Z', id })}`);
+    const last = await call(api, 'GET', '/api/v1/audit?to=9999-12-31T23:59:59Z');
+    expect([first.status, last.status]).toEqual([200, 200]);
+  });
+});
+
 describe('conflicts', () => {
   test('409 for a duplicate name, also when the names differ only in surrounding spaces', async () => {
     const { name } = await createTemplate(api);

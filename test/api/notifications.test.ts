@@ -57,6 +57,7 @@ test('bad channels are 4xx problems naming what to fix', async () => {
     [{ name: 'x', kind: 'pager', secrets: {} }, 400],
     [{ name: 'x', kind: 'slack', secrets: {} }, 400],
     [{ name: 'x', kind: 'slack', secrets: { url: 'ftp://example.com/hook' } }, 400],
+    [{ name: 'x', kind: 'slack', secrets: { url: 'https://robot:token@hooks.example.com/hook' } }, 400],
     [{ name: 'x', kind: 'webhook', secrets: { url: HOOK_URL } }, 400],
     [{ name: 'x', kind: 'email', config: { host: 'smtp.example.com', from: 'not-an-address' } }, 400],
     [{ name: '   ', kind: 'wecom', secrets: { url: HOOK_URL } }, 400],
@@ -103,6 +104,19 @@ test('people are kept by admins and found by role', async () => {
   expectProblem(await call(api, 'PUT', '/api/v1/people/x', { json: { email: 'nope' } }), 400);
   expect((await call(api, 'DELETE', `/api/v1/people/${encodeURIComponent(subject)}`)).status).toBe(204);
   expectProblem(await call(api, 'GET', `/api/v1/people/${encodeURIComponent(subject)}`), 404);
+});
+
+test('simultaneous PUTs of a new person or subscription create it once: one 201 and one creation audited, the rest 200', async () => {
+  const subject = uniqueName('racer');
+  const people = await Promise.all(Array.from({ length: 8 }, (_, i) => call(api, 'PUT', `/api/v1/people/${subject}`, { json: { displayName: `racer ${i}` } })));
+  expect(people.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+
+  const template = await call(api, 'POST', '/api/v1/templates', { json: { name: uniqueName(), spec: { steps: [{ id: 'a', type: 'noop' }] } } });
+  const subscriptions = await Promise.all(Array.from({ length: 8 }, () => call(api, 'PUT', `/api/v1/subscriptions/${template.body.id}`, { json: { routes: {} } })));
+  expect(subscriptions.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+
+  const audited = await call(api, 'GET', `/api/v1/audit?targetType=person&targetId=${subject}`);
+  expect(audited.body.items.map((entry: { action: string }) => entry.action).sort()).toEqual(['person.created', ...Array(7).fill('person.updated')]);
 });
 
 test('subscriptions route notice kinds to the tenant’s channels, for the tenant and per template', async () => {

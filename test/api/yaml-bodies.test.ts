@@ -30,6 +30,8 @@ const bodies: Record<string, { raw: string; status: number }> = {
   'many anchors': { raw: Array.from({ length: 150_000 }, (_, i) => `- &a${i} 1`).join('\n'), status: 413 },
   'many aliases': { raw: `a: &a 1\nb: [${'*a,'.repeat(TWO_MB / 3 - 10)}*a]`, status: 413 },
   'many duplicate keys': { raw: 'a: 1\n'.repeat(5_000), status: 400 },
+  'an alias inside its own anchor': { raw: 'a: &a [*a, *a]', status: 400 },
+  'a mapping that contains itself': { raw: 'spec: &s\n  steps: *s', status: 400 },
 };
 
 describe('YAML bodies that would block or crash the parser', () => {

@@ -117,6 +117,15 @@ describe('Slack incoming webhook', () => {
     expect(body.blocks[2].elements[0].text).toBe('<@U0BOB>');
   });
 
+  it('a URL stored with a user name and password is never quoted in the failure (fetch quotes it whole)', async () => {
+    const slack = await receiver(() => ({ body: 'ok' }));
+    const stored = slack.url.replace('http://', 'http://robot:hunter2-token@');
+    const failure = await send('slack', { config: {}, secrets: { url: `${stored}/services/T/B/X` } }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DeliveryFailure);
+    expect((failure as DeliveryFailure).message).toMatch(/^the receiver could not be reached: .*the channel’s URL/);
+    expect((failure as DeliveryFailure).message).not.toContain('hunter2');
+  });
+
   it("Slack's named errors are refusals", async () => {
     const slack = await receiver(() => ({ status: 400, body: 'invalid_payload' }));
     await expect(send('slack', { config: {}, secrets: { url: slack.url } })).rejects.toMatchObject({ retryable: false, answer: '400 invalid_payload' });

@@ -31,10 +31,28 @@ export function scheduleProblems(schedule: PublishSchedule): { path: string[]; m
   for (const field of ['startTime', 'endTime'] as const) {
     if (!isRealDateTime(schedule[field])) problems.push({ path: ['schedule', field], message: 'must be a real date and time' });
   }
+  if (!isKnownTimeZone(schedule.timezoneId)) {
+    problems.push({ path: ['schedule', 'timezoneId'], message: `${JSON.stringify(schedule.timezoneId)} is not an IANA time zone as the IANA database spells it (e.g. "UTC", "Asia/Shanghai")` });
+  }
   if (problems.length === 0 && schedule.startTime >= schedule.endTime) {
     problems.push({ path: ['schedule', 'endTime'], message: 'must come after startTime' });
   }
   return problems;
+}
+
+/**
+ * DolphinScheduler hands the zone to Quartz, which reads a name it does not know as GMT without a
+ * word: a misspelt zone would fire the schedule at the wrong hour. Names are case-sensitive there.
+ */
+function isKnownTimeZone(zone: string): boolean {
+  let resolved: string;
+  try {
+    resolved = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  } catch {
+    return false;
+  }
+  // ICU reads names case-insensitively and answers aliases (GMT, US/Pacific) by their canonical name.
+  return resolved === zone || resolved.toLowerCase() !== zone.toLowerCase();
 }
 
 function isRealDateTime(value: string): boolean {

@@ -32,12 +32,19 @@ export async function postJson(url: string, body: string, headers: Record<string
     if (error instanceof TooManyRedirects) throw new DeliveryFailure(error.message, false);
     const cause = (error as Error).cause as Error | undefined;
     const reason = (error as Error).name === 'TimeoutError' ? 'it did not answer in time' : (cause?.message ?? (error as Error).message);
-    throw new DeliveryFailure(`the receiver could not be reached: ${reason}`, true);
+    throw new DeliveryFailure(`the receiver could not be reached: ${withoutUrl(reason, url)}`, true);
   }
   const answer = `${status} ${text}`.trim();
   if (status >= 200 && status < 300) return { status, text };
   const retryable = status === 408 || status === 429 || status >= 500;
   throw new DeliveryFailure(`the receiver answered ${status}`, retryable, answer);
+}
+
+/** The failure's text with the URL taken out, as given and as parsed: fetch quotes it in some errors (a URL with credentials). */
+function withoutUrl(reason: string, url: string): string {
+  const forms = [url];
+  if (URL.canParse(url)) forms.push(new URL(url).href);
+  return forms.reduce((text, form) => text.replaceAll(form, 'the channel’s URL'), reason);
 }
 
 /** An IM robot's JSON answer: `{ code | errcode, msg | errmsg }`, where 0 is success. */

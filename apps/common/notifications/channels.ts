@@ -16,7 +16,9 @@ export type Locale = (typeof LOCALES)[number];
 /** An http(s) URL: the only kind a webhook or robot address can be. */
 const HttpUrl = z
   .url({ protocol: /^https?$/, message: 'must be an http: or https: URL' })
-  .max(2000);
+  .max(2000)
+  // fetch refuses such a URL, quoting it whole in its error; receivers take tokens in the path or query.
+  .refine((url) => !URL.canParse(url) || (new URL(url).username === '' && new URL(url).password === ''), { message: 'must not hold a user name or password' });
 
 const SigningKey = z.string().min(8).max(512);
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { registry } from '../openapi/registry';
-import { bigintId, queryText } from '../http/validation';
+import { bigintId, queryText, timestamp } from '../http/validation';
 
 /** `GET /api/v1/audit`: filters and paging, newest first. */
 export const ListAuditQuery = z
@@ -11,8 +11,8 @@ export const ListAuditQuery = z
     targetId: queryText(200).optional(),
     requestId: queryText(200).optional().meta({ description: 'The request’s id (X-Request-Id), as in the logs' }),
     outcome: z.enum(['succeeded', 'refused']).optional(),
-    from: z.iso.datetime({ offset: true }).optional().meta({ description: 'Entries at or after this time' }),
-    to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Entries before this time' }),
+    from: timestamp({ offset: true }).optional().meta({ description: 'Entries at or after this time' }),
+    to: timestamp({ offset: true }).optional().meta({ description: 'Entries before this time' }),
     limit: z.coerce.number().int().min(1).max(100).default(50),
     cursor: queryText(512).optional().meta({ description: 'The nextCursor of the previous page' }),
   })
@@ -20,7 +20,7 @@ export const ListAuditQuery = z
 export type AuditListQuery = z.output<typeof ListAuditQuery>;
 
 /** Audit pages by (at, id), newest first. */
-export const AuditCursorSchema = z.object({ at: z.iso.datetime(), id: bigintId('must be an audit entry id') }).strict();
+export const AuditCursorSchema = z.object({ at: timestamp(), id: bigintId('must be an audit entry id') }).strict();
 
 export const AuditEntryResource = registry.register(
   'AuditEntry',

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PUBLISH_STATUSES } from '../../../../workflows/publishing/contract';
 import { PublishScheduleSchema } from '../../../../workflows/publishing/schedule';
-import { queryText, storableText } from '../http/validation';
+import { queryText, storableText, timestamp } from '../http/validation';
 import { TargetNameParam } from './target-schemas';
 
 /** Request and response shapes of publishing: publish, online / offline, publish records, approvals. */
@@ -29,7 +29,7 @@ export const ListPublishesQuery = z
   .strict();
 export type PublishListQuery = z.output<typeof ListPublishesQuery>;
 
-export const PublishCursorSchema = z.object({ createdAt: z.iso.datetime(), id: z.guid() }).strict();
+export const PublishCursorSchema = z.object({ createdAt: timestamp(), id: z.guid() }).strict();
 
 const PublishStep = z.object({
   step: z.string(),

@@ -1,4 +1,5 @@
 import type { DolphinSchedulerTarget, PrismaClient } from '@prisma/client';
+import { lockKeyForTransaction } from '../../../common/database';
 import { auditRow, type AuditActor } from '../audit/trail';
 import type { TargetInput } from './target-schemas';
 import type { Dialect } from '../../../../workflows/publishing/contract';
@@ -42,6 +43,7 @@ export class TargetStore {
   /** Creates or replaces a target; answers it and whether it is new. */
   async put(actor: TenantActor, name: string, input: TargetInput): Promise<{ target: TargetView; created: boolean }> {
     return this.prisma.$transaction(async (tx) => {
+      await lockKeyForTransaction(tx, 'dolphinscheduler-target', actor.tenantId, name);
       const existing = await tx.dolphinSchedulerTarget.findUnique({ where: { tenantId_name: { tenantId: actor.tenantId, name } } });
       const row = await tx.dolphinSchedulerTarget.upsert({
         where: { tenantId_name: { tenantId: actor.tenantId, name } },

@@ -86,9 +86,17 @@ function parseYaml(text: string): unknown {
   } catch (error) {
     throw problems.badRequest(`the body is not valid YAML: ${(error as Error).message}`);
   }
+  if (value === undefined) return undefined;
   // YAML knows values JSON does not (.inf, .nan, binary, dates); the API speaks JSON only,
   // so they become what JSON.stringify makes of them.
-  return value === undefined ? undefined : JSON.parse(JSON.stringify(value) ?? 'null');
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    // An alias inside the node its anchor names (`a: &a [*a]`) makes a value that contains itself.
+    throw problems.badRequest('the body is not valid YAML: an alias refers to a node that contains it, which no JSON value can hold');
+  }
+  return JSON.parse(json ?? 'null');
 }
 
 function duplicateKey(document: ReturnType<typeof parseDocument>): string | undefined {

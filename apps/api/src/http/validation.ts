@@ -70,6 +70,21 @@ export function queryText(maxLength: number) {
   return storableText(maxLength);
 }
 
+/**
+ * An ISO 8601 time that PostgreSQL and Temporal's visibility queries can both hold: its UTC year
+ * is 1 to 9999. Year 0000 (also reached by `0001-01-01T00:30+01:00`) has no date in PostgreSQL,
+ * and year 10000 (`9999-12-31T23:59-23:59`) is not a datetime to Temporal; either failed the query.
+ */
+export function timestamp(options: { offset?: boolean } = {}) {
+  return z.iso.datetime(options).refine(
+    (value) => {
+      const year = new Date(value).getUTCFullYear();
+      return year >= 1 && year <= 9999;
+    },
+    { message: 'must be a time from the year 1 to 9999 (UTC)' },
+  );
+}
+
 /** A query flag written as `true` or `false`. */
 export const QueryBoolean = z.enum(['true', 'false']).transform((value) => value === 'true');
 

@@ -1,5 +1,6 @@
 import type { Person, PrismaClient } from '@prisma/client';
 import type { z } from 'zod';
+import { lockKeyForTransaction } from '../../../common/database';
 import { auditRow } from '../audit/trail';
 import type { TenantActor } from './tenant-actor';
 import { problems } from '../http/problem';
@@ -42,6 +43,7 @@ export async function putPerson(
   body: z.output<typeof PutPersonBody>,
 ): Promise<{ person: PersonView; created: boolean }> {
   return prisma.$transaction(async (tx) => {
+    await lockKeyForTransaction(tx, 'person', actor.tenantId, subject);
     const key = { tenantId_subject: { tenantId: actor.tenantId, subject } };
     const existed = (await tx.person.findUnique({ where: key, select: { subject: true } })) !== null;
     const data = { displayName: body.displayName, email: body.email, imIds: body.imIds, roles: body.roles, source: 'admin' };

@@ -9,7 +9,7 @@ import {
   channelSecretSchemas,
   type ChannelKind,
 } from '../../../common/notifications/channels';
-import { queryText, storableText, text, textPatterns } from '../http/validation';
+import { queryText, storableText, text, textPatterns, timestamp } from '../http/validation';
 import { registry } from '../openapi/registry';
 
 /** Request and response shapes of channels, people, subscriptions and deliveries. */
@@ -163,7 +163,7 @@ export const ListNotificationsQuery = z
   .strict();
 export type NotificationListQuery = z.output<typeof ListNotificationsQuery>;
 
-export const DeliveryCursorSchema = z.object({ at: z.iso.datetime(), id: z.uuid() }).strict();
+export const DeliveryCursorSchema = z.object({ at: timestamp(), id: z.uuid() }).strict();
 
 export const DeliveryResource = registry.register(
   'Delivery',

@@ -1,5 +1,6 @@
 import type { NotificationSubscription, PrismaClient } from '@prisma/client';
 import { TENANT_DEFAULT_SCOPE, type NoticeRoutes } from '../../../common/notifications/subscriptions';
+import { lockKeyForTransaction } from '../../../common/database';
 import { auditRow } from '../audit/trail';
 import type { TenantActor } from './tenant-actor';
 import { problems } from '../http/problem';
@@ -54,6 +55,7 @@ export async function putSubscription(
   }
   const deduplicated = Object.fromEntries(Object.entries(routes).map(([kind, ids]) => [kind, [...new Set(ids)]]));
   return prisma.$transaction(async (tx) => {
+    await lockKeyForTransaction(tx, 'subscription', tenantId, scope);
     const key = { tenantId_scope: { tenantId, scope: storedScope(scope) } };
     const existed = (await tx.notificationSubscription.findUnique({ where: key, select: { scope: true } })) !== null;
     const row = await tx.notificationSubscription.upsert({

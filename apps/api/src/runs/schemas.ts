@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import '../openapi/registry'; // extends zod with `.openapi()` before the schemas below use it
-import { storableText, text } from '../http/validation';
+import { storableText, text, timestamp } from '../http/validation';
 import { runEventTypes } from './history-events';
 
 /** Request and response shapes of the runs API: validation in the router, documentation in openapi.ts. */
@@ -90,8 +90,8 @@ export const ListRunsQuerySchema = z
     status: commaSeparatedStatuses.optional().openapi({ description: 'One status or several, comma-separated' }),
     // Temporal's SQL visibility stores backslashes but no quoting of one in a query matches them.
     startedBy: text(STARTED_BY, 200, 'must not be empty or contain control characters or a backslash').optional(),
-    startedAfter: z.iso.datetime({ offset: true }).optional(),
-    startedBefore: z.iso.datetime({ offset: true }).optional(),
+    startedAfter: timestamp({ offset: true }).optional(),
+    startedBefore: timestamp({ offset: true }).optional(),
     limit: z.coerce.number().int().min(1).max(100).default(20),
     cursor: storableText(4096).optional().openapi({ description: 'The nextCursor of the previous page' }),
   })

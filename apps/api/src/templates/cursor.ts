@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { problems } from '../http/problem';
+import { timestamp } from '../http/validation';
 
 /**
  * Opaque paging cursors: the keyset position of the last item of a page, as base64url JSON.
@@ -30,7 +31,7 @@ function invalidCursor() {
 }
 
 /** Templates page by (createdAt, id), newest first. */
-export const TemplateCursorSchema = z.object({ createdAt: z.iso.datetime(), id: z.guid() }).strict();
+export const TemplateCursorSchema = z.object({ createdAt: timestamp(), id: z.guid() }).strict();
 export type TemplateCursor = z.output<typeof TemplateCursorSchema>;
 
 /** Versions page by number, newest first. */
