@@ -46,13 +46,14 @@ export async function putPerson(
     await lockKeyForTransaction(tx, 'person', actor.tenantId, subject);
     const key = { tenantId_subject: { tenantId: actor.tenantId, subject } };
     const existed = (await tx.person.findUnique({ where: key, select: { subject: true } })) !== null;
-    const data = { displayName: body.displayName, email: body.email, imIds: body.imIds, roles: body.roles, source: 'admin' };
+    // A role named twice is one role: kept once, in the order given.
+    const data = { displayName: body.displayName, email: body.email, imIds: body.imIds, roles: [...new Set(body.roles)], source: 'admin' };
     const row = await tx.person.upsert({ where: key, create: { tenantId: actor.tenantId, subject, ...data }, update: data });
     await tx.auditEvent.create({
       data: auditRow(actor, {
         action: existed ? 'person.updated' : 'person.created',
         target: { type: 'person', id: subject },
-        summary: { roles: body.roles, imKinds: Object.keys(body.imIds), email: body.email !== null },
+        summary: { roles: data.roles, imKinds: Object.keys(body.imIds), email: body.email !== null },
       }),
     });
     return { person: personView(row), created: !existed };

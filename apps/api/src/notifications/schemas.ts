@@ -93,7 +93,8 @@ export const ChannelTestResult = z
 
 // ── People ──────────────────────────────────────────────────────────────────────────────────────
 
-export const SubjectParam = storableText(200).min(1);
+/** A person's subject as tokens and OIDC name it: never blank. */
+export const SubjectParam = storableText(200).regex(/\S/, 'must not be blank');
 
 const ImIds = z
   .object(Object.fromEntries(MENTIONING_KINDS.map((kind) => [kind, storableText(200).min(1).optional()])) as Record<(typeof MENTIONING_KINDS)[number], z.ZodOptional<z.ZodString>>)
