@@ -42,8 +42,9 @@ export type ApprovalSettlement = 'approved' | 'rejected' | 'timed_out';
  * carries the step's settings, whose channels the delivery adds to the subscribed ones.
  *
  * Replay safety: each new command is guarded by `patched(CHANNEL_NOTICES)`, asked only for runs
- * whose input names the kind or whose step asks for it (specs before `notify` never do). The synchronous notices are called from step callbacks and the run's
- * ending: they must not throw (a throw there crashes the run) and must not await.
+ * whose input names the kind or whose step asks for it (specs before `notify` never do). The
+ * synchronous notices are called from step callbacks and the run's ending: they must not throw (a
+ * throw there crashes the run) and must not await.
  */
 export class RunNotices {
   private readonly kinds: ReadonlySet<NoticeKind>;
