@@ -2,9 +2,9 @@ import { createHmac } from 'node:crypto';
 import pino from 'pino';
 import { Keyring } from '../../apps/common/crypto/keyring';
 import { SecretStore } from '../../apps/common/secrets/secret-store';
-import { approveUpdate, type RunState } from '../../workflows/contract';
+import { approveUpdate, retryStepUpdate, type RunState } from '../../workflows/contract';
 import { call, expectProblem, startApi, uniqueName, type Api } from '../api/harness';
-import { startHttpReceiver, type HttpReceiver, type ReceivedRequest } from '../support/receivers';
+import { startHttpReceiver, startSmtpReceiver, type HttpReceiver, type ReceivedRequest } from '../support/receivers';
 import { startTestWorker, type TestWorker } from '../support/worker';
 
 /**
@@ -192,6 +192,50 @@ test('an approval step naming a channel tells it of the request and of the stepâ
   );
   // The settlement was not asked for, and no subscription routes it.
   expect(webhook.requests.map((received) => JSON.parse(received.body).kind).sort()).toEqual(['approval_requested', 'step_succeeded']);
+}, 60_000);
+
+test('a held step asking for it mails its owner and the people it mentions on the channel it names, unsubscribed', async () => {
+  const api = await tenantApi();
+  const smtp = await startSmtpReceiver({ username: 'flowpilot', password: 'smtp-pass' });
+  let fail = true;
+  const flaky = await receiver(() => (fail ? { status: 400, body: { error: 'no' } } : { body: { ok: true } }));
+  const emailName = uniqueName('ops-mail');
+  await createChannel(api, emailName, {
+    kind: 'email',
+    config: { host: smtp.host, port: smtp.port, username: 'flowpilot', from: 'flowpilot@example.com' },
+    secrets: { password: 'smtp-pass' },
+  });
+  expect((await call(api, 'PUT', '/api/v1/people/alice', { json: { displayName: 'Alice', email: 'alice@example.com' } })).status).toBeLessThan(300);
+  expect((await call(api, 'PUT', '/api/v1/people/gina', { json: { displayName: 'Gina', email: 'gina@example.com', roles: ['dba'] } })).status).toBeLessThan(300);
+  const templateId = await createTemplate(api, {
+    steps: [
+      {
+        id: 'migrate',
+        type: 'http',
+        with: { url: `${flaky.url}/migrate` },
+        retry: { maxAttempts: 1 },
+        onError: 'pause',
+        notify: { on: ['held'], channels: [emailName], mention: { roles: ['dba'] } },
+      },
+    ],
+  });
+
+  const mail = smtp.next();
+  const runId = await startRun(api, templateId);
+  const received = await mail;
+  expect(received.subject).toMatch(/^Run held, a step needs an operator: .* v1, step migrate$/);
+  expect(smtp.envelopes.at(-1)!.sort()).toEqual(['alice@example.com', 'gina@example.com']);
+  const [recorded] = await eventually(() => deliveries(api, runId), (items) => items[0]?.status === 'succeeded');
+  expect(recorded).toMatchObject({ eventKind: 'run_held', stepId: 'migrate', channel: { name: emailName } });
+
+  // Retried by an operator, it succeeds: `succeeded` was not asked for, so nothing more is sent.
+  fail = false;
+  const handle = worker.client.workflow.getHandle(runId);
+  await handle.executeUpdate(retryStepUpdate, { args: [{ stepId: 'migrate', actor: { subject: 'alice', roles: ['operator'] } }] });
+  expect(((await handle.result()) as RunState).status).toBe('succeeded');
+  expect(await deliveries(api, runId)).toHaveLength(1);
+  expect(smtp.envelopes).toHaveLength(1);
+  await smtp.close();
 }, 60_000);
 
 test('a version naming a channel the tenant does not have is refused with 422, naming the step path', async () => {
