@@ -33,18 +33,19 @@ export interface RunInput {
   limits?: RunLimits;
   /**
    * The notices this run sends, decided by the API at start from its tenant's subscriptions. Absent
-   * or empty, the run sends none and its history is what it was before notifications existed.
+   * or empty, the run sends none (but those its steps ask for in their `notify`) and its history is
+   * what it was before notifications existed.
    */
-  notices?: NoticeKind[];
+  notices?: RunNoticeKind[];
   /** Set on a run a `template` step started: the run and step that started it. */
   parent?: RunParent;
 }
 
 /**
- * What a run can notify people of. Each notice is delivered by a workflow of its own (`sendNotice`),
- * so delivery never delays or fails the run.
+ * What a run can notify people of, as its tenant's and template's subscriptions route them. Each
+ * notice is delivered by a workflow of its own (`sendNotice`), so delivery never delays or fails the run.
  */
-export const NOTICE_KINDS = [
+export const RUN_NOTICE_KINDS = [
   'approval_requested',
   'approval_reminder',
   'approval_settled',
@@ -53,6 +54,16 @@ export const NOTICE_KINDS = [
   'run_timed_out',
   'run_succeeded',
 ] as const;
+export type RunNoticeKind = (typeof RUN_NOTICE_KINDS)[number];
+
+/**
+ * What one step ended with, sent only for steps whose spec asks for it (`notify`), to the channels
+ * the step names: no subscription routes these, so a run's other steps never send them.
+ */
+export const STEP_NOTICE_KINDS = ['step_failed', 'step_succeeded'] as const;
+
+/** Every kind a run's notice can be. */
+export const NOTICE_KINDS = [...RUN_NOTICE_KINDS, ...STEP_NOTICE_KINDS] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
 /**
@@ -64,8 +75,11 @@ export const ALERT_KINDS = ['inspection_finding', 'publish_approval_requested', 
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** Every kind a subscription may route to channels. */
-export const SUBSCRIBABLE_KINDS = [...NOTICE_KINDS, ...ALERT_KINDS] as const;
+export const SUBSCRIBABLE_KINDS = [...RUN_NOTICE_KINDS, ...ALERT_KINDS] as const;
 export type SubscribableKind = (typeof SUBSCRIBABLE_KINDS)[number];
+
+/** Every kind a delivery can record: what subscriptions route, and the step notices. */
+export const DELIVERED_KINDS = [...NOTICE_KINDS, ...ALERT_KINDS] as const;
 
 /** Where a child run comes from: also in its memo under `parent`, which the API shows. */
 export interface RunParent {

@@ -1,6 +1,6 @@
 import type { PrismaClient } from '@prisma/client';
 import { MENTIONING_KINDS, type MentioningKind } from '../../apps/common/notifications/channels';
-import type { Notice } from '../../workflows/notifications/notice';
+import { stepSettingsFor, type Notice } from '../../workflows/notifications/notice';
 import type { Recipient } from './messages';
 
 /** A subject that is itself an e-mail address can be mailed without a directory entry. */
@@ -16,6 +16,19 @@ export async function recipientsOf(prisma: PrismaClient, notice: Notice): Promis
   const users = forApprovers ? (notice.approval?.users ?? []) : [notice.run.startedBy];
   const roles = forApprovers ? (notice.approval?.roles ?? []) : [];
   return peopleOf(prisma, notice.tenantId, users, roles);
+}
+
+/**
+ * Whom a notice's message names (mentions, or mails): the people it is for, and those its step's
+ * `notify` mentions when it asked for this kind of notice.
+ */
+export async function messageRecipientsOf(prisma: PrismaClient, notice: Notice): Promise<Recipient[]> {
+  const people = await recipientsOf(prisma, notice);
+  const mention = stepSettingsFor(notice)?.mention;
+  if (mention === undefined) return people;
+  const named = new Set(people.map((person) => person.subject));
+  const mentioned = await peopleOf(prisma, notice.tenantId, mention.users, mention.roles);
+  return [...people, ...mentioned.filter((person) => !named.has(person.subject))];
 }
 
 /** The directory entries of the named users and the members of the named roles. */

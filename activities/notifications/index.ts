@@ -5,7 +5,14 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@te
 import { MENTIONING_KINDS, type Locale, type MentioningKind } from '../../apps/common/notifications/channels';
 import { personReachingChannels, subscribedChannels } from '../../apps/common/notifications/subscriptions';
 import { stateQuery, type AlertKind } from '../../workflows/contract';
-import { DeliveryErrorType, type DeliveryOutcome, type Notice, type NoticeActivities, type NoticeTarget } from '../../workflows/notifications/notice';
+import {
+  DeliveryErrorType,
+  stepSettingsFor,
+  type DeliveryOutcome,
+  type Notice,
+  type NoticeActivities,
+  type NoticeTarget,
+} from '../../workflows/notifications/notice';
 import { SEND_PUBLISH_NOTICE_WORKFLOW_TYPE, type PublishNotice, type PublishNoticeActivities } from '../../workflows/notifications/publish-notice';
 import type { ChannelTestActivities, ChannelTestResult } from '../../workflows/notifications/test-channel';
 import type { InspectionAlert, InspectionAlertSender } from '../dolphinscheduler/inspections';
@@ -14,7 +21,7 @@ import type { EgressPolicy, GuardedFetch } from '../egress';
 import type { SecretResolver } from '../secrets';
 import { loadChannel, type LoadedChannel } from './channels';
 import { DeliveryFailure } from './delivery-failure';
-import { peopleOf, recipientsOf } from './directory';
+import { messageRecipientsOf, peopleOf, recipientsOf } from './directory';
 import { channelFormats, type ChannelFormat, type ChannelSettings } from './formats';
 import { inspectionMessage, noticeMessage, publishMessage, testMessage, type Message, type Recipient } from './messages';
 
@@ -55,8 +62,10 @@ export function createNotificationActivities(
   return {
     async planNoticeDeliveries(notice: Notice): Promise<NoticeTarget[]> {
       const prisma = database();
-      const subscribed = (await subscribedChannels(prisma, notice.tenantId, notice.run.templateId)).get(notice.kind) ?? [];
-      const channelIds = [...new Set([...subscribed, ...(await approverChannels(prisma, notice))])];
+      // Read by any kind: step notices (step_failed, step_succeeded) are never subscribed, so they find none.
+      const routes: ReadonlyMap<string, string[]> = await subscribedChannels(prisma, notice.tenantId, notice.run.templateId);
+      const subscribed = routes.get(notice.kind) ?? [];
+      const channelIds = [...new Set([...subscribed, ...(await approverChannels(prisma, notice)), ...(await stepChannels(prisma, notice))])];
       if (channelIds.length === 0) return [];
       const channels = await prisma.notificationChannel.findMany({
         where: { tenantId: notice.tenantId, id: { in: channelIds } },
@@ -82,7 +91,7 @@ export function createNotificationActivities(
       const prisma = database();
       const log = logger.child({ eventKey: notice.key, kind: notice.kind, runId: notice.run.id, attempt: Context.current().info.attempt });
       return attemptDelivery(prisma, notice.key, notice.tenantId, channelId, log, async (channel) =>
-        noticeMessage(notice, channel.locale, await recipientsOf(prisma, notice), deps.publicBaseUrl),
+        noticeMessage(notice, channel.locale, await messageRecipientsOf(prisma, notice), deps.publicBaseUrl),
       );
     },
 
@@ -186,6 +195,31 @@ export function createNotificationActivities(
   async function approverChannels(prisma: PrismaClient, notice: Notice): Promise<string[]> {
     if (notice.kind !== 'approval_requested' && notice.kind !== 'approval_reminder') return [];
     return channelsReaching(prisma, notice.tenantId, await recipientsOf(prisma, notice));
+  }
+
+  /**
+   * The enabled channels a step's `notify` names, by name in the notice's tenant, when it asked for
+   * this kind. A name the tenant has no channel of (renamed or deleted since the version was
+   * created), or a disabled one, is skipped and logged: the other channels are still told.
+   */
+  async function stepChannels(prisma: PrismaClient, notice: Notice): Promise<string[]> {
+    const settings = stepSettingsFor(notice);
+    if (settings === undefined) return [];
+    const names = [...new Set(settings.channels)];
+    const rows = await prisma.notificationChannel.findMany({
+      where: { tenantId: notice.tenantId, name: { in: names } },
+      select: { id: true, name: true, enabled: true },
+    });
+    const found = new Set(rows.map((row) => row.name));
+    const unknownChannels = names.filter((name) => !found.has(name));
+    const disabledChannels = rows.filter((row) => !row.enabled).map((row) => row.name);
+    if (unknownChannels.length > 0 || disabledChannels.length > 0) {
+      logger.warn(
+        { eventKey: notice.key, kind: notice.kind, runId: notice.run.id, stepId: notice.step?.id, unknownChannels, disabledChannels },
+        "a step's notify names channels that cannot be told; skipped",
+      );
+    }
+    return rows.filter((row) => row.enabled).map((row) => row.id);
   }
 
   /**

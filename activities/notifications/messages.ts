@@ -61,6 +61,10 @@ const en: Texts = {
         return `Run timed out: ${run(notice)}`;
       case 'run_succeeded':
         return `Run succeeded: ${run(notice)}`;
+      case 'step_failed':
+        return `Step failed: ${run(notice)}, step ${step(notice)}`;
+      case 'step_succeeded':
+        return `Step succeeded: ${run(notice)}, step ${step(notice)}`;
     }
   },
   lines(notice) {
@@ -107,6 +111,10 @@ const zhCN: Texts = {
         return `运行超时：${run(notice)}`;
       case 'run_succeeded':
         return `运行成功：${run(notice)}`;
+      case 'step_failed':
+        return `步骤失败：${run(notice)}，步骤 ${step(notice)}`;
+      case 'step_succeeded':
+        return `步骤成功：${run(notice)}，步骤 ${step(notice)}`;
     }
   },
   lines(notice) {

@@ -268,6 +268,44 @@ const recordings: Record<string, Recording> = {
   },
 
   /**
+   * Steps asking for their own notices (`notify`) in a run with no subscription: a failure the run
+   * goes on from (step_failed), an approval's request, settlement and success. The channels they
+   * name are not in the recording's database, so each delivery plans none.
+   */
+  async stepNotify(client, taskQueue, url) {
+    const handle = await startNamedRun(
+      client,
+      taskQueue,
+      'stepNotify',
+      runInput(
+        {
+          steps: [
+            {
+              id: 'call',
+              type: 'http',
+              with: { url: url('/bad') },
+              retry: { maxAttempts: 1 },
+              onError: 'continue',
+              notify: { on: ['failed'], channels: ['ops'], mention: { users: ['dave'], roles: ['sre'] } },
+            },
+            {
+              id: 'gate',
+              type: 'approval',
+              with: { approvers: { users: ['bob'] }, timeout: '1h' },
+              notify: { on: ['approval_requested', 'approval_reminder', 'approval_settled', 'succeeded'], channels: ['ops'] },
+            },
+          ],
+        },
+        { tenantId: NOTICE_TENANT },
+      ),
+    );
+    await waitForState(handle, (state) => state.steps.call!.status === 'failed' && state.status === 'waiting_approval');
+    await handle.executeUpdate(approveUpdate, { args: [{ stepId: 'gate', actor: { subject: 'bob', roles: [] } }] });
+    await handle.result();
+    return handle;
+  },
+
+  /**
    * A notice's own delivery workflow (workflows/notifications/send-notice.ts): planned to one
    * channel of a tenant in the recording's database, delivered after the receiver first answered
    * 503 (retried in the activity), and recorded.

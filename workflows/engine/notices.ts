@@ -1,6 +1,6 @@
 import { isCancellation, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { NoticeKind, RunState, StepState } from '../contract';
-import { noticeKey, type Notice, type NoticeApproval } from '../notifications/notice';
+import { noticeKey, noticeStepSettings, STEP_NOTIFY_NOTICES, type Notice, type NoticeApproval } from '../notifications/notice';
 import { startNotice } from '../notifications/start-notice';
 import type { Step } from '../spec/schema';
 import type { ApprovalWith } from '../spec/step-types';
@@ -38,9 +38,13 @@ export type ApprovalSettlement = 'approved' | 'rejected' | 'timed_out';
  * run only waits for Temporal to record each start, and before it ends or continues as new
  * (`started`), so no notice is lost with it.
  *
+ * A step whose spec asks for a notice (`notify.on`) sends it whatever the input names: its notice
+ * carries the step's settings, whose channels the delivery adds to the subscribed ones.
+ *
  * Replay safety: each new command is guarded by `patched(CHANNEL_NOTICES)`, asked only for runs
- * whose input names the kind. The synchronous notices are called from step callbacks and the run's
- * ending: they must not throw (a throw there crashes the run) and must not await.
+ * whose input names the kind or whose step asks for it (specs before `notify` never do). The
+ * synchronous notices are called from step callbacks and the run's ending: they must not throw (a
+ * throw there crashes the run) and must not await.
  */
 export class RunNotices {
   private readonly kinds: ReadonlySet<NoticeKind>;
@@ -57,8 +61,8 @@ export class RunNotices {
    * approvers from deciding, so a failure is logged and the step waits anyway.
    */
   async approvalRequested(step: Step, approval: ApprovalWith, deadline: string | undefined): Promise<void> {
-    if ((this.sends('approval_requested') || this.sends('approval_reminder')) && patched(CHANNEL_NOTICES)) {
-      await startNotice(this.notice('approval_requested', step, { approval: this.approvalOf(approval, deadline) }));
+    if ((this.sendsFor(step, 'approval_requested') || this.sendsFor(step, 'approval_reminder')) && patched(CHANNEL_NOTICES)) {
+      await startNotice(this.notice('approval_requested', step, { approval: this.approvalOf(step, approval, deadline) }));
       return;
     }
     const { input } = this.ctx;
@@ -88,7 +92,7 @@ export class RunNotices {
   /** An approval step stopped waiting; `state.approvals` holds the decisions that settled it. */
   approvalSettled(step: Step, state: StepState, settlement: ApprovalSettlement, approval: ApprovalWith): void {
     log.info('approval settled', { stepId: step.id, settlement, decisions: state.approvals?.length ?? 0, onTimeout: approval.onTimeout });
-    if (!this.sends('approval_settled') || !patched(CHANNEL_NOTICES)) return;
+    if (!this.sendsFor(step, 'approval_settled') || !patched(CHANNEL_NOTICES)) return;
     const decisions = state.approvals ?? [];
     const deciding = settlement === 'rejected' ? decisions.filter((d) => d.decision === 'rejected') : decisions.filter((d) => d.decision === 'approved');
     const comment = deciding.find((d) => d.comment)?.comment;
@@ -102,8 +106,20 @@ export class RunNotices {
   /** A step failed with `onError: pause`: the run is held until an operator retries or skips it. */
   stepHeld(step: Step, state: StepState): void {
     log.info('step held for an operator', { stepId: step.id, error: state.error });
-    if (!this.sends('run_held') || !patched(CHANNEL_NOTICES)) return;
+    if (!this.sendsFor(step, 'run_held') || !patched(CHANNEL_NOTICES)) return;
     this.start(this.notice('run_held', step, state.error ? { error: state.error } : {}));
+  }
+
+  /** A step failed (whatever its `onError` makes of it): told only when the step asks for it. */
+  stepFailed(step: Step, state: StepState): void {
+    if (!this.asks(step, 'step_failed') || !patched(CHANNEL_NOTICES)) return;
+    this.start(this.notice('step_failed', step, state.error ? { error: state.error } : {}));
+  }
+
+  /** A step succeeded: told only when the step asks for it. */
+  stepSucceeded(step: Step): void {
+    if (!this.asks(step, 'step_succeeded') || !patched(CHANNEL_NOTICES)) return;
+    this.start(this.notice('step_succeeded', step, {}));
   }
 
   /** The run finished: `state.status` says how (succeeded, failed, timed_out, cancelled), `state.error` why. */
@@ -152,6 +168,16 @@ export class RunNotices {
     return this.kinds.has(kind);
   }
 
+  /** Whether the step's own `notify` asks for this kind (runs of no tenant send nothing). */
+  private asks(step: Step, kind: NoticeKind): boolean {
+    if (this.ctx.input.tenantId === undefined || step.notify === undefined) return false;
+    return step.notify.on.some((event) => STEP_NOTIFY_NOTICES[event] === kind);
+  }
+
+  private sendsFor(step: Step, kind: NoticeKind): boolean {
+    return this.sends(kind) || this.asks(step, kind);
+  }
+
   private runNotice(kind: NoticeKind, state: RunState): void {
     if (!this.sends(kind) || !patched(CHANNEL_NOTICES)) return;
     this.start(this.notice(kind, undefined, state.error ? { error: state.error } : {}));
@@ -173,13 +199,14 @@ export class RunNotices {
       at: new Date().toISOString(),
       run: { id: runId, templateId: input.templateId, templateName: input.templateName, templateVersion: input.templateVersion, startedBy: input.startedBy },
       ...(step ? { step: { id: step.id, ...(step.name ? { name: step.name } : {}) } } : {}),
+      ...(step?.notify ? { notify: noticeStepSettings(step.notify) } : {}),
       ...details,
     };
   }
 
-  private approvalOf(approval: ApprovalWith, deadline: string | undefined): NoticeApproval {
+  private approvalOf(step: Step, approval: ApprovalWith, deadline: string | undefined): NoticeApproval {
     const remindAt =
-      deadline !== undefined && this.sends('approval_reminder')
+      deadline !== undefined && this.sendsFor(step, 'approval_reminder')
         ? new Date(Date.now() + REMIND_AFTER_SHARE * (Date.parse(deadline) - Date.now())).toISOString()
         : undefined;
     return {

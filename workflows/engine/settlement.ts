@@ -63,6 +63,7 @@ export class StepSettlement {
       return;
     }
     this.settle(state, 'succeeded', output);
+    this.notices.stepSucceeded(step);
     // An activity's or timer's success is in the history already; a forEach's or child run's is recorded.
     if (step.forEach !== undefined || stepTypes[step.type].kind === 'child') this.ctx.transitions.record({ type: 'step.succeeded', stepId: step.id });
   }
@@ -100,6 +101,7 @@ export class StepSettlement {
     const state = this.ctx.step(step.id);
     const error = state.error!;
     log.warn('step failed', { stepId: step.id, onError: step.onError, error });
+    this.notices.stepFailed(step, state);
     switch (step.onError) {
       case 'fail':
         this.ctx.end({ status: 'failed', error: { type: error.type, message: `step ${step.id} failed: ${error.message}` } });

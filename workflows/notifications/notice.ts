@@ -1,4 +1,5 @@
 import type { NoticeKind } from '../contract';
+import type { StepNotify, StepNotifyEvent } from '../spec/notify';
 
 /**
  * A notice: what happened to a run that someone should hear of. It is the input of its delivery
@@ -21,8 +22,45 @@ export interface Notice {
   approval?: NoticeApproval;
   /** For approval_settled: how it was settled. */
   decision?: { outcome: 'approved' | 'rejected' | 'timed_out'; by: string[]; comment?: string };
-  /** For run_failed, run_held, run_timed_out: what went wrong. */
+  /** For run_failed, run_held, run_timed_out, step_failed: what went wrong. */
   error?: { message: string; type?: string };
+  /**
+   * The step's own settings (its spec's `notify`), on the notices of a step that has them: where
+   * `on` names the notice's kind, its channels and mentions add to the subscribed ones. A reminder
+   * made from an approval request keeps them, and is told there only if `on` names it too.
+   */
+  notify?: NoticeStepSettings;
+}
+
+export interface NoticeStepSettings {
+  on: NoticeKind[];
+  /** Channel names in the notice's tenant. */
+  channels: string[];
+  mention?: { users: string[]; roles: string[] };
+}
+
+/** The notice kind each moment a step's `notify.on` can name is told as. */
+export const STEP_NOTIFY_NOTICES: Record<StepNotifyEvent, NoticeKind> = {
+  failed: 'step_failed',
+  succeeded: 'step_succeeded',
+  held: 'run_held',
+  approval_requested: 'approval_requested',
+  approval_reminder: 'approval_reminder',
+  approval_settled: 'approval_settled',
+};
+
+/** A step's `notify` as its notices carry it. */
+export function noticeStepSettings(notify: StepNotify): NoticeStepSettings {
+  return {
+    on: notify.on.map((event) => STEP_NOTIFY_NOTICES[event]),
+    channels: notify.channels,
+    ...(notify.mention ? { mention: notify.mention } : {}),
+  };
+}
+
+/** The step's settings that apply to this notice (its kind is one the step asked for), if any. */
+export function stepSettingsFor(notice: Notice): NoticeStepSettings | undefined {
+  return notice.notify?.on.includes(notice.kind) ? notice.notify : undefined;
 }
 
 export interface NoticeRun {

@@ -1,6 +1,7 @@
 /** The public surface of workflow specs: shape, step types, durations, validation, graph, expressions. */
 export * from './schema';
 export * from './step-types';
+export * from './notify';
 export * from './duration';
 export * from './validate';
 export * from './dag';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DurationSchema } from './duration';
+import { StepNotifySchema } from './notify';
 import { stepTypeNames } from './step-types';
 
 /**
@@ -60,6 +61,8 @@ export const StepSchema = z
     timeout: DurationSchema.optional(),
     onError: OnErrorSchema.default('fail'),
     forEach: ForEachSchema.optional(),
+    /** The step's own notifications (notify.ts): added to what the tenant's subscriptions route. */
+    notify: StepNotifySchema.optional(),
   })
   .strict();
 

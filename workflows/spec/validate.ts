@@ -8,6 +8,7 @@ import {
   isWholeExpression,
   type CompiledExpression,
 } from './expressions';
+import { APPROVAL_NOTIFY_EVENTS } from './notify';
 import { MAX_SPEC_BYTES, SpecSchema, type Spec } from './schema';
 import { stepTypes, type StepTypeDefinition } from './step-types';
 import { mayHoldSecrets, referencesAfterHost, secretNameOf, secretReferencePaths } from './secret-references';
@@ -190,6 +191,7 @@ function checkParsedSpec(spec: Spec): SpecIssue[] {
     ...checkWith(spec),
     ...checkForEach(spec),
     ...checkTemplateReferences(spec),
+    ...checkNotify(spec),
   ];
 }
 
@@ -405,6 +407,22 @@ function checkForEach(spec: Spec): SpecIssue[] {
       const types = Object.entries(stepTypes).filter(([, definition]) => runsPerItem(definition)).map(([name]) => name);
       issues.push(stepIssue(spec, i, ['forEach'], `forEach: ${step.type} steps cannot run per item; forEach takes steps of type ${types.join(', ')}`));
     }
+  });
+  return issues;
+}
+
+/** A step asks only for notices it can send: approval moments of approval steps, `held` of steps that can be held. */
+function checkNotify(spec: Spec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  spec.steps.forEach((step, i) => {
+    step.notify?.on.forEach((event, j) => {
+      const report = (message: string) => issues.push(stepIssue(spec, i, ['notify', 'on', j], `notify.on: ${message}`));
+      if (APPROVAL_NOTIFY_EVENTS.includes(event) && stepTypes[step.type].kind !== 'approval') {
+        report(`"${event}" happens only to approval steps, and this is a ${step.type} step`);
+      } else if (event === 'held' && step.onError !== 'pause') {
+        report(`"held" happens only to steps with onError: pause, and this step has onError: ${step.onError}`);
+      }
+    });
   });
   return issues;
 }

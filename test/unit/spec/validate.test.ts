@@ -479,3 +479,44 @@ describe('validateSpec: template steps', () => {
     expect(unnamed).toMatchObject({ path: ['steps', 0, 'with', 'template', 'name'], stepId: 'sub' });
   });
 });
+
+describe('validateSpec: notify', () => {
+  const approval = { type: 'approval' as const, with: { approvers: { users: ['bob'] } } };
+
+  it('accepts the moments a step can have, and fills in mention defaults', () => {
+    const parsed = parseSpecOrThrow(
+      spec([
+        step('gate', { ...approval, notify: { on: ['approval_requested', 'approval_reminder', 'approval_settled', 'failed', 'succeeded'], channels: ['release'] } }),
+        step('deploy', { onError: 'pause', notify: { on: ['held', 'failed'], channels: ['ops', '运维 群'], mention: { roles: ['sre'] } } }),
+      ]),
+    );
+    expect(parsed.steps[1]!.notify).toEqual({ on: ['held', 'failed'], channels: ['ops', '运维 群'], mention: { users: [], roles: ['sre'] } });
+  });
+
+  it('rejects approval moments on other steps, and held without onError: pause', () => {
+    const issues = issuesOf(spec([step('call', { notify: { on: ['succeeded', 'approval_settled', 'held'], channels: ['ops'] } })]));
+    expect(issues).toEqual([
+      {
+        path: ['steps', 0, 'notify', 'on', 1],
+        stepId: 'call',
+        message: 'step "call": notify.on: "approval_settled" happens only to approval steps, and this is a noop step',
+      },
+      {
+        path: ['steps', 0, 'notify', 'on', 2],
+        stepId: 'call',
+        message: 'step "call": notify.on: "held" happens only to steps with onError: pause, and this step has onError: fail',
+      },
+    ]);
+  });
+
+  it('bounds channels, mentions and names', () => {
+    const paths = (notify: unknown) => issuesOf(spec([step('s', { notify } as never)])).map((issue) => issue.path);
+    expect(paths({ on: ['failed'], channels: ['a', 'b', 'c', 'd', 'e', 'f'] })).toEqual([['steps', 0, 'notify', 'channels']]);
+    expect(paths({ on: ['failed'], channels: ['x'.repeat(101)] })).toEqual([['steps', 0, 'notify', 'channels', 0]]);
+    expect(paths({ on: ['failed'], channels: [' \t'] })).toEqual([['steps', 0, 'notify', 'channels', 0]]);
+    expect(paths({ on: ['failed'], channels: ['ops'], mention: { roles: ['a', 'b', 'c', 'd', 'e', 'f'] } })).toEqual([['steps', 0, 'notify', 'mention', 'roles']]);
+    expect(paths({ on: ['failed'], channels: ['ops'], mention: { users: [''] } })).toEqual([['steps', 0, 'notify', 'mention', 'users', 0]]);
+    expect(paths({ on: ['finished'], channels: ['ops'] })).toEqual([['steps', 0, 'notify', 'on', 0]]);
+    expect(paths({ channels: ['ops'] })).toEqual([['steps', 0, 'notify', 'on']]);
+  });
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NOT_BLANK_PATTERN } from '../../../../workflows/spec/notify';
 import { problems, type InvalidParam } from './problem';
 
 /** Where a value came from; named in the problem's detail so callers know what to fix. */
@@ -28,15 +29,12 @@ export function toInvalidParams(error: z.ZodError, prefix: (string | number)[] =
  * whole rule: zod-to-openapi publishes only the first `.regex()` of a string.
  */
 
-/** Whitespace as String.prototype.trim sees it. */
-const TRIMMED_SPACE = '\\t-\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
-
 export const textPatterns = {
   /** Text PostgreSQL can store: no NUL characters. */
   // eslint-disable-next-line no-control-regex -- matching NUL (and control characters) is the point
   storable: /^[^\u0000]*$/,
   /** Storable, with at least one character that is not whitespace (so nothing is left empty by trimming). */
-  notBlank: new RegExp(`^[${TRIMMED_SPACE}]*[^\\u0000${TRIMMED_SPACE}][^\\u0000]*$`),
+  notBlank: NOT_BLANK_PATTERN,
 };
 
 const STORABLE_MESSAGE = 'must not contain NUL characters';

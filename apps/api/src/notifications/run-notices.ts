@@ -1,6 +1,6 @@
 import type { PrismaClient } from '@prisma/client';
 import { LRUCache } from 'lru-cache';
-import { NOTICE_KINDS, type NoticeKind } from '../../../../workflows/contract';
+import { RUN_NOTICE_KINDS, type RunNoticeKind } from '../../../../workflows/contract';
 import { personReachingChannels, subscribedChannels } from '../../../common/notifications/subscriptions';
 
 /**
@@ -17,20 +17,20 @@ import { personReachingChannels, subscribedChannels } from '../../../common/noti
 export const NOTICE_PLAN_TTL_MS = 5_000;
 
 /** What an approval's approvers are told wherever a channel reaches them: that it waits, and a reminder before its deadline. */
-const APPROVER_KINDS: ReadonlySet<NoticeKind> = new Set(['approval_requested', 'approval_reminder']);
+const APPROVER_KINDS: ReadonlySet<RunNoticeKind> = new Set(['approval_requested', 'approval_reminder']);
 
 export class RunNotices {
-  private readonly plans = new LRUCache<string, NoticeKind[]>({ max: 10_000, ttl: NOTICE_PLAN_TTL_MS });
+  private readonly plans = new LRUCache<string, RunNoticeKind[]>({ max: 10_000, ttl: NOTICE_PLAN_TTL_MS });
 
   constructor(private readonly prisma: PrismaClient) {}
 
-  async forRun(tenantId: string, templateId: string): Promise<NoticeKind[]> {
+  async forRun(tenantId: string, templateId: string): Promise<RunNoticeKind[]> {
     const key = `${tenantId}:${templateId}`;
     const cached = this.plans.get(key);
     if (cached) return cached;
     const channels = await subscribedChannels(this.prisma, tenantId, templateId);
     const approversReachable = (await personReachingChannels(this.prisma, tenantId)).length > 0;
-    const kinds = NOTICE_KINDS.filter((kind) => channels.has(kind) || (APPROVER_KINDS.has(kind) && approversReachable));
+    const kinds = RUN_NOTICE_KINDS.filter((kind) => channels.has(kind) || (APPROVER_KINDS.has(kind) && approversReachable));
     this.plans.set(key, kinds);
     return kinds;
   }

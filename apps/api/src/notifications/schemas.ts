@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { SUBSCRIBABLE_KINDS, type SubscribableKind } from '../../../../workflows/contract';
+import { DELIVERED_KINDS, SUBSCRIBABLE_KINDS, type SubscribableKind } from '../../../../workflows/contract';
+import { ChannelNameSchema } from '../../../../workflows/spec/notify';
 import {
   CHANNEL_KINDS,
   LOCALES,
@@ -9,14 +10,13 @@ import {
   channelSecretSchemas,
   type ChannelKind,
 } from '../../../common/notifications/channels';
-import { queryText, storableText, text, textPatterns, timestamp } from '../http/validation';
+import { queryText, storableText, timestamp } from '../http/validation';
 import { registry } from '../openapi/registry';
 
 /** Request and response shapes of channels, people, subscriptions and deliveries. */
 
-const ChannelName = text(textPatterns.notBlank, 100, 'must hold a non-blank name of at most 100 characters').meta({ example: 'ops-feishu' });
+const ChannelName = ChannelNameSchema.meta({ example: 'ops-feishu' });
 const Locale = z.enum(LOCALES).meta({ description: 'The language messages are written in' });
-export const NoticeKindSchema = z.enum(SUBSCRIBABLE_KINDS);
 
 export const ChannelIdParam = z.uuid();
 
@@ -171,7 +171,7 @@ export const DeliveryResource = registry.register(
   z.object({
     id: z.uuid(),
     eventKey: z.string().meta({ description: 'The notice’s key, the same on every attempt (receivers deduplicate on it)' }),
-    eventKind: NoticeKindSchema,
+    eventKind: z.enum(DELIVERED_KINDS),
     runId: z.string(),
     stepId: z.string().nullable(),
     channel: z.object({ id: z.uuid(), name: z.string() }),

@@ -11,6 +11,7 @@ import { diffSpecs, type SpecDiff } from './diff';
 import { templateView, versionView, type TemplateView, type VersionView } from './resources';
 import type { TemplateListQuery, TemplatePatch, VersionListQuery } from './schemas';
 import { hashSpec } from './spec-check';
+import { checkNotifyChannels } from './notify-channels';
 import { pinTemplateReferences } from './template-references';
 import { announceTemplateChange } from './template-changes';
 import type { TemplateHeads } from './template-heads';
@@ -63,6 +64,7 @@ export class TemplateService {
   async create(input: NewTemplate, caller: Caller): Promise<TemplateView & { version: VersionView }> {
     const id = randomUUID();
     const spec = await pinTemplateReferences(this.deps.prisma, caller.tenantId, { name: input.name }, input.spec, ['spec']);
+    await checkNotifyChannels(this.deps.prisma, caller.tenantId, spec, ['spec']);
     const specHash = hashSpec(spec);
     try {
       const [template] = await this.deps.prisma.$transaction([
@@ -204,6 +206,7 @@ export class TemplateService {
       refuseArchived(template, 'given new versions');
       // Pinned under the template's lock: a cycle check and the version it guards see the same state.
       const pinned = await pinTemplateReferences(tx, caller.tenantId, { id, name: template.name }, spec, ['spec']);
+      await checkNotifyChannels(tx, caller.tenantId, pinned, ['spec']);
       const specHash = hashSpec(pinned);
       const latest = await tx.templateVersion.findUniqueOrThrow({
         where: { templateId_number: { templateId: id, number: template.latestVersion } },
