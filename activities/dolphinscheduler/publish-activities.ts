@@ -265,6 +265,8 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
         let written;
         if (existing) {
           const code = existing.definition.code;
+          // Before anything is changed: a failure handler that compensates reads the definition from the record.
+          await records.update(publishId, { definitionCode: BigInt(code) });
           const offline = lastStep(record, 'offline');
           if (existing.definition.releaseState === 'ONLINE') {
             // Recorded before the call, which takes its schedules offline too: a worker that dies
@@ -281,7 +283,6 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
             // An earlier attempt took it offline and died before recording so.
             await records.appendStep(publishId, { step: 'offline', status: 'succeeded', detail: offline.detail });
           }
-          await records.update(publishId, { definitionCode: BigInt(code) });
           written = await client.updateDefinition(projectCode, code, definition, { signal });
         } else {
           written = await client.createDefinition(projectCode, definition, { signal });

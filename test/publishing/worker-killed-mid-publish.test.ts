@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createDolphinSchedulerClient } from '../../activities/dolphinscheduler/client';
 import { Keyring } from '../../apps/common/crypto/keyring';
+import { createLogger } from '../../apps/common/logger';
 import { SecretStore } from '../../apps/common/secrets/secret-store';
 import { call, startApi, type Api } from '../api/harness';
 import { addTarget } from '../history/support';
@@ -10,11 +11,13 @@ import { startTestWorker, type TestWorker } from '../support/worker';
 import { addVersion, createShellTemplate, waitForPublish } from './support';
 
 /**
- * A worker SIGKILLed in the middle of a publish (its process and tsx's gone at once, no shutdown):
- * DolphinScheduler has created the definition but the worker never heard the answer. Another
- * worker takes the publish over and it ends consistent: published once, one definition on the
- * server with the expected tasks and no duplicate, online, and a record whose steps each happened
- * once.
+ * A worker SIGKILLed in the middle of a publish (its process and tsx's gone at once, no shutdown,
+ * none left after), while DolphinScheduler has done what it asked and holds the answer: after it
+ * created the definition, and after it took the online definition (and so its schedule) offline
+ * for a new version. Another worker takes the publish over within seconds (the steps heartbeat)
+ * and it ends consistent: published once, one definition with the expected tasks and no
+ * duplicate, online, its schedule online again, a record whose steps each happened once; or, when
+ * the server then refuses the update, failed and compensated, the previous version online again.
  */
 
 const secretsEntry = Keyring.generateEntry('crash');
@@ -69,6 +72,35 @@ async function until<T>(what: string, read: () => T | undefined | Promise<T | un
  */
 const RESUMED_WITHIN_MS = 60_000;
 
+/** A worker in this process, as tests start them; quiet, since the failures some tests cause are expected. */
+const startSuccessor = () =>
+  startTestWorker(taskQueue, {
+    prisma: api.prisma,
+    secrets: new SecretStore(api.prisma, secretsKeys),
+    publishing: { requestTimeoutMs: 5_000 },
+    logger: createLogger('test-worker', process.env.LOG_LEVEL ?? 'silent'),
+  });
+
+/**
+ * Version 1 of a new template published with a schedule to `target` (a target and project of its
+ * own), both online; then no worker of this process is left polling, so the next publish is the
+ * killed worker's.
+ */
+async function publishedWithSchedule(target: string) {
+  const template = await createShellTemplate(api, { extract: 'echo extract', load: 'echo load' });
+  const schedule = { crontab: '0 0 3 * * ? *', startTime: '2026-01-01 00:00:00', endTime: '2030-12-31 00:00:00', timezoneId: 'UTC' };
+  await addTarget(api, target, { url: fake.url, token: fake.token, dialect: 'v3.3', tenantCode: 'default' });
+  const first = await call(api, 'POST', `/api/v1/templates/${template.id}/versions/1/publish`, { json: { target, schedule } });
+  successor ??= await startSuccessor();
+  const v1 = await waitForPublish(api, first.body.id);
+  expect(v1.status).toBe('published');
+  const { projectCode, definitionCode, definitionVersion, scheduleId } = v1.dolphinScheduler as { projectCode: number; definitionCode: number; definitionVersion: number; scheduleId: number };
+  expect((await dolphin().listSchedules(projectCode, definitionCode)).map((s) => [s.id, s.releaseState])).toEqual([[scheduleId, 'ONLINE']]);
+  await successor.shutdown();
+  successor = undefined;
+  return { template, projectCode, definitionCode, definitionVersion, scheduleId };
+}
+
 const dolphin = () => createDolphinSchedulerClient({ baseUrl: fake.url, token: fake.token, dialect: 'v3.3' });
 const stepsOf = (publish: { steps: { step: string; status: string }[] }) => publish.steps.map((s) => `${s.step}:${s.status}`);
 
@@ -78,7 +110,7 @@ const stepsOf = (publish: { steps: { step: string; status: string }[] }) => publ
  * longer than the test lasts. Then a worker of this process takes the queue over. Answers the
  * publish id and the record as the killed worker left it.
  */
-async function publishKilledAt(target: string, templateId: string, version: number, held: { method: string; path: RegExp }) {
+async function publishKilledAt(target: string, templateId: string, version: number, held: { method: string; path: RegExp }, beforeTakeover = () => {}) {
   const before = fake.requests.length;
   fake.inject({ ...held, answerAfterMs: 10 * 60_000 });
   doomed = await startWorkerProcess({ taskQueue, secretsKeys: secretsEntry, requestTimeoutMs: 5 * 60_000 });
@@ -93,11 +125,8 @@ async function publishKilledAt(target: string, templateId: string, version: numb
   doomed = undefined;
   const midway = (await call(api, 'GET', `/api/v1/publishes/${answer.body.id}`)).body;
   expect(midway.status).toBe('running');
-  successor ??= await startTestWorker(taskQueue, {
-    prisma: api.prisma,
-    secrets: new SecretStore(api.prisma, secretsKeys),
-    publishing: { requestTimeoutMs: 5_000 },
-  });
+  beforeTakeover();
+  successor ??= await startSuccessor();
   return { publishId: answer.body.id as string, request, midway, killedAt: Date.now() };
 }
 
@@ -133,20 +162,7 @@ test('a worker killed after DolphinScheduler created the definition, before it h
 }, 360_000);
 
 test('a worker killed after DolphinScheduler took the online definition offline for a new version: the next worker publishes it and brings its schedule back online', async () => {
-  const template = await createShellTemplate(api, { extract: 'echo extract', load: 'echo load' });
-  const schedule = { crontab: '0 0 3 * * ? *', startTime: '2026-01-01 00:00:00', endTime: '2030-12-31 00:00:00', timezoneId: 'UTC' };
-  // A target (and project) of its own: the definition of the test before is not in it.
-  await addTarget(api, 'prod', { url: fake.url, token: fake.token, dialect: 'v3.3', tenantCode: 'default' });
-  const first = await call(api, 'POST', `/api/v1/templates/${template.id}/versions/1/publish`, { json: { target: 'prod', schedule } });
-  successor ??= await startTestWorker(taskQueue, { prisma: api.prisma, secrets: new SecretStore(api.prisma, secretsKeys), publishing: { requestTimeoutMs: 5_000 } });
-  const v1 = await waitForPublish(api, first.body.id);
-  expect(v1.status).toBe('published');
-  const { projectCode, definitionCode, scheduleId } = v1.dolphinScheduler;
-  expect((await dolphin().listSchedules(projectCode, definitionCode)).map((s) => [s.id, s.releaseState])).toEqual([[scheduleId, 'ONLINE']]);
-  // The successor of the first test would take this publish; this one is the killed worker's.
-  await successor!.shutdown();
-  successor = undefined;
-
+  const { template, projectCode, definitionCode, scheduleId } = await publishedWithSchedule('prod');
   const v2 = await addVersion(api, template.id, { extract: 'echo extract v2', load: 'echo load v2' });
   const { publishId, midway, killedAt } = await publishKilledAt('prod', template.id, v2, { method: 'POST', path: new RegExp(`/workflow-definition/${definitionCode}/release$`) });
   expect((await dolphin().getDefinition(projectCode, definitionCode)).definition.releaseState).toBe('OFFLINE');
@@ -180,4 +196,21 @@ test('a worker killed after DolphinScheduler took the online definition offline 
     'schedule:skipped',
   ]);
   expect(done.steps.find((s: { step: string }) => s.step === 'schedule').detail).toEqual({ restoredOnline: [scheduleId] });
+}, 360_000);
+
+test('a worker killed while taking the online definition offline, then DolphinScheduler refusing the update: the publish fails compensated, the previous version and its schedule online again', async () => {
+  const { template, projectCode, definitionCode, definitionVersion, scheduleId } = await publishedWithSchedule('qa');
+  const v2 = await addVersion(api, template.id, { extract: 'echo extract v2', load: 'echo load v2' });
+  const { publishId } = await publishKilledAt('qa', template.id, v2, { method: 'POST', path: new RegExp(`/workflow-definition/${definitionCode}/release$`) }, () =>
+    // As many as the step's attempts left after the killed one.
+    fake.inject({ method: 'PUT', path: new RegExp(`/workflow-definition/${definitionCode}$`), status: 503, times: 4 }),
+  );
+
+  const failed = await waitForPublish(api, publishId, 240_000);
+  expect(failed).toMatchObject({ status: 'failed', error: expect.objectContaining({ type: 'DolphinSchedulerServerError', state: expect.stringMatching(/previous version is online again/) }) });
+  const onServer = await dolphin().getDefinition(projectCode, definitionCode);
+  expect(onServer.definition).toMatchObject({ releaseState: 'ONLINE', version: definitionVersion });
+  expect(onServer.tasks.map((task) => task.taskParams.rawScript).sort()).toEqual(['echo extract', 'echo load']);
+  expect((await dolphin().listSchedules(projectCode, definitionCode)).map((s) => [s.id, s.releaseState])).toEqual([[scheduleId, 'ONLINE']]);
+  expect(stepsOf(failed)).toEqual(['project:succeeded', 'task-codes:succeeded', 'offline:started', 'offline:succeeded', 'compensate:succeeded']);
 }, 360_000);
