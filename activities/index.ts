@@ -40,8 +40,11 @@ export interface ActivityDependencies {
   notifications?: { publicBaseUrl: string };
   /** Publishing's DolphinScheduler client settings (tests shorten timeouts). */
   publishing?: Pick<PublishActivityDependencies, 'clientFor' | 'requestTimeoutMs'>;
-  /** Where inspection alerts go (by default the tenant's channels subscribed to `inspection_finding`) and when failures make a finding; the history sync and inspections use `publishing`'s client settings. */
-  inspections?: Pick<InspectionDependencies, 'sendAlert' | 'consecutiveFailureThreshold'>;
+  /**
+   * When failures make a finding. Alerts always go through the tenant's channels subscribed to
+   * `inspection_finding` (with `prisma`); the history sync and inspections use `publishing`'s client settings.
+   */
+  inspections?: Pick<InspectionDependencies, 'consecutiveFailureThreshold'>;
   /** Where steps' logs go (the database); a worker without one keeps no step logs. */
   stepLogs?: StepLogSink;
   /** Where outputs over the inline limit are stored; without it they are replaced by their size. */
@@ -83,7 +86,7 @@ export function createActivities(deps: ActivityDependencies) {
   };
   const publishing = createPublishActivities({ ...dolphinScheduler, ...(deps.prisma ? { sendPublishNotice: deliverPublishNotice } : {}) });
   const history = createHistoryActivities(dolphinScheduler);
-  // Findings go through the tenant's notification channels unless a test wires its own sender.
+  // Findings are alerted through the tenant's notification channels, the one way alerts are sent.
   const inspections = createInspectionActivities({
     ...dolphinScheduler,
     ...(deps.prisma ? { sendAlert: deliverInspectionAlert } : {}),

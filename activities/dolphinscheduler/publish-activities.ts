@@ -18,7 +18,7 @@ import {
   type DolphinSchedulerClientOptions,
   type ScheduleUpdate,
 } from './client';
-import { PublishRecords, stepsOf, taskCodesOf, type PublishErrorRecord } from './publish-records';
+import { PublishRecords, stepsOf, taskCodesOf, type PublishErrorRecord, type PublishStepName, type PublishStepRecord } from './publish-records';
 
 /**
  * The publish workflow's activities: each does one step against DolphinScheduler and records it in
@@ -115,17 +115,25 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
     return { record, target, client };
   }
 
-  /** Runs a DolphinScheduler step: its typed errors become Temporal failures that say whether to retry. */
+  /**
+   * Runs a DolphinScheduler step: its typed errors become Temporal failures that say whether to retry.
+   * It heartbeats while it runs, so a step whose worker died is retried by another worker within the
+   * heartbeat timeout (workflows/publishing/publish-queue.ts), not after the whole start-to-close timeout.
+   */
   async function step<T>(publishId: string, run: (session: Session, signal: AbortSignal) => Promise<T>): Promise<T> {
-    const s = await session(publishId);
+    const context = Context.current();
+    const beating = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
-      return await run(s, Context.current().cancellationSignal);
+      const s = await session(publishId);
+      return await run(s, context.cancellationSignal);
     } catch (error) {
       if (error instanceof DolphinSchedulerError) {
         logger.warn({ publishId, err: error.toJSON() }, 'DolphinScheduler call failed');
         throw toApplicationFailure(error);
       }
       throw error;
+    } finally {
+      clearInterval(beating);
     }
   }
 
@@ -257,12 +265,24 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
         let written;
         if (existing) {
           const code = existing.definition.code;
-          if (existing.definition.releaseState === 'ONLINE') {
-            const onlineSchedules = (await client.listSchedules(projectCode, code, { signal })).filter((s) => s.releaseState === 'ONLINE').map((s) => s.id);
-            await client.releaseDefinition(projectCode, code, 'OFFLINE', { signal });
-            await records.appendStep(publishId, { step: 'offline', status: 'succeeded', detail: { definitionCode: code, version: existing.definition.version, onlineSchedules } });
-          }
+          // Before anything is changed: a failure handler that compensates reads the definition from the record.
           await records.update(publishId, { definitionCode: BigInt(code) });
+          const offline = lastStep(record, 'offline');
+          if (existing.definition.releaseState === 'ONLINE') {
+            // Recorded before the call, which takes its schedules offline too: a worker that dies
+            // during it leaves which were online, for the retry to bring back and a failure to compensate.
+            let detail = offline?.status === 'started' ? offline.detail : undefined;
+            if (!detail) {
+              const onlineSchedules = (await client.listSchedules(projectCode, code, { signal })).filter((s) => s.releaseState === 'ONLINE').map((s) => s.id);
+              detail = { definitionCode: code, version: existing.definition.version, onlineSchedules };
+              await records.appendStep(publishId, { step: 'offline', status: 'started', detail });
+            }
+            await client.releaseDefinition(projectCode, code, 'OFFLINE', { signal });
+            await records.appendStep(publishId, { step: 'offline', status: 'succeeded', detail });
+          } else if (offline?.status === 'started') {
+            // An earlier attempt took it offline and died before recording so.
+            await records.appendStep(publishId, { step: 'offline', status: 'succeeded', detail: offline.detail });
+          }
           written = await client.updateDefinition(projectCode, code, definition, { signal });
         } else {
           written = await client.createDefinition(projectCode, definition, { signal });
@@ -302,7 +322,7 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
         const definitionCode = Number(record.definitionCode);
         const existing = await client.listSchedules(projectCode, definitionCode, { signal });
         if (record.schedule === null) {
-          const offlineStep = stepsOf(record).find((s) => s.step === 'offline');
+          const offlineStep = lastStep(record, 'offline');
           const wereOnline = new Set((offlineStep?.detail?.onlineSchedules as number[] | undefined) ?? []);
           const restore = existing.filter((s) => wereOnline.has(s.id) && s.releaseState !== 'ONLINE');
           for (const schedule of restore) await client.onlineSchedule(projectCode, schedule.id, { signal });
@@ -375,7 +395,8 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
       const { records } = database();
       const record = await records.get(publishId);
       const steps = stepsOf(record);
-      const tookOffline = steps.find((s) => s.step === 'offline' && s.status === 'succeeded');
+      // Started counts: whether the call went through is unknown, so the compensation looks before it writes.
+      const tookOffline = lastStep(record, 'offline');
       const changed = steps.some((s) => s.step === 'definition' && s.status === 'succeeded');
       let left: string | undefined;
       if (record.action === 'publish' && tookOffline && !changed) {
@@ -383,10 +404,13 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
           const { client } = await session(publishId);
           const projectCode = Number(record.projectCode);
           const definitionCode = Number(record.definitionCode);
-          await client.releaseDefinition(projectCode, definitionCode, 'ONLINE');
-          const wereOnline = (tookOffline.detail?.onlineSchedules as number[] | undefined) ?? [];
-          for (const id of wereOnline) await client.onlineSchedule(projectCode, id);
-          await records.appendStep(publishId, { step: 'compensate', status: 'succeeded', detail: { restoredOnline: definitionCode, schedules: wereOnline } });
+          // Idempotent: this activity is retried until it is recorded, and one attempt may have done this already.
+          const { definition } = await client.getDefinition(projectCode, definitionCode);
+          if (definition.releaseState !== 'ONLINE') await client.releaseDefinition(projectCode, definitionCode, 'ONLINE');
+          const wereOnline = new Set((tookOffline.detail?.onlineSchedules as number[] | undefined) ?? []);
+          const restore = (await client.listSchedules(projectCode, definitionCode)).filter((s) => wereOnline.has(s.id) && s.releaseState !== 'ONLINE');
+          for (const schedule of restore) await client.onlineSchedule(projectCode, schedule.id);
+          await records.appendStep(publishId, { step: 'compensate', status: 'succeeded', detail: { restoredOnline: definitionCode, schedules: [...wereOnline] } });
           left = 'the previous version is online again';
         } catch (error) {
           const reason = error instanceof DolphinSchedulerError ? error.toJSON() : { message: (error as Error).message };
@@ -415,6 +439,14 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
 }
 
 export type PublishActivities = ReturnType<typeof createPublishActivities>;
+
+/** How often a DolphinScheduler step heartbeats; well inside the workflow's heartbeat timeout. */
+const HEARTBEAT_EVERY_MS = 1_000;
+
+/** The latest record of a step: `started` when the call it announces may or may not have happened. */
+function lastStep(record: Publish, name: PublishStepName): PublishStepRecord | undefined {
+  return [...stepsOf(record)].reverse().find((s) => s.step === name);
+}
 
 /** Who may approve a publish that requires approval. */
 const PUBLISH_APPROVER_ROLE = 'approver';

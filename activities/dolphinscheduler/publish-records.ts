@@ -20,7 +20,8 @@ export type PublishStepName =
 
 export interface PublishStepRecord {
   step: PublishStepName;
-  status: 'succeeded' | 'failed' | 'skipped';
+  /** `started`: recorded before a call whose effect must be undone or finished if the worker dies during it; its outcome follows. */
+  status: 'started' | 'succeeded' | 'failed' | 'skipped';
   at: string;
   detail?: Record<string, unknown>;
 }

@@ -96,7 +96,7 @@ export function createNotificationActivities(
     },
 
     /**
-     * Sends an inspection's finding (the inspections' `sendAlert`) to its template's owner, with
+     * Sends an inspection's finding (the inspections' `sendAlert`, wired in activities/index.ts) to its template's owner, with
      * `inspection:<findingId>` in place of a run. Rejects when any channel failed, so the finding
      * stays unalerted and the next inspection tries those again (those that took it are not sent it again).
      */

@@ -6,7 +6,8 @@ import { eventually, publishShellTemplate, startHistoryEnvironment, type History
  * The history sync and the inspections against a real DolphinScheduler (the 3.1.1 standalone
  * server the global setup starts or reuses, or DOLPHINSCHEDULER_URL, _TOKEN and _TENANT): a run of
  * a published definition shows up in the executions, and a change made behind flowpilot's back is
- * caught by an inspection that alerts a local webhook receiver, once.
+ * caught by an inspection that alerts a local webhook receiver through the tenant's webhook channel,
+ * once.
  */
 
 let env: HistoryEnvironment;
@@ -91,9 +92,16 @@ test('a definition changed behind flowpilot’s back is caught by an inspection 
       details: expect.objectContaining({ recordedVersion: published.definitionVersion, currentVersion: edited.definition.version }),
     }),
   ]);
-  expect(driftAlerts()).toEqual([expect.objectContaining({ findingId: findings.body.items[0].id, owner: 'olga', severity: 'critical' })]);
+  const findingId: string = findings.body.items[0].id;
+  expect(driftAlerts()).toEqual([expect.objectContaining({ findingId, owner: 'olga', severity: 'critical', target: env.target, templateName: published.name })]);
+  // It came through the tenant's webhook channel, signed, and the delivery is recorded under the finding.
+  expect(env.rejected).toEqual([]);
+  const delivered = [expect.objectContaining({ eventKind: 'inspection_finding', eventKey: driftAlerts()[0]!.key, status: 'succeeded', attempts: 1, channel: expect.objectContaining({ id: env.channelId }) })];
+  expect(await env.deliveries(findingId)).toEqual(delivered);
 
-  // Inspected again, nothing more changed: no second alert.
-  await call(env.api, 'POST', '/api/v1/inspections/run');
+  // Inspected again, nothing more changed: no second message, no second delivery.
+  const again = await call(env.api, 'POST', '/api/v1/inspections/run');
+  expect([again.status, again.body.result.alertFailures]).toEqual([200, 0]);
   expect(driftAlerts()).toHaveLength(1);
+  expect(await env.deliveries(findingId)).toEqual(delivered);
 }, 150_000);

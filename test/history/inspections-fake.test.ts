@@ -12,7 +12,7 @@ import type { TaskDefinition, TaskDefinitionInput } from '../../activities/dolph
 
 /**
  * The inspection rules against the 3.3+ fake: each rule found, stored once per fingerprint,
- * assigned to the owner, alerted once to a local webhook receiver until it changes, resolved when
+ * assigned to the owner, alerted once (through the tenant's webhook channel) to a local receiver until it changes, resolved when
  * it clears; acknowledgements; the Prometheus metrics.
  */
 
@@ -98,9 +98,14 @@ test('a definition changed in DolphinScheduler is drift, alerted once per change
     expect.objectContaining({ findingId: drift!.id, owner: 'erin', target: env.target, templateName: published.name, severity: 'critical' }),
   ]);
 
+  const delivered = [expect.objectContaining({ eventKind: 'inspection_finding', eventKey: alertsFor(published.templateId, 'definition-drift')[0]!.key, status: 'succeeded', attempts: 1, channel: expect.objectContaining({ id: env.channelId }) })];
+  expect(await env.deliveries(drift!.id)).toEqual(delivered);
+  expect(env.rejected).toEqual([]);
+
   // Found again, unchanged: no second alert.
   await inspect();
   expect(alertsFor(published.templateId, 'definition-drift')).toHaveLength(1);
+  expect(await env.deliveries(drift!.id)).toEqual(delivered);
 
   // Changed again: alerted again, still one finding.
   await changeBehindOurBack(published, (tasks) => tasks.filter((task) => task.name !== 'load'));
@@ -110,6 +115,7 @@ test('a definition changed in DolphinScheduler is drift, alerted once per change
   expect(again.map((f) => f.id)).toEqual([drift!.id]);
   expect(alertsFor(published.templateId, 'definition-drift')).toHaveLength(2);
   expect(alertsFor(published.templateId, 'definition-drift')[0]!.key).not.toBe(alertsFor(published.templateId, 'definition-drift')[1]!.key);
+  expect((await env.deliveries(drift!.id)).map((delivery) => delivery.eventKey).sort()).toEqual(alertsFor(published.templateId, 'definition-drift').map((alert) => alert.key).sort());
 
   // The inspections workflow replays its own history (a run that alerted); `RECORD_HISTORIES=1` keeps it for test/replay.
   const history = await env.api.temporal.workflow.getHandle(inspectionsWorkflowId({ tenantId: env.api.tenant.id })).fetchHistory();

@@ -1,18 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createHmac, randomUUID } from 'node:crypto';
 import { Keyring } from '../../apps/common/crypto/keyring';
 import { SecretStore } from '../../apps/common/secrets/secret-store';
 import { createDolphinSchedulerClient, type DolphinSchedulerClient } from '../../activities/dolphinscheduler/client';
 import type { InspectionAlert } from '../../activities/dolphinscheduler/inspections';
 import { call, startApi, uniqueName, type Api } from '../api/harness';
 import { createShellTemplate, waitForPublish, type ServerUnderTest } from '../publishing/support';
+import { startHttpReceiver, type HttpReceiver, type ReceivedRequest } from '../support/receivers';
 import { startTestWorker, type TestWorker } from '../support/worker';
 
 /**
  * An API and a worker sharing a task queue, the database and a secrets keyring, a target of the
- * API's tenant pointing at `server`, and a local webhook receiver that inspection alerts are sent
- * to: what the history sync and the inspections need end to end.
+ * API's tenant pointing at `server`, and a local webhook receiver behind a webhook channel of the
+ * tenant that its default subscription routes `inspection_finding` to: what the history sync and
+ * the inspections need end to end, alerts going the way they do in production.
  */
 export interface HistoryEnvironment {
   api: Api;
@@ -20,10 +20,27 @@ export interface HistoryEnvironment {
   target: string;
   /** A client of the same server, to act behind flowpilot's back. */
   dolphin: DolphinSchedulerClient;
-  /** Alerts the receiver got, in order. */
+  /** Alerts the receiver got with a valid signature, in order (the webhook message's `data`). */
   alerts: InspectionAlert[];
+  /** Requests the receiver rejected for their signature (none, unless signing is broken). */
+  rejected: ReceivedRequest[];
+  /** The webhook channel alerts go through. */
+  channelId: string;
+  /** The deliveries recorded for a finding: GET /api/v1/notifications?runId=inspection:<findingId>. */
+  deliveries(findingId: string): Promise<AlertDelivery[]>;
   close(): Promise<void>;
 }
+
+export interface AlertDelivery {
+  eventKey: string;
+  eventKind: string;
+  status: string;
+  attempts: number;
+  channel: { id: string };
+}
+
+/** The signing key of the environment's webhook channel, which the receiver verifies as a real one would. */
+const WEBHOOK_SIGNING_KEY = 'whsec-history-alerts';
 
 export async function startHistoryEnvironment(server: ServerUnderTest, options: { failureThreshold?: number } = {}): Promise<HistoryEnvironment> {
   const keyring = Keyring.parse(Keyring.generateEntry('history'), 'SECRETS_KEYS');
@@ -35,20 +52,28 @@ export async function startHistoryEnvironment(server: ServerUnderTest, options: 
     prisma: api.prisma,
     secrets: new SecretStore(api.prisma, keyring),
     publishing: { requestTimeoutMs: 5_000 },
-    inspections: { sendAlert: receiver.send, consecutiveFailureThreshold: options.failureThreshold ?? 3 },
+    inspections: { consecutiveFailureThreshold: options.failureThreshold ?? 3 },
   });
   const target = 'staging';
   await addTarget(api, target, server);
+  const channelId = await subscribeWebhookToFindings(api, `${receiver.http.url}/alerts`);
   return {
     api,
     worker,
     target,
     dolphin: createDolphinSchedulerClient({ baseUrl: server.url, token: server.token, dialect: server.dialect }),
     alerts: receiver.alerts,
+    rejected: receiver.rejected,
+    channelId,
+    async deliveries(findingId) {
+      const answer = await call(api, 'GET', `/api/v1/notifications?runId=${encodeURIComponent(`inspection:${findingId}`)}`);
+      if (answer.status !== 200) throw new Error(`listing deliveries failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+      return answer.body.items as AlertDelivery[];
+    },
     async close() {
       await worker.shutdown();
       await api.close();
-      await receiver.close();
+      await receiver.http.close();
     },
   };
 }
@@ -82,34 +107,41 @@ export async function publishShellTemplate(api: Api, target: string, scripts: Re
   return { templateId: template.id, name: template.name, ...publish.dolphinScheduler };
 }
 
-/**
- * A local webhook receiver: what an alert channel would post to. The sender is the small function
- * the worker is given for alerts (`inspections.sendAlert`), posting the alert as JSON.
- */
-async function startAlertReceiver(): Promise<{ alerts: InspectionAlert[]; send: (alert: InspectionAlert) => Promise<void>; close(): Promise<void> }> {
-  const alerts: InspectionAlert[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      alerts.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as InspectionAlert);
-      res.writeHead(204).end();
-    });
+/** A webhook channel of the API's tenant posting to `url`, signed, that the tenant's default subscription routes findings to. */
+async function subscribeWebhookToFindings(api: Api, url: string): Promise<string> {
+  const channel = await call(api, 'POST', '/api/v1/channels', {
+    json: { name: uniqueName('inspection-alerts'), kind: 'webhook', secrets: { url, signingKey: WEBHOOK_SIGNING_KEY } },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`;
-  return {
-    alerts,
-    async send(alert) {
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-event-key': alert.key }, body: JSON.stringify(alert) });
-      if (!response.ok) throw new Error(`the receiver answered ${response.status}`);
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  if (channel.status !== 201) throw new Error(`creating the alert channel failed: ${channel.status} ${JSON.stringify(channel.body)}`);
+  const subscribed = await call(api, 'PUT', '/api/v1/subscriptions/default', { json: { routes: { inspection_finding: [channel.body.id] } } });
+  if (subscribed.status >= 300) throw new Error(`subscribing the alert channel failed: ${subscribed.status} ${JSON.stringify(subscribed.body)}`);
+  return channel.body.id as string;
+}
+
+/**
+ * A local webhook receiver: what a tenant's webhook channel posts to. It checks the HMAC-SHA256
+ * signature over the timestamp and the body as a receiver is told to, and answers 401 to a bad one;
+ * the alerts it accepts are the messages' `data`.
+ */
+async function startAlertReceiver(): Promise<{ http: HttpReceiver; alerts: InspectionAlert[]; rejected: ReceivedRequest[] }> {
+  const alerts: InspectionAlert[] = [];
+  const rejected: ReceivedRequest[] = [];
+  const http = await startHttpReceiver((request) => {
+    if (!signedByChannel(request)) {
+      rejected.push(request);
+      return { status: 401, body: 'bad signature' };
+    }
+    const message = JSON.parse(request.body) as { kind: string; data: InspectionAlert };
+    if (message.kind === 'inspection_finding') alerts.push(message.data);
+    return { body: { ok: true } };
+  });
+  return { http, alerts, rejected };
+}
+
+function signedByChannel(request: ReceivedRequest): boolean {
+  const timestamp = String(request.headers['x-flowpilot-timestamp']);
+  const expected = `v1=${createHmac('sha256', WEBHOOK_SIGNING_KEY).update(`${timestamp}.${request.body}`).digest('hex')}`;
+  return request.headers['x-flowpilot-signature'] === expected;
 }
 
 /** Waits until `check` holds, polling. */

@@ -47,6 +47,7 @@ publishingScenarios(
       expect(failed.steps.map((s: { step: string; status: string }) => `${s.step}:${s.status}`)).toEqual([
         'project:succeeded',
         'task-codes:succeeded',
+        'offline:started',
         'offline:succeeded',
         'compensate:succeeded',
       ]);

@@ -62,7 +62,15 @@ export function publishingScenarios(serverUnderTest: () => Promise<ServerUnderTe
     expect(second.status).toBe(202);
     const republished = await waitForPublish(api, second.body.id);
     expect(republished.status).toBe('published');
-    expect(republished.steps.map((s: { step: string }) => s.step)).toEqual(['project', 'task-codes', 'offline', 'definition', 'online', 'schedule']);
+    expect(republished.steps.map((s: { step: string; status: string }) => `${s.step}:${s.status}`)).toEqual([
+      'project:succeeded',
+      'task-codes:succeeded',
+      'offline:started',
+      'offline:succeeded',
+      'definition:succeeded',
+      'online:succeeded',
+      'schedule:skipped',
+    ]);
     expect(republished.dolphinScheduler).toMatchObject({ projectCode, definitionCode });
     expect(republished.dolphinScheduler.taskCodes.extract).toBe(taskCodes.extract);
     expect(republished.dolphinScheduler.definitionVersion).toBeGreaterThan(published.dolphinScheduler.definitionVersion);

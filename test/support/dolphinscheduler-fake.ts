@@ -48,6 +48,11 @@ export interface Fault {
   times?: number;
   /** Wait this long before answering (normally, unless status or body are set too). */
   delayMs?: number;
+  /**
+   * Do what the request asks at once, but hold the answer this long: the server has done it and the
+   * caller has not heard yet (a caller that dies meanwhile never will).
+   */
+  answerAfterMs?: number;
   /** Answer with this status... */
   status?: number;
   /** ...and this body (default empty). */
@@ -538,14 +543,7 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
     if (fault) {
       fault.left--;
       if (fault.delayMs) {
-        // Until the delay is over or the client gave up (then nobody waits for the answer).
-        await new Promise<void>((done) => {
-          const timer = setTimeout(done, fault.delayMs);
-          res.once('close', () => {
-            clearTimeout(timer);
-            done();
-          });
-        });
+        await holdUnlessGone(res, fault.delayMs);
         if (res.destroyed) return;
       }
       if (fault.status !== undefined || fault.body !== undefined) {
@@ -564,13 +562,22 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 404, error: 'Not Found', path: req.url }));
       return;
     }
+    let status: number;
+    let envelope: { code: number; msg: string; data: unknown };
     try {
-      const { status = 200, data } = route[2](route[1].exec(path)!, url.searchParams, form);
-      send(res, status, { ...SUCCESS, data });
+      const answer = route[2](route[1].exec(path)!, url.searchParams, form);
+      status = answer.status ?? 200;
+      envelope = { ...SUCCESS, data: answer.data };
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
-      send(res, 200, { code: error.code, msg: error.message, data: null });
+      status = 200;
+      envelope = { code: error.code, msg: error.message, data: null };
     }
+    if (fault?.answerAfterMs) {
+      await holdUnlessGone(res, fault.answerAfterMs);
+      if (res.destroyed) return;
+    }
+    send(res, status, envelope);
   }
 
   const server: Server = createServer((req, res) => {
@@ -616,6 +623,17 @@ export async function startFakeDolphinScheduler(options: { taskMs?: number } = {
         server.close(() => done());
       }),
   };
+}
+
+/** Waits `ms`, or less when the caller hangs up (then nobody waits for the answer). */
+function holdUnlessGone(res: ServerResponse, ms: number): Promise<void> {
+  return new Promise<void>((done) => {
+    const timer = setTimeout(done, ms);
+    res.once('close', () => {
+      clearTimeout(timer);
+      done();
+    });
+  });
 }
 
 function send(res: ServerResponse, status: number, envelope: { code: number; msg: string; data: unknown }): void {

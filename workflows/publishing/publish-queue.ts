@@ -33,9 +33,13 @@ import {
  * keeps failing ends the publish in `publishFailed`, which compensates and records `failed`.
  */
 
-/** DolphinScheduler calls: transient failures (5xx, timeouts, network) are retried a few times. */
+/**
+ * DolphinScheduler calls: transient failures (5xx, timeouts, network) are retried a few times. The
+ * steps heartbeat, so one whose worker died is taken over within the heartbeat timeout.
+ */
 const dolphinScheduler = proxyActivities<PublishActivities>({
   startToCloseTimeout: '2m',
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
 });
 

@@ -49,7 +49,7 @@ export interface RunWorkerOptions {
   prisma?: PrismaClient;
   /** DolphinScheduler client settings of publishing (tests shorten timeouts). */
   publishing?: ActivityDependencies['publishing'];
-  /** Where inspection alerts go and how many failures in a row make a finding. */
+  /** How many failures in a row make a finding (alerts go through the tenant's notification channels). */
   inspections?: ActivityDependencies['inspections'];
   /**
    * The database of step logs, artifacts and their retention (DATABASE_URL); without it steps keep

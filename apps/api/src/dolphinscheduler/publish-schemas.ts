@@ -33,7 +33,9 @@ export const PublishCursorSchema = z.object({ createdAt: timestamp(), id: z.guid
 
 const PublishStep = z.object({
   step: z.string(),
-  status: z.enum(['succeeded', 'failed', 'skipped']),
+  status: z.enum(['started', 'succeeded', 'failed', 'skipped']).meta({
+    description: '`started` is recorded before a call that must be finished or undone if the worker dies during it (taking the definition offline); its outcome follows',
+  }),
   at: z.string(),
   detail: z.record(z.string(), z.unknown()).optional(),
 });
