@@ -68,7 +68,7 @@ export function createActivities(deps: ActivityDependencies) {
     noop: stepActivity(logger, noopStep, { stepLogs: deps.stepLogs, artifacts: deps.artifacts }),
     shell: stepActivity(logger, shellStep),
   } satisfies Record<ActivityStepType, unknown>;
-  const { deliverInspectionAlert, deliverPublishNotice, ...notifications } = createNotificationActivities({
+  const { deliverInspectionAlert, startPublishNotice, ...notifications } = createNotificationActivities({
     logger,
     prisma: deps.prisma,
     secrets: deps.secrets,
@@ -84,7 +84,7 @@ export function createActivities(deps: ActivityDependencies) {
     dispatcher: createGuardedDispatcher(deps.egressPolicy),
     ...deps.publishing,
   };
-  const publishing = createPublishActivities({ ...dolphinScheduler, ...(deps.prisma ? { sendPublishNotice: deliverPublishNotice } : {}) });
+  const publishing = createPublishActivities({ ...dolphinScheduler, ...(deps.prisma ? { startPublishNotice } : {}) });
   const history = createHistoryActivities(dolphinScheduler);
   // Findings are alerted through the tenant's notification channels, the one way alerts are sent.
   const inspections = createInspectionActivities({

@@ -67,9 +67,9 @@ export const NOTICE_KINDS = [...RUN_NOTICE_KINDS, ...STEP_NOTICE_KINDS] as const
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
 /**
- * What a tenant hears of apart from runs: delivered by the worker's activities directly (an
- * inspection's finding, alerted once per state; a publish waiting for approval or failed),
- * subscribed to like the run notices.
+ * What a tenant hears of apart from runs, subscribed to like the run notices: an inspection's
+ * finding (alerted once per change by the inspection's activity itself) and a publish waiting for
+ * approval or failed (by a delivery workflow of its own, sendPublishNotice).
  */
 export const ALERT_KINDS = ['inspection_finding', 'publish_approval_requested', 'publish_failed'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];

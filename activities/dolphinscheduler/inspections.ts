@@ -21,7 +21,8 @@ import { openTargetClient, TargetUnusableError } from './target-client';
  * a fingerprint (rule + subject: one row per thing found, however often it is found) and a state
  * hash (what exactly was found: when it changes, the finding is alerted again). A finding no
  * longer found is resolved; a rule that could not be evaluated (its target was down) leaves its
- * findings as they were.
+ * findings as they were. Every change worth an alert (a new state, a reopening) counts up the
+ * finding's alert sequence, which makes the alert's event key new even when the state was seen before.
  */
 
 export { INSPECTION_RULES, type InspectionRule } from '../../workflows/publishing/contract';
@@ -31,7 +32,7 @@ export type Severity = 'critical' | 'warning' | 'info';
 
 /** What an alert carries: everything a person needs to act, no secret. */
 export interface InspectionAlert {
-  /** The same for every attempt at this finding's current state: receivers may deduplicate on it. */
+  /** The same for every attempt at this alertable change of the finding (alertKey): receivers may deduplicate on it. */
   key: string;
   findingId: string;
   tenantId: string;
@@ -48,8 +49,8 @@ export interface InspectionAlert {
 }
 
 /**
- * Delivers one alert (the notification channels, once wired); rejects when it could not, and the
- * finding stays unalerted for the next inspection to try again.
+ * Delivers one alert through the tenant's notification channels (deliverInspectionAlert); rejects
+ * when it could not yet, and the finding stays unalerted for the next inspection to try again.
  */
 export type InspectionAlertSender = (alert: InspectionAlert) => Promise<void>;
 
@@ -206,7 +207,7 @@ export function createInspectionActivities(deps: InspectionDependencies): Inspec
       }
       const template = finding.templateId ? await prisma.template.findUnique({ where: { id: finding.templateId }, select: { name: true } }) : null;
       await deps.sendAlert({
-        key: `inspection:${finding.id}:${finding.stateHash}`,
+        key: alertKey(finding),
         findingId: finding.id,
         tenantId: finding.tenantId,
         rule: finding.rule,
@@ -220,15 +221,26 @@ export function createInspectionActivities(deps: InspectionDependencies): Inspec
         firstSeenAt: finding.firstSeenAt.toISOString(),
         lastSeenAt: finding.lastSeenAt.toISOString(),
       });
-      // Only the state that was sent counts as alerted: one that changed meanwhile is alerted next time.
+      // Only the change that was sent counts as alerted: one that came meanwhile is alerted next time.
       const { count } = await prisma.inspectionFinding.updateMany({
-        where: { id: finding.id, stateHash: finding.stateHash },
+        where: { id: finding.id, alertSequence: finding.alertSequence },
         data: { alertedHash: finding.stateHash, alertedAt: new Date() },
       });
       logger.info({ findingId, rule: finding.rule, tenantId: finding.tenantId }, 'inspection alert sent');
       return count === 1;
     },
   };
+}
+
+/**
+ * The event key of a finding's alert: one per alertable change, so the deliveries recorded for an
+ * earlier alert of the same state (A, then B, then A again; or resolved and reopened) do not
+ * swallow this one. Sequence 0 (never changed since found) keeps the key alerts had before the
+ * sequence existed, so a finding alerted part-way then is not sent again where it arrived.
+ */
+export function alertKey(finding: { id: string; stateHash: string; alertSequence: number }): string {
+  const key = `inspection:${finding.id}:${finding.stateHash}`;
+  return finding.alertSequence === 0 ? key : `${key}:${finding.alertSequence}`;
 }
 
 /** Drift, dependencies and schedules of one published definition; DolphinScheduler failures other than "not found" propagate. */
@@ -408,14 +420,27 @@ async function storeFindings(
       await prisma.inspectionFinding.create({ data: { tenantId, fingerprint: finding.fingerprint, ...fields, firstSeenAt: now } });
       opened++;
     } else if (before.status === 'resolved') {
+      // Found again after it cleared: alerted again, even in the state it was alerted in before.
       await prisma.inspectionFinding.update({
         where: { id: before.id },
-        data: { ...fields, status: 'open', firstSeenAt: now, resolvedAt: null, acknowledgedBy: null, acknowledgedAt: null },
+        data: {
+          ...fields,
+          status: 'open',
+          firstSeenAt: now,
+          resolvedAt: null,
+          acknowledgedBy: null,
+          acknowledgedAt: null,
+          alertedHash: null,
+          alertSequence: { increment: 1 },
+        },
       });
       opened++;
     } else if (before.stateHash !== stateHash) {
       // Something else is found now: an acknowledgement covered what was found before, not this.
-      await prisma.inspectionFinding.update({ where: { id: before.id }, data: { ...fields, status: 'open', acknowledgedBy: null, acknowledgedAt: null } });
+      await prisma.inspectionFinding.update({
+        where: { id: before.id },
+        data: { ...fields, status: 'open', acknowledgedBy: null, acknowledgedAt: null, alertSequence: { increment: 1 } },
+      });
       changed++;
     } else {
       await prisma.inspectionFinding.update({ where: { id: before.id }, data: fields });

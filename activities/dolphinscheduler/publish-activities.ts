@@ -6,6 +6,7 @@ import type { Dialect, PublishDecision } from '../../workflows/publishing/contra
 import { mapDefinition, mappingProblems, taskCodeKeys, type MappedDefinition } from '../../workflows/publishing/mapping';
 import { PublishScheduleSchema, type PublishSchedule } from '../../workflows/publishing/schedule';
 import { SpecSchema } from '../../workflows/spec/schema';
+import { rolesGranting } from '../../apps/common/auth/roles';
 import { createNotifyApprovers } from '../notify-approvers';
 import type { SecretResolver } from '../secrets';
 import {
@@ -45,11 +46,14 @@ export interface PublishActivityDependencies {
   /** The connection pool calls go through: the worker's egress-guarded one, so a target cannot point the worker at a denied address. */
   dispatcher?: Dispatcher;
   /** Tells people of a publish waiting for approval or failed (the tenant's channels); without it, a log line. */
-  sendPublishNotice?: PublishNoticeSender;
+  startPublishNotice?: PublishNoticeStarter;
 }
 
-/** Starts a publish notice's durable delivery (workflows/notifications/send-publish-notice.ts); resolves once it is started. */
-export type PublishNoticeSender = (notice: PublishNotice) => Promise<void>;
+/**
+ * Starts a publish notice's durable delivery (workflows/notifications/send-publish-notice.ts);
+ * resolves once it is started, rejects when it could not be (the calling activity is then retried).
+ */
+export type PublishNoticeStarter = (notice: PublishNotice) => Promise<void>;
 
 export const PublishErrorType = {
   /** The worker has no database or no secret store: retried until a worker that has them takes it. */
@@ -153,7 +157,7 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
     },
 
     /**
-     * The approval notice: approvers hold the approver role. Through the tenant's channels (those
+     * The approval notice, to every role that may approve a publish (PUBLISH_APPROVER_ROLES). Through the tenant's channels (those
      * subscribed to publish_approval_requested, and every channel that reaches an approver) when
      * the worker has them, otherwise the log line approval steps write.
      */
@@ -161,10 +165,10 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
       const { prisma, records } = database();
       const record = await records.get(publishId);
       const template = await prisma.template.findUniqueOrThrow({ where: { id: record.templateId } });
-      if (deps.sendPublishNotice) {
-        await deps.sendPublishNotice({
+      if (deps.startPublishNotice) {
+        await deps.startPublishNotice({
           ...publishNoticeOf(record, template.name, 'publish_approval_requested'),
-          approverRoles: [PUBLISH_APPROVER_ROLE],
+          approverRoles: PUBLISH_APPROVER_ROLES,
           deadline,
         });
         return;
@@ -175,7 +179,7 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
         templateVersion: record.templateVersion,
         startedBy: record.requestedBy,
         users: [],
-        roles: [PUBLISH_APPROVER_ROLE],
+        roles: PUBLISH_APPROVER_ROLES,
         required: 1,
         message: `publish version ${record.templateVersion} of ${template.name} to ${record.target}`,
         deadline,
@@ -389,53 +393,58 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
     /**
      * Ends a publish that failed, consistently: a definition this publish took offline and did not
      * change is brought back online (compensation, best effort and recorded); one it changed stays
-     * offline and the record says so. The record is `failed`, never `published`.
+     * offline and the record says so. The record is `failed`, never `published`. Then starts the
+     * failure's notice; when that start fails the activity is retried, and the retry, finding the
+     * failure recorded, neither compensates again nor records it again: it starts the notice.
      */
     async publishFailed(publishId: string, failure: PublishFailure): Promise<void> {
       const { records } = database();
       const record = await records.get(publishId);
-      const steps = stepsOf(record);
-      // Started counts: whether the call went through is unknown, so the compensation looks before it writes.
-      const tookOffline = lastStep(record, 'offline');
-      const changed = steps.some((s) => s.step === 'definition' && s.status === 'succeeded');
-      let left: string | undefined;
-      if (record.action === 'publish' && tookOffline && !changed) {
-        try {
-          const { client } = await session(publishId);
-          const projectCode = Number(record.projectCode);
-          const definitionCode = Number(record.definitionCode);
-          // Idempotent: this activity is retried until it is recorded, and one attempt may have done this already.
-          const { definition } = await client.getDefinition(projectCode, definitionCode);
-          if (definition.releaseState !== 'ONLINE') await client.releaseDefinition(projectCode, definitionCode, 'ONLINE');
-          const wereOnline = new Set((tookOffline.detail?.onlineSchedules as number[] | undefined) ?? []);
-          const restore = (await client.listSchedules(projectCode, definitionCode)).filter((s) => wereOnline.has(s.id) && s.releaseState !== 'ONLINE');
-          for (const schedule of restore) await client.onlineSchedule(projectCode, schedule.id);
-          await records.appendStep(publishId, { step: 'compensate', status: 'succeeded', detail: { restoredOnline: definitionCode, schedules: [...wereOnline] } });
-          left = 'the previous version is online again';
-        } catch (error) {
-          const reason = error instanceof DolphinSchedulerError ? error.toJSON() : { message: (error as Error).message };
-          await records.appendStep(publishId, { step: 'compensate', status: 'failed', detail: { reason } });
-          left = 'the previous version could not be brought back online: it is offline';
-        }
-      } else if (record.action === 'publish' && changed) {
-        left = 'the definition holds the new version and is offline; publish again to bring it online';
-      }
-      await records.setStatus(publishId, 'failed', { finishedAt: new Date(), error: { ...failure, ...(left ? { state: left } : {}) } });
-      logger.warn({ publishId, error: failure, left }, 'publish failed');
-      if (!deps.sendPublishNotice) return;
-      // The failure is recorded and compensated: telling of it must not make this activity retry that.
-      try {
-        const template = await database().prisma.template.findUnique({ where: { id: record.templateId }, select: { name: true } });
-        await deps.sendPublishNotice({
-          ...publishNoticeOf(record, template?.name ?? record.templateId, 'publish_failed'),
-          approverRoles: [],
-          error: { message: failure.message, ...(left ? { state: left } : {}) },
-        });
-      } catch (error) {
-        logger.warn({ publishId, err: (error as Error).message }, 'publish failure notice not sent');
-      }
+      const left = record.status === 'failed' ? ((record.error ?? {}) as { state?: string }).state : await endFailedPublish(record, failure);
+      if (!deps.startPublishNotice) return;
+      const template = await database().prisma.template.findUnique({ where: { id: record.templateId }, select: { name: true } });
+      await deps.startPublishNotice({
+        ...publishNoticeOf(record, template?.name ?? record.templateId, 'publish_failed'),
+        approverRoles: [],
+        error: { message: failure.message, ...(left ? { state: left } : {}) },
+      });
     },
   };
+
+  /** Compensates what it can, records the publish failed, and answers what the failure left behind (for its notice). */
+  async function endFailedPublish(record: Publish, failure: PublishFailure): Promise<string | undefined> {
+    const { records } = database();
+    const publishId = record.id;
+    const steps = stepsOf(record);
+    // Started counts: whether the call went through is unknown, so the compensation looks before it writes.
+    const tookOffline = lastStep(record, 'offline');
+    const changed = steps.some((s) => s.step === 'definition' && s.status === 'succeeded');
+    let left: string | undefined;
+    if (record.action === 'publish' && tookOffline && !changed) {
+      try {
+        const { client } = await session(publishId);
+        const projectCode = Number(record.projectCode);
+        const definitionCode = Number(record.definitionCode);
+        // Idempotent: this activity is retried until it is recorded, and one attempt may have done this already.
+        const { definition } = await client.getDefinition(projectCode, definitionCode);
+        if (definition.releaseState !== 'ONLINE') await client.releaseDefinition(projectCode, definitionCode, 'ONLINE');
+        const wereOnline = new Set((tookOffline.detail?.onlineSchedules as number[] | undefined) ?? []);
+        const restore = (await client.listSchedules(projectCode, definitionCode)).filter((s) => wereOnline.has(s.id) && s.releaseState !== 'ONLINE');
+        for (const schedule of restore) await client.onlineSchedule(projectCode, schedule.id);
+        await records.appendStep(publishId, { step: 'compensate', status: 'succeeded', detail: { restoredOnline: definitionCode, schedules: [...wereOnline] } });
+        left = 'the previous version is online again';
+      } catch (error) {
+        const reason = error instanceof DolphinSchedulerError ? error.toJSON() : { message: (error as Error).message };
+        await records.appendStep(publishId, { step: 'compensate', status: 'failed', detail: { reason } });
+        left = 'the previous version could not be brought back online: it is offline';
+      }
+    } else if (record.action === 'publish' && changed) {
+      left = 'the definition holds the new version and is offline; publish again to bring it online';
+    }
+    await records.setStatus(publishId, 'failed', { finishedAt: new Date(), error: { ...failure, ...(left ? { state: left } : {}) } });
+    logger.warn({ publishId, error: failure, left }, 'publish failed');
+    return left;
+  }
 }
 
 export type PublishActivities = ReturnType<typeof createPublishActivities>;
@@ -448,8 +457,8 @@ function lastStep(record: Publish, name: PublishStepName): PublishStepRecord | u
   return [...stepsOf(record)].reverse().find((s) => s.step === name);
 }
 
-/** Who may approve a publish that requires approval. */
-const PUBLISH_APPROVER_ROLE = 'approver';
+/** Who may approve a publish that requires approval: every role granting what its approve route needs (apps/api/src/auth/policy.ts). */
+export const PUBLISH_APPROVER_ROLES: string[] = rolesGranting('approver');
 
 function publishNoticeOf(record: Publish, templateName: string, kind: PublishNotice['kind']): Omit<PublishNotice, 'approverRoles'> {
   return {

@@ -16,7 +16,7 @@ import {
 import { SEND_PUBLISH_NOTICE_WORKFLOW_TYPE, type PublishNotice, type PublishNoticeActivities } from '../../workflows/notifications/publish-notice';
 import type { ChannelTestActivities, ChannelTestResult } from '../../workflows/notifications/test-channel';
 import type { InspectionAlert, InspectionAlertSender } from '../dolphinscheduler/inspections';
-import type { PublishNoticeSender } from '../dolphinscheduler/publish-activities';
+import type { PublishNoticeStarter } from '../dolphinscheduler/publish-activities';
 import type { EgressPolicy, GuardedFetch } from '../egress';
 import type { SecretResolver } from '../secrets';
 import { loadChannel, type LoadedChannel } from './channels';
@@ -52,7 +52,7 @@ export interface NotificationDependencies {
  */
 export function createNotificationActivities(
   deps: NotificationDependencies,
-): NoticeActivities & ChannelTestActivities & PublishNoticeActivities & { deliverInspectionAlert: InspectionAlertSender; deliverPublishNotice: PublishNoticeSender } {
+): NoticeActivities & ChannelTestActivities & PublishNoticeActivities & { deliverInspectionAlert: InspectionAlertSender; startPublishNotice: PublishNoticeStarter } {
   const logger = deps.logger.child({ component: 'notifications' });
   const database = (): PrismaClient => {
     if (deps.prisma) return deps.prisma;
@@ -97,11 +97,14 @@ export function createNotificationActivities(
 
     /**
      * Sends an inspection's finding (the inspections' `sendAlert`, wired in activities/index.ts) to its template's owner, with
-     * `inspection:<findingId>` in place of a run. Rejects when any channel failed, so the finding
-     * stays unalerted and the next inspection tries those again (those that took it are not sent it again).
+     * `inspection:<findingId>` in place of a run. Rejects (retryable) when a channel may take it
+     * later, so the finding stays unalerted and the next inspection tries those again (those that
+     * took it are not sent it again). A channel that refused it for good (a bad signing key, a
+     * deleted channel) is recorded as given up for this alert, as a run's notice is, and neither
+     * fails the alert nor is tried again for it.
      */
     async deliverInspectionAlert(alert: InspectionAlert): Promise<void> {
-      const failed = await deliverTenantNotice({
+      const { transient } = await deliverTenantNotice({
         key: alert.key,
         kind: 'inspection_finding',
         tenantId: alert.tenantId,
@@ -110,8 +113,8 @@ export function createNotificationActivities(
         people: { users: alert.owner === null ? [] : [alert.owner], roles: [] },
         messageFor: (locale, recipients) => inspectionMessage(alert, locale, recipients, deps.publicBaseUrl),
       });
-      if (failed.length > 0) {
-        throw ApplicationFailure.create({ type: 'AlertDeliveryFailed', message: `the finding's alert did not reach every channel (${failed.join('; ')})` });
+      if (transient.length > 0) {
+        throw ApplicationFailure.create({ type: 'AlertDeliveryFailed', message: `the finding's alert did not reach every channel yet (${transient.join('; ')})` });
       }
     },
 
@@ -140,15 +143,18 @@ export function createNotificationActivities(
     /**
      * Starts a publish notice's delivery workflow (sendPublishNotice) from the publish's activity,
      * its id the notice's key: the publish goes on at once, and a retried activity starts it once.
+     * Rejects when Temporal did not take the start, so the calling activity is retried.
      */
-    async deliverPublishNotice(notice: PublishNotice): Promise<void> {
+    async startPublishNotice(notice: PublishNotice): Promise<void> {
       try {
         await Context.current().client.workflow.start(SEND_PUBLISH_NOTICE_WORKFLOW_TYPE, {
           workflowId: notice.key,
           taskQueue: Context.current().info.taskQueue,
           args: [notice],
-          // A notice is told once: a retried activity finds it started, or done.
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          // A retried activity finds the notice started, or done; one whose delivery workflow failed
+          // (or was terminated) starts it again, and the per-channel delivery records keep any
+          // channel that already took it from being sent it twice.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         });
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
@@ -267,19 +273,34 @@ export function createNotificationActivities(
   /**
    * A notice that is not a run's, to the channels the tenant's default and the template's
    * subscriptions route its kind to (and, when asked, to every channel reaching one of its people),
-   * each recorded under its key; answers the channels that failed.
+   * each recorded under its key. Answers the channels that failed: `transient` ones may take it on
+   * another attempt; `refused` ones never will, and their delivery is recorded as failed (given
+   * up), so later attempts at the same key leave them alone.
    */
-  async function deliverTenantNotice(notice: TenantNotice): Promise<string[]> {
+  async function deliverTenantNotice(notice: TenantNotice): Promise<{ transient: string[]; refused: string[] }> {
     const prisma = database();
     const recipients = await peopleOf(prisma, notice.tenantId, notice.people.users, notice.people.roles);
-    const channels = await planTenantNotice(prisma, notice, recipients);
+    const planned = await planTenantNotice(prisma, notice, recipients);
+    const givenUp = new Set(
+      (await prisma.notificationDelivery.findMany({ where: { eventKey: notice.key, status: 'failed' }, select: { channelId: true } })).map((row) => row.channelId),
+    );
+    const channels = planned.filter((channel) => !givenUp.has(channel.channelId));
     const log = logger.child({ eventKey: notice.key, kind: notice.kind, subject: notice.subject });
     const outcomes = await Promise.allSettled(
       channels.map((channel) =>
         attemptDelivery(prisma, notice.key, notice.tenantId, channel.channelId, log, async (loaded) => notice.messageFor(loaded.locale, recipients)),
       ),
     );
-    return outcomes.flatMap((outcome, index) => (outcome.status === 'rejected' ? [`${channels[index]!.channelName}: ${(outcome.reason as Error).message}`] : []));
+    const failed = { transient: [] as string[], refused: [] as string[] };
+    outcomes.forEach((outcome, index) => {
+      if (outcome.status === 'fulfilled') return;
+      const reason = outcome.reason as Error;
+      // attemptDelivery recorded a refusal as failed already: that record is the given-up one.
+      const refused = reason instanceof ApplicationFailure && reason.nonRetryable;
+      (refused ? failed.refused : failed.transient).push(`${channels[index]!.channelName}: ${reason.message}`);
+    });
+    if (failed.refused.length > 0) log.warn({ refused: failed.refused }, 'notice refused for good by some channels; not tried again for this event');
+    return failed;
   }
 
   /** Records a pending delivery per channel the notice goes to, and answers those channels. */

@@ -9,6 +9,7 @@ import { startTestWorker, type TestWorker } from '../support/worker';
 import { addTarget, publishShellTemplate } from '../history/support';
 import { addVersion, createShellTemplate, waitForApprovalGate, waitForPublish } from '../publishing/support';
 import { publishQueueWorkflowId } from '../../workflows/publishing/contract';
+import { SEND_PUBLISH_NOTICE_WORKFLOW_TYPE } from '../../workflows/notifications/publish-notice';
 
 /**
  * Notices that are not a run's, through the tenant's notification channels, from a worker wired
@@ -125,6 +126,90 @@ test('a finding is told once per state on the subscribed channels, in their lang
   expect([webhook.requests.length, feishu.requests.length]).toEqual([1, 1]);
 }, 90_000);
 
+/** A webhook channel posting to `target`, the only channel the template's findings go to (beside the tenant's default). */
+async function findingChannel(target: HttpReceiver, templateId: string): Promise<string> {
+  const created = await call(api, 'POST', '/api/v1/channels', { json: { name: uniqueName('channel'), kind: 'webhook', secrets: { url: `${target.url}/hook`, signingKey: WEBHOOK_KEY } } });
+  expect(created.status).toBe(201);
+  expect((await call(api, 'PUT', `/api/v1/subscriptions/${templateId}`, { json: { routes: { inspection_finding: [created.body.id] } } })).status).toBeLessThan(300);
+  return created.body.id as string;
+}
+
+async function findingOf(rule: string, templateId: string): Promise<{ id: string; status: string }> {
+  const [finding] = (await call(api, 'GET', `/api/v1/inspections?status=all&rule=${rule}&templateId=${templateId}`)).body.items;
+  expect(finding).toBeDefined();
+  return finding;
+}
+
+const findingDeliveries = async (findingId: string) =>
+  (await call(api, 'GET', `/api/v1/notifications?runId=${encodeURIComponent(`inspection:${findingId}`)}`)).body.items as any[];
+
+test('a finding is told again each time it changes, back to a state told before too, and when it reopens; unchanged, once', async () => {
+  const webhook = await receiver(() => ({ body: { ok: true } }));
+  const published = await publishShellTemplate(api, 'staging', { only: 'echo toggled' });
+  await findingChannel(webhook, published.templateId);
+  const told = (rule: string) =>
+    webhook.requests.map((request) => JSON.parse(request.body)).filter((payload) => payload.data.templateId === published.templateId && payload.data.rule === rule);
+
+  // Found, told; found again unchanged, not told again.
+  await inspect();
+  await inspect();
+  expect(told('template-without-owner')).toHaveLength(1);
+
+  // Cleared (an owner), then found again in the very state told before: told again, under a new key.
+  expect((await call(api, 'PATCH', `/api/v1/templates/${published.templateId}`, { json: { owner: 'dana' } })).status).toBe(200);
+  await inspect();
+  expect((await findingOf('template-without-owner', published.templateId)).status).toBe('resolved');
+  expect((await call(api, 'PATCH', `/api/v1/templates/${published.templateId}`, { json: { owner: null } })).status).toBe(200);
+  await inspect();
+  await inspect();
+  const ownerless = told('template-without-owner');
+  expect(ownerless).toHaveLength(2);
+  expect(ownerless[0].eventKey).not.toBe(ownerless[1].eventKey);
+
+  // A schedule left online for the offline definition: schedule 1, then 2, then 1 again, each told.
+  const offline = await call(api, 'POST', `/api/v1/templates/${published.templateId}/targets/staging/offline`);
+  expect((await waitForPublish(api, offline.body.id)).status).toBe('offline');
+  for (const scheduleId of [4242, 4343, 4242]) {
+    fake.inject({ method: 'GET', path: new RegExp(`/schedules\\?.*${published.definitionCode}`), status: 200, body: onlineScheduleList(published.definitionCode, scheduleId) });
+    await inspect();
+  }
+  const schedules = told('schedule-online-definition-offline');
+  expect(schedules.map((payload) => payload.data.details.scheduleIds)).toEqual([[4242], [4343], [4242]]);
+  expect(new Set(schedules.map((payload) => payload.eventKey)).size).toBe(3);
+  const finding = await findingOf('schedule-online-definition-offline', published.templateId);
+  const delivered = (await findingDeliveries(finding.id)).filter((item) => item.status === 'succeeded');
+  expect(new Set(delivered.map((item) => item.eventKey))).toEqual(new Set(schedules.map((payload) => payload.eventKey)));
+}, 120_000);
+
+test('a channel that refuses alerts for good neither slows nor fails an inspection; its delivery shows failed and is not tried again', async () => {
+  const refusing = await receiver(() => ({ status: 401, body: 'bad signature' }));
+  const published = await publishShellTemplate(api, 'staging', { only: 'echo refused' });
+  const channelId = await findingChannel(refusing, published.templateId);
+
+  const started = Date.now();
+  const result = await inspect();
+  // A retried alert waits 1 s, 2 s and 4 s between its attempts: well over this.
+  expect(Date.now() - started).toBeLessThan(5_000);
+  expect(result.alertFailures).toBe(0);
+  expect(refusing.requests).toHaveLength(1);
+  const finding = await findingOf('template-without-owner', published.templateId);
+  expect((await findingDeliveries(finding.id)).find((item) => item.channel.id === channelId)).toMatchObject({
+    status: 'failed',
+    attempts: 1,
+    lastError: expect.stringContaining('401'),
+  });
+
+  // The finding counts as told: the next inspection neither tries that channel again nor fails.
+  expect((await inspect()).alertFailures).toBe(0);
+  expect(refusing.requests).toHaveLength(1);
+}, 90_000);
+
+/** A DolphinScheduler schedule list holding one online schedule of the definition. */
+function onlineScheduleList(definitionCode: number, scheduleId: number): string {
+  const schedule = { id: scheduleId, workflowDefinitionCode: definitionCode, crontab: '0 0 3 * * ? *', releaseState: 'ONLINE', startTime: '2026-01-01 00:00:00', endTime: '2100-01-01 00:00:00', timezoneId: 'UTC' };
+  return JSON.stringify({ code: 0, msg: 'success', data: { totalList: [schedule], total: 1, totalPage: 1, pageSize: 100, currentPage: 1 }, success: true, failed: false });
+}
+
 test('a publish waiting for approval reaches its approvers on the channels that know them; a failed one is told to its subscribers', async () => {
   const feishu = await receiver((request) => {
     const body = JSON.parse(request.body);
@@ -136,6 +221,8 @@ test('a publish waiting for approval reaches its approvers on the channels that 
   const feishuId = await create({ kind: 'feishu', secrets: { url: `${feishu.url}/bot`, signingKey: FEISHU_SECRET } });
   const webhookId = await create({ kind: 'webhook', locale: 'zh-CN', secrets: { url: `${webhook.url}/hook`, signingKey: WEBHOOK_KEY } });
   expect((await call(api, 'PUT', '/api/v1/people/pat', { json: { displayName: 'Pat', imIds: { feishu: 'ou_pat' }, roles: ['approver'] } })).status).toBeLessThan(300);
+  // An admin may approve a publish too, so an admin is told as well.
+  expect((await call(api, 'PUT', '/api/v1/people/ada', { json: { displayName: 'Ada', imIds: { feishu: 'ou_ada' }, roles: ['admin'] } })).status).toBeLessThan(300);
   const template = await createShellTemplate(api, { a: 'echo a' });
   expect((await call(api, 'PUT', `/api/v1/subscriptions/${template.id}`, { json: { routes: { publish_failed: [webhookId] } } })).status).toBeLessThan(300);
 
@@ -145,10 +232,17 @@ test('a publish waiting for approval reaches its approvers on the channels that 
   await waitForApprovalGate(api.temporal, publishQueueWorkflowId(api.tenant.id, template.id, 'staging'), gated.body.id);
   const asked = JSON.parse((await until(() => feishu.requests[0])).body).content.post.en_us;
   expect(asked.title).toBe(`Approval needed to publish: ${template.name} v1 to staging`);
-  expect(asked.content).toContainEqual([{ tag: 'at', user_id: 'ou_pat' }]);
+  expect(asked.content).toContainEqual([
+    { tag: 'at', user_id: 'ou_ada' },
+    { tag: 'at', user_id: 'ou_pat' },
+  ]);
   expect(JSON.stringify(asked.content)).toContain(`${PUBLIC_BASE_URL}/api/v1/publishes/${gated.body.id}`);
-  const approvalDeliveries = (await call(api, 'GET', `/api/v1/notifications?runId=${encodeURIComponent(`publish:${gated.body.id}`)}`)).body.items as any[];
-  expect(approvalDeliveries.find((item) => item.channel.id === feishuId)).toMatchObject({ eventKind: 'publish_approval_requested', status: 'succeeded' });
+  // The receiver answers before the success is recorded: wait for the record.
+  const approvalDelivery = await until(async () => {
+    const items = (await call(api, 'GET', `/api/v1/notifications?runId=${encodeURIComponent(`publish:${gated.body.id}`)}`)).body.items as any[];
+    return items.find((item) => item.channel.id === feishuId && item.status === 'succeeded');
+  });
+  expect(approvalDelivery).toMatchObject({ eventKind: 'publish_approval_requested' });
   expect(webhook.requests).toHaveLength(0);
   const approverToken = await tokenFor(api, 'pat', ['approver']);
   expect((await call(api, 'POST', `/api/v1/publishes/${gated.body.id}/approve`, { token: approverToken })).status).toBe(200);
@@ -171,6 +265,36 @@ test('a publish waiting for approval reaches its approvers on the channels that 
   const told = JSON.parse(webhook.requests[0]!.body);
   expect(told).toMatchObject({ kind: 'publish_failed', title: `发布失败：${template.name} v${v2} 到 staging`, link: `${PUBLIC_BASE_URL}/api/v1/publishes/${failing.body.id}` });
   expect(told.recipients.map((person: { subject: string }) => person.subject)).toEqual(['alice']);
+}, 90_000);
+
+test('a failed publish is told even when an earlier delivery of its notice ended without telling it', async () => {
+  const webhook = await receiver(() => ({ body: { ok: true } }));
+  const created = await call(api, 'POST', '/api/v1/channels', { json: { name: uniqueName('channel'), kind: 'webhook', secrets: { url: `${webhook.url}/hook`, signingKey: WEBHOOK_KEY } } });
+  const template = await createShellTemplate(api, { a: 'echo a' });
+  expect((await call(api, 'PUT', `/api/v1/subscriptions/${template.id}`, { json: { routes: { publish_failed: [created.body.id] } } })).status).toBeLessThan(300);
+  const gated = await call(api, 'POST', `/api/v1/templates/${template.id}/versions/1/publish`, { json: { target: 'staging', requireApproval: true } });
+  await waitForApprovalGate(api.temporal, publishQueueWorkflowId(api.tenant.id, template.id, 'staging'), gated.body.id);
+
+  // A delivery of this publish's failure notice that ended without telling anyone (as one whose
+  // planning gave up while the database was down would): on a task queue no worker polls, terminated.
+  const key = `publish:${gated.body.id}:publish_failed`;
+  const earlier = await worker.client.workflow.start(SEND_PUBLISH_NOTICE_WORKFLOW_TYPE, {
+    workflowId: key,
+    taskQueue: `nobody-${randomUUID()}`,
+    args: [{ kind: 'publish_failed', key, tenantId: api.tenant.id, publishId: gated.body.id, templateId: template.id, templateName: template.name, templateVersion: 1, target: 'staging', requestedBy: 'alice', approverRoles: [] }],
+  });
+  await earlier.terminate('its planning gave up');
+
+  fake.inject({ method: 'GET', path: /gen-task-codes/, status: 401, times: 1 });
+  expect((await call(api, 'POST', `/api/v1/publishes/${gated.body.id}/approve`, { token: await tokenFor(api, 'ada', ['admin']) })).status).toBe(200);
+  expect((await waitForPublish(api, gated.body.id)).status).toBe('failed');
+  // The failure's notice is started anew (the terminated delivery does not block it) and tells its subscriber.
+  const again = await until(async () => {
+    const { runId } = await worker.client.workflow.getHandle(key).describe();
+    return runId !== earlier.firstExecutionRunId ? runId : undefined;
+  });
+  await worker.client.workflow.getHandle(key, again).result();
+  expect(webhook.requests.map((request) => JSON.parse(request.body).kind)).toEqual(['publish_failed']);
 }, 90_000);
 
 /** Polls until `read` gives something. */

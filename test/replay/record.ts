@@ -13,6 +13,9 @@
  * settled step; templatesEvaluatedByJsonata.json: two steps whose templates JSONata evaluated,
  * scheduled in the order its promises settled), and are replayed like the others.
  *
+ * sendNotice.json and sendPublishNotice.json (a notice's and a publish notice's own delivery) use a
+ * database of their own, which this script starts too.
+ *
  * publishQueue.json (the publish workflow: an approved publish, a failed one, an offline) needs
  * the database and a DolphinScheduler, so test/publishing/publish-fake.test.ts records it:
  *   RECORD_HISTORIES=1 npx jest test/publishing/publish-fake.test.ts -t replays
@@ -33,6 +36,8 @@ import { startEmbeddedPostgres } from '../../scripts/lib/embedded-postgres';
 import { migrateDatabase } from '../../scripts/lib/migrate';
 import type { Notice } from '../../workflows/notifications/notice';
 import { sendNotice } from '../../workflows/notifications/send-notice';
+import type { PublishNotice } from '../../workflows/notifications/publish-notice';
+import { sendPublishNotice } from '../../workflows/notifications/send-publish-notice';
 import { ensureSearchAttributes } from '../../apps/common/temporal';
 import { freePort } from '../../scripts/lib/free-port';
 import { startTemporalDevServer } from '../../scripts/lib/temporal-dev-server';
@@ -47,7 +52,7 @@ import {
   type ControlCommand,
 } from '../../workflows/contract';
 import { SpecSchema, type SpecInput } from '../../workflows/spec/schema';
-import type { RunInput } from '../../workflows/contract';
+import type { RunInput, SubscribableKind } from '../../workflows/contract';
 import { runStartOptions } from '../../apps/common/run-start-options';
 import type { TemplateVersionReader } from '../../activities/template-runs';
 import { startTestWorker } from '../support/worker';
@@ -311,7 +316,7 @@ const recordings: Record<string, Recording> = {
    * 503 (retried in the activity), and recorded.
    */
   async sendNotice(client, taskQueue, url) {
-    const { tenantId, templateId } = await noticeTenant(url('/notice'));
+    const { tenantId, templateId } = await noticeTenant({ slug: 'recorded', channelId: '00000000-0000-4000-8000-00000000000c', receiver: url('/notice'), kind: 'run_failed' });
     const notice: Notice = {
       key: 'sendNotice',
       kind: 'run_failed',
@@ -321,6 +326,36 @@ const recordings: Record<string, Recording> = {
       error: { message: 'step call failed' },
     };
     const handle = await client.workflow.start(sendNotice, { workflowId: 'sendNotice', taskQueue, args: [notice] });
+    await handle.result();
+    return handle;
+  },
+
+  /**
+   * A publish notice's delivery workflow (workflows/notifications/send-publish-notice.ts): a failed
+   * publish planned to the one channel subscribed to publish_failed, delivered after the receiver
+   * first answered 503, and recorded.
+   */
+  async sendPublishNotice(client, taskQueue, url) {
+    const { tenantId, templateId } = await noticeTenant({
+      slug: 'recorded-publish',
+      channelId: '00000000-0000-4000-8000-00000000000d',
+      receiver: url('/publish-notice'),
+      kind: 'publish_failed',
+    });
+    const notice: PublishNotice = {
+      kind: 'publish_failed',
+      key: 'sendPublishNotice',
+      tenantId,
+      publishId: '00000000-0000-4000-8000-00000000000e',
+      templateId,
+      templateName: 'recorded',
+      templateVersion: 1,
+      target: 'staging',
+      requestedBy: 'alice',
+      approverRoles: [],
+      error: { message: 'the target answered 401', state: 'the definition holds the new version and is offline; publish again to bring it online' },
+    };
+    const handle = await client.workflow.start(sendPublishNotice, { workflowId: 'sendPublishNotice', taskQueue, args: [notice] });
     await handle.result();
     return handle;
   },
@@ -504,17 +539,17 @@ function startNamedRun(client: Client, taskQueue: string, name: string, input: R
 
 let noticeDatabase: { prisma: PrismaClient; secrets: SecretStore } | undefined;
 
-/** A tenant with a Slack channel at `receiver`, subscribed to run_failed (the sendNotice recording). */
-async function noticeTenant(receiver: string): Promise<{ tenantId: string; templateId: string }> {
+/** A tenant with a Slack channel at `receiver`, its template subscribed to `kind` on it (the notice recordings). */
+async function noticeTenant(options: { slug: string; channelId: string; receiver: string; kind: SubscribableKind }): Promise<{ tenantId: string; templateId: string }> {
   const { prisma, secrets } = noticeDatabase!;
-  const tenant = await prisma.tenant.create({ data: { slug: 'recorded', name: 'recorded' } });
+  const { slug, channelId, receiver, kind } = options;
+  const tenant = await prisma.tenant.create({ data: { slug, name: slug } });
   const template = await prisma.template.create({ data: { tenantId: tenant.id, name: 'recorded', createdBy: 'alice' } });
-  const channelId = '00000000-0000-4000-8000-00000000000c';
   await secrets.put(tenant.id, channelSecretName(channelId, 'url'), { value: receiver }, 'alice');
   await prisma.notificationChannel.create({
     data: { id: channelId, tenantId: tenant.id, name: 'recorded', kind: 'slack', secretRefs: { url: channelSecretName(channelId, 'url') }, createdBy: 'alice', updatedBy: 'alice' },
   });
-  await prisma.notificationSubscription.create({ data: { tenantId: tenant.id, scope: template.id, routes: { run_failed: [channelId] }, updatedBy: 'alice' } });
+  await prisma.notificationSubscription.create({ data: { tenantId: tenant.id, scope: template.id, routes: { [kind]: [channelId] }, updatedBy: 'alice' } });
   return { tenantId: tenant.id, templateId: template.id };
 }
 
@@ -562,6 +597,7 @@ async function main(): Promise<void> {
 
   const http = await startHttpServer({
     '/notice': (_request, response, hits) => (hits < 2 ? response.writeHead(503).end('busy') : response.writeHead(200).end('ok')),
+    '/publish-notice': (_request, response, hits) => (hits < 2 ? response.writeHead(503).end('busy') : response.writeHead(200).end('ok')),
     '/flaky': (_request, response, hits) => (hits < 3 ? json(response, 503, { error: 'busy' }) : json(response, 200, { ok: true })),
     '/once': (request, response) =>
       String(request.headers['idempotency-key']).endsWith('#2') ? json(response, 200, { ok: true }) : json(response, 400, { error: 'no' }),

@@ -2,9 +2,15 @@ import { ActivityFailure, ApplicationFailure, log, proxyActivities } from '@temp
 import { DeliveryErrorType } from './notice';
 import type { PublishNotice, PublishNoticeActivities } from './publish-notice';
 
+/**
+ * Planning and record keeping read and write the database only, and a failed publish has no one
+ * else to tell of it: retried for a day like delivery, so a database down for a while delays the
+ * notice instead of losing it.
+ */
 const { planPublishNotice, recordPublishNoticeGaveUp } = proxyActivities<PublishNoticeActivities>({
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
+  scheduleToCloseTimeout: '24h',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 
 /** As a run's notices (send-notice.ts): retried with backoff for a day, one attempt bounded well below its timeout. */
@@ -22,7 +28,8 @@ const { deliverPublishNoticeTo } = proxyActivities<PublishNoticeActivities>({
 /**
  * Delivers a publish's notice (waiting for approval, failed) to each of its channels on its own,
  * with retries. Started by the publish's activity with the notice's key as workflow id, so the
- * publish never waits for a receiver and a notice started twice is delivered once.
+ * publish never waits for a receiver and a notice started twice is delivered once (a start after
+ * one that failed runs again, and channels whose delivery is recorded as succeeded are skipped).
  */
 export async function sendPublishNotice(notice: PublishNotice): Promise<void> {
   const targets = await planPublishNotice(notice);

@@ -1,5 +1,6 @@
 import type { Prisma, PrismaClient } from '@prisma/client';
 import { SUBSCRIBABLE_KINDS, type SubscribableKind } from '../../../workflows/contract';
+import { MENTIONING_KINDS, type ChannelKind } from './channels';
 
 /**
  * Subscriptions: per tenant a default (scope "*") and per template (scope = the template's id),
@@ -50,9 +51,9 @@ export async function subscribedChannels(db: Database, tenantId: string, templat
  * them. An approval's approvers are told on these even without a subscription (the generic webhook
  * reaches a system, not a person, so it is told only when subscribed).
  */
-export const PERSON_REACHING_KINDS = ['email', 'slack', 'feishu', 'dingtalk', 'wecom'] as const;
+export const PERSON_REACHING_KINDS = ['email', ...MENTIONING_KINDS] as const satisfies readonly ChannelKind[];
 
-/** The tenant's enabled channels that can reach a person, oldest name first. */
+/** The tenant's enabled channels that can reach a person, in order of their names. */
 export async function personReachingChannels(db: Database, tenantId: string): Promise<{ id: string; name: string; kind: string }[]> {
   return db.notificationChannel.findMany({
     where: { tenantId, enabled: true, kind: { in: [...PERSON_REACHING_KINDS] } },

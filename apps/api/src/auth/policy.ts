@@ -1,3 +1,4 @@
+import { grants, type Role } from '../../../common/auth/roles';
 import type { Principal } from '../http/principal';
 
 /**
@@ -7,21 +8,8 @@ import type { Principal } from '../http/principal';
  * the handlers scope every read and write to the caller's tenant, so they answer 404.
  */
 
-/** flowpilot's roles within a tenant. A credential may carry other names too (e.g. `sre`), which only approval steps read. */
-export const ROLES = ['admin', 'editor', 'operator', 'approver', 'viewer'] as const;
-export type Role = (typeof ROLES)[number];
-
-/**
- * What each role grants. Admin grants everything. Editors, operators and approvers also read,
- * since nobody can edit, operate or decide on what they cannot see.
- */
-const GRANTS: Record<Role, readonly Role[]> = {
-  admin: ROLES,
-  editor: ['editor', 'viewer'],
-  operator: ['operator', 'viewer'],
-  approver: ['approver', 'viewer'],
-  viewer: ['viewer'],
-};
+/** The roles and what each grants live in apps/common, where the worker reads them too. */
+export { ROLES, type Role } from '../../../common/auth/roles';
 
 /** A role of the caller's tenant, or a system administrator's credential. */
 export type Access = { role: Role } | { system: true };
@@ -172,7 +160,7 @@ export function policyFor(method: string, path: string): Access {
 
 export function allows(access: Access, principal: Principal): boolean {
   if ('system' in access) return principal.system;
-  return principal.roles.some((role) => (GRANTS[role as Role] ?? []).includes(access.role));
+  return principal.roles.some((role) => grants(role, access.role));
 }
 
 export function describeAccess(access: Access): string {
