@@ -11,7 +11,8 @@
  * Histories of older workflow code that no recording makes any more stay in histories/ under a
  * name saying what they keep (approvalAnsweredAtOnce.json: before decisions answered with the
  * settled step; templatesEvaluatedByJsonata.json: two steps whose templates JSONata evaluated,
- * scheduled in the order its promises settled), and are replayed like the others.
+ * scheduled in the order its promises settled; inspectionsAlertsOneByOne.json: an inspection that
+ * alerted its findings one after the other), and are replayed like the others.
  *
  * sendNotice.json and sendPublishNotice.json (a notice's and a publish notice's own delivery) use a
  * database of their own, which this script starts too.

@@ -1,5 +1,6 @@
 import { allows, policyFor, MissingPolicy, ROLES, type Access } from '../../../apps/api/src/auth/policy';
 import type { Principal } from '../../../apps/api/src/http/principal';
+import { PUBLISH_APPROVER_ROLES } from '../../../activities/dolphinscheduler/publish-activities';
 
 const principal = (roles: string[], system = false): Principal => ({ subject: 's', tenantId: 't', roles, system, credential: 'token:x' });
 
@@ -19,6 +20,14 @@ describe('roles', () => {
     const system: Access = { system: true };
     expect(allows(system, principal(['admin']))).toBe(false);
     expect(allows(system, principal([], true))).toBe(true);
+  });
+
+  test('a publish awaiting approval is told to exactly the roles its approve and reject routes let decide', () => {
+    for (const route of ['/api/v1/publishes/:id/approve', '/api/v1/publishes/:id/reject']) {
+      const deciding = ROLES.filter((role) => allows(policyFor('post', route), principal([role])));
+      expect(PUBLISH_APPROVER_ROLES).toEqual(deciding);
+    }
+    expect(PUBLISH_APPROVER_ROLES).toEqual(['admin', 'approver']);
   });
 
   test('a route without an entry has no policy', () => {
