@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
+import { createPublishActivities, type PublishNotice } from '../../activities/dolphinscheduler/publish-activities';
+import { createLogger } from '../../apps/common/logger';
 import { publishQueueWorkflowId } from '../../workflows/publishing/contract';
 import { call, tokenFor } from '../api/harness';
 import { toHistoryFile } from '../replay/history-file';
@@ -60,6 +62,45 @@ publishingScenarios(
       expect(retried.status).toBe(202);
       expect((await waitForPublish(api, retried.body.id)).status).toBe('published');
     }, 150_000);
+
+    test('a failed publish whose notice could not be started is retried into telling it, without compensating or recording twice', async () => {
+      const { api, target } = env();
+      const template = await createShellTemplate(api, { a: 'echo a' });
+      const first = await waitForPublish(api, (await call(api, 'POST', `/api/v1/templates/${template.id}/versions/1/publish`, { json: { target } })).body.id);
+      const v2 = await addVersion(api, template.id, { a: 'echo a2' });
+      fake.inject({
+        method: 'PUT',
+        path: new RegExp(`/workflow-definition/${first.dolphinScheduler.definitionCode}$`),
+        body: JSON.stringify({ code: 10107, msg: 'update workflow definition error', data: null, success: false, failed: true }),
+      });
+      const answer = await call(api, 'POST', `/api/v1/templates/${template.id}/versions/${v2}/publish`, { json: { target } });
+      const failed = await waitForPublish(api, answer.body.id);
+      expect(failed.steps.map((s: { step: string }) => s.step)).toContain('compensate');
+
+      // The activity the workflow ran, again, as Temporal retries it after the notice's start was
+      // refused (Temporal itself cannot be made to refuse a start here: the starter stands in for it).
+      const started: PublishNotice[] = [];
+      let refuseNext = true;
+      const activities = createPublishActivities({
+        logger: createLogger('test', 'silent'),
+        prisma: api.prisma,
+        startPublishNotice: async (notice) => {
+          if (refuseNext) {
+            refuseNext = false;
+            throw new Error('the notice could not be started');
+          }
+          started.push(notice);
+        },
+      });
+      const failure = { type: failed.error.type, message: failed.error.message };
+      await expect(activities.publishFailed(answer.body.id, failure)).rejects.toThrow('the notice could not be started');
+      await activities.publishFailed(answer.body.id, failure);
+      expect(started).toEqual([
+        expect.objectContaining({ kind: 'publish_failed', key: `publish:${answer.body.id}:publish_failed`, error: { message: failure.message, state: failed.error.state } }),
+      ]);
+      const after = await waitForPublish(api, answer.body.id);
+      expect({ steps: after.steps, error: after.error, finishedAt: after.finishedAt }).toEqual({ steps: failed.steps, error: failed.error, finishedAt: failed.finishedAt });
+    });
 
     test('the publish queue replays its own history: an approved publish, a failed one, and an offline', async () => {
       const { api, target } = env();
