@@ -28,9 +28,10 @@ import {
  * one queue and none interleaves with another on the same DolphinScheduler definition. It ends when
  * its queue is empty; the next request starts it again (signal-with-start).
  *
- * Each request: an optional approval gate (approvers hold the approver role; the requester may not
- * approve their own publish), then the steps, each an activity that records itself. A step that
- * keeps failing ends the publish in `publishFailed`, which compensates and records `failed`.
+ * Each request: an optional approval gate (approvers hold a role granting approval; the requester
+ * may not approve their own publish), then the steps, each an activity that records itself. A step
+ * that keeps failing ends the publish in `publishFailed`, which compensates, records `failed` and
+ * starts the failure's notice.
  */
 
 /**
