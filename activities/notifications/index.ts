@@ -282,7 +282,7 @@ export function createNotificationActivities(
     const recipients = await peopleOf(prisma, notice.tenantId, notice.people.users, notice.people.roles);
     const planned = await planTenantNotice(prisma, notice, recipients);
     const givenUp = new Set(
-      (await prisma.notificationDelivery.findMany({ where: { eventKey: notice.key, status: 'failed' }, select: { channelId: true } })).map((row) => row.channelId),
+      (await prisma.notificationDelivery.findMany({ where: { tenantId: notice.tenantId, eventKey: notice.key, status: 'failed' }, select: { channelId: true } })).map((row) => row.channelId),
     );
     const channels = planned.filter((channel) => !givenUp.has(channel.channelId));
     const log = logger.child({ eventKey: notice.key, kind: notice.kind, subject: notice.subject });
