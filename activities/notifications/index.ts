@@ -66,25 +66,7 @@ export function createNotificationActivities(
       const routes: ReadonlyMap<string, string[]> = await subscribedChannels(prisma, notice.tenantId, notice.run.templateId);
       const subscribed = routes.get(notice.kind) ?? [];
       const channelIds = [...new Set([...subscribed, ...(await approverChannels(prisma, notice)), ...(await stepChannels(prisma, notice))])];
-      if (channelIds.length === 0) return [];
-      const channels = await prisma.notificationChannel.findMany({
-        where: { tenantId: notice.tenantId, id: { in: channelIds } },
-        select: { id: true, name: true },
-        orderBy: { name: 'asc' },
-      });
-      await prisma.notificationDelivery.createMany({
-        data: channels.map((channel) => ({
-          tenantId: notice.tenantId,
-          eventKey: notice.key,
-          eventKind: notice.kind,
-          runId: notice.run.id,
-          stepId: notice.step?.id ?? null,
-          channelId: channel.id,
-          channelName: channel.name,
-        })),
-        skipDuplicates: true,
-      });
-      return channels.map((channel) => ({ channelId: channel.id, channelName: channel.name }));
+      return planDeliveries(prisma, { tenantId: notice.tenantId, key: notice.key, kind: notice.kind, subject: notice.run.id, stepId: notice.step?.id ?? null }, channelIds);
     },
 
     async deliverNotice(notice: Notice, channelId: string): Promise<DeliveryOutcome> {
@@ -133,11 +115,8 @@ export function createNotificationActivities(
       );
     },
 
-    async recordPublishNoticeGaveUp(notice: PublishNotice, channelId: string, reason: string): Promise<void> {
-      await database().notificationDelivery.updateMany({
-        where: { eventKey: notice.key, channelId, status: { not: 'succeeded' } },
-        data: { status: 'failed', lastError: clip(reason) },
-      });
+    recordPublishNoticeGaveUp(notice: PublishNotice, channelId: string, reason: string): Promise<void> {
+      return recordGaveUp(notice.key, channelId, reason);
     },
 
     /**
@@ -161,11 +140,8 @@ export function createNotificationActivities(
       }
     },
 
-    async recordDeliveryGaveUp(notice: Notice, channelId: string, reason: string): Promise<void> {
-      await database().notificationDelivery.updateMany({
-        where: { eventKey: notice.key, channelId, status: { not: 'succeeded' } },
-        data: { status: 'failed', lastError: clip(reason) },
-      });
+    recordDeliveryGaveUp(notice: Notice, channelId: string, reason: string): Promise<void> {
+      return recordGaveUp(notice.key, channelId, reason);
     },
 
     async isApprovalPending(runId: string, stepId: string): Promise<boolean> {
@@ -307,25 +283,46 @@ export function createNotificationActivities(
   async function planTenantNotice(prisma: PrismaClient, notice: Omit<TenantNotice, 'messageFor'>, recipients: Recipient[]): Promise<NoticeTarget[]> {
     const subscribed = (await subscribedChannels(prisma, notice.tenantId, notice.templateId)).get(notice.kind) ?? [];
     const reaching = notice.alwaysToReachablePeople ? await channelsReaching(prisma, notice.tenantId, recipients) : [];
-    const channelIds = [...new Set([...subscribed, ...reaching])];
+    return planDeliveries(prisma, { tenantId: notice.tenantId, key: notice.key, kind: notice.kind, subject: notice.subject, stepId: null }, [...new Set([...subscribed, ...reaching])]);
+  }
+
+  /**
+   * Records a pending delivery of one notice per channel (those of the tenant's that still exist),
+   * once whatever the retries, and answers those channels. `subject` is the run, or
+   * `inspection:<id>` / `publish:<id>` for a tenant's notices.
+   */
+  async function planDeliveries(
+    prisma: PrismaClient,
+    planned: { tenantId: string; key: string; kind: string; subject: string; stepId: string | null },
+    channelIds: string[],
+  ): Promise<NoticeTarget[]> {
     if (channelIds.length === 0) return [];
     const channels = await prisma.notificationChannel.findMany({
-      where: { tenantId: notice.tenantId, id: { in: channelIds } },
+      where: { tenantId: planned.tenantId, id: { in: channelIds } },
       select: { id: true, name: true },
       orderBy: { name: 'asc' },
     });
     await prisma.notificationDelivery.createMany({
       data: channels.map((channel) => ({
-        tenantId: notice.tenantId,
-        eventKey: notice.key,
-        eventKind: notice.kind,
-        runId: notice.subject,
+        tenantId: planned.tenantId,
+        eventKey: planned.key,
+        eventKind: planned.kind,
+        runId: planned.subject,
+        stepId: planned.stepId,
         channelId: channel.id,
         channelName: channel.name,
       })),
       skipDuplicates: true,
     });
     return channels.map((channel) => ({ channelId: channel.id, channelName: channel.name }));
+  }
+
+  /** A delivery retried until Temporal gave up on it: failed, with why, unless it had succeeded. */
+  async function recordGaveUp(eventKey: string, channelId: string, reason: string): Promise<void> {
+    await database().notificationDelivery.updateMany({
+      where: { eventKey, channelId, status: { not: 'succeeded' } },
+      data: { status: 'failed', lastError: clip(reason) },
+    });
   }
 
   function publishRecipients(prisma: PrismaClient, notice: PublishNotice): Promise<Recipient[]> {

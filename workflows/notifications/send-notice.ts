@@ -1,27 +1,10 @@
-import { ActivityFailure, ApplicationFailure, log, proxyActivities, sleep } from '@temporalio/workflow';
-import { DeliveryErrorType, type Notice, type NoticeActivities } from './notice';
+import { log, proxyActivities, sleep } from '@temporalio/workflow';
+import { DELIVERY_ACTIVITY_OPTIONS, RECORD_KEEPING_ACTIVITY_OPTIONS, deliveryFailureReason } from './delivery-policy';
+import type { Notice, NoticeActivities } from './notice';
 
-/** Planning reads the database only: a few quick retries. */
-const { planNoticeDeliveries, recordDeliveryGaveUp, isApprovalPending } = proxyActivities<NoticeActivities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
-});
+const { planNoticeDeliveries, recordDeliveryGaveUp, isApprovalPending } = proxyActivities<NoticeActivities>(RECORD_KEEPING_ACTIVITY_OPTIONS);
 
-/**
- * Delivery retries with backoff for a day: a receiver that is down for a while gets the message
- * once it is back. One attempt is bounded well below its timeout (activities/notifications), so an
- * attempt Temporal gave up on is never still sending when the next one starts.
- */
-const { deliverNotice } = proxyActivities<NoticeActivities>({
-  startToCloseTimeout: '1m',
-  scheduleToCloseTimeout: '24h',
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '1m',
-    nonRetryableErrorTypes: [DeliveryErrorType.Refused, DeliveryErrorType.ChannelUnusable],
-  },
-});
+const { deliverNotice } = proxyActivities<NoticeActivities>(DELIVERY_ACTIVITY_OPTIONS);
 
 /**
  * Delivers one notice to every channel subscribed to it, each on its own with retries, and for an
@@ -47,16 +30,10 @@ async function deliverToChannels(notice: Notice): Promise<void> {
       try {
         await deliverNotice(notice, target.channelId);
       } catch (error) {
-        const reason = failureReason(error);
+        const reason = deliveryFailureReason(error);
         log.warn('notice delivery gave up', { key: notice.key, channel: target.channelName, reason });
         await recordDeliveryGaveUp(notice, target.channelId, reason);
       }
     }),
   );
-}
-
-function failureReason(error: unknown): string {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (cause instanceof ApplicationFailure) return `${cause.type ?? 'Error'}: ${cause.message}`;
-  return cause instanceof Error ? cause.message : String(cause);
 }

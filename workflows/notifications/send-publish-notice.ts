@@ -1,29 +1,9 @@
-import { ActivityFailure, ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
-import { DeliveryErrorType } from './notice';
+import { log, proxyActivities } from '@temporalio/workflow';
+import { DELIVERY_ACTIVITY_OPTIONS, RECORD_KEEPING_ACTIVITY_OPTIONS, deliveryFailureReason } from './delivery-policy';
 import type { PublishNotice, PublishNoticeActivities } from './publish-notice';
 
-/**
- * Planning and record keeping read and write the database only, and a failed publish has no one
- * else to tell of it: retried for a day like delivery, so a database down for a while delays the
- * notice instead of losing it.
- */
-const { planPublishNotice, recordPublishNoticeGaveUp } = proxyActivities<PublishNoticeActivities>({
-  startToCloseTimeout: '30s',
-  scheduleToCloseTimeout: '24h',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
-});
-
-/** As a run's notices (send-notice.ts): retried with backoff for a day, one attempt bounded well below its timeout. */
-const { deliverPublishNoticeTo } = proxyActivities<PublishNoticeActivities>({
-  startToCloseTimeout: '1m',
-  scheduleToCloseTimeout: '24h',
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '1m',
-    nonRetryableErrorTypes: [DeliveryErrorType.Refused, DeliveryErrorType.ChannelUnusable],
-  },
-});
+const { planPublishNotice, recordPublishNoticeGaveUp } = proxyActivities<PublishNoticeActivities>(RECORD_KEEPING_ACTIVITY_OPTIONS);
+const { deliverPublishNoticeTo } = proxyActivities<PublishNoticeActivities>(DELIVERY_ACTIVITY_OPTIONS);
 
 /**
  * Delivers a publish's notice (waiting for approval, failed) to each of its channels on its own,
@@ -38,8 +18,7 @@ export async function sendPublishNotice(notice: PublishNotice): Promise<void> {
       try {
         await deliverPublishNoticeTo(notice, target.channelId);
       } catch (error) {
-        const cause = error instanceof ActivityFailure ? error.cause : error;
-        const reason = cause instanceof ApplicationFailure ? `${cause.type ?? 'Error'}: ${cause.message}` : cause instanceof Error ? cause.message : String(cause);
+        const reason = deliveryFailureReason(error);
         log.warn('publish notice delivery gave up', { key: notice.key, channel: target.channelName, reason });
         await recordPublishNoticeGaveUp(notice, target.channelId, reason);
       }

@@ -113,7 +113,7 @@ for (const decision of ['approve', 'reject'] as const) {
     responses: {
       200: json('The decision', Decision),
       ...problemResponses(404),
-      403: problemResponse(403, 'The credential lacks the approver role, or the requester approves their own publish'),
+      403: problemResponse(403, 'The credential lacks a role that approves (approver, admin), or the requester approves their own publish'),
       409: problemResponse(409, 'The publish is not waiting for an approval'),
     },
   });
