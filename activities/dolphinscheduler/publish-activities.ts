@@ -168,7 +168,7 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
       if (deps.startPublishNotice) {
         await deps.startPublishNotice({
           ...publishNoticeOf(record, template.name, 'publish_approval_requested'),
-          approverRoles: PUBLISH_APPROVER_ROLES,
+          approverRoles: [...PUBLISH_APPROVER_ROLES],
           deadline,
         });
         return;
@@ -179,7 +179,7 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
         templateVersion: record.templateVersion,
         startedBy: record.requestedBy,
         users: [],
-        roles: PUBLISH_APPROVER_ROLES,
+        roles: [...PUBLISH_APPROVER_ROLES],
         required: 1,
         message: `publish version ${record.templateVersion} of ${template.name} to ${record.target}`,
         deadline,
@@ -419,6 +419,7 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
     // Started counts: whether the call went through is unknown, so the compensation looks before it writes.
     const tookOffline = lastStep(record, 'offline');
     const changed = steps.some((s) => s.step === 'definition' && s.status === 'succeeded');
+    const broughtOnline = steps.some((s) => s.step === 'online' && (s.status === 'succeeded' || s.status === 'skipped'));
     let left: string | undefined;
     if (record.action === 'publish' && tookOffline && !changed) {
       try {
@@ -427,19 +428,27 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
         const definitionCode = Number(record.definitionCode);
         // Idempotent: this activity is retried until it is recorded, and one attempt may have done this already.
         const { definition } = await client.getDefinition(projectCode, definitionCode);
-        if (definition.releaseState !== 'ONLINE') await client.releaseDefinition(projectCode, definitionCode, 'ONLINE');
-        const wereOnline = new Set((tookOffline.detail?.onlineSchedules as number[] | undefined) ?? []);
-        const restore = (await client.listSchedules(projectCode, definitionCode)).filter((s) => wereOnline.has(s.id) && s.releaseState !== 'ONLINE');
-        for (const schedule of restore) await client.onlineSchedule(projectCode, schedule.id);
-        await records.appendStep(publishId, { step: 'compensate', status: 'succeeded', detail: { restoredOnline: definitionCode, schedules: [...wereOnline] } });
-        left = 'the previous version is online again';
+        const versionTakenOffline = tookOffline.detail?.version as number | undefined;
+        if (versionTakenOffline !== undefined && definition.version !== versionTakenOffline) {
+          // The update went through unrecorded (its worker died before hearing back): the previous
+          // version is gone, and bringing this one online would publish what failed.
+          await records.appendStep(publishId, { step: 'compensate', status: 'skipped', detail: { reason: 'the definition already holds the new version', version: definition.version } });
+          left = NEW_VERSION_OFFLINE;
+        } else {
+          if (definition.releaseState !== 'ONLINE') await client.releaseDefinition(projectCode, definitionCode, 'ONLINE');
+          const wereOnline = new Set((tookOffline.detail?.onlineSchedules as number[] | undefined) ?? []);
+          const restore = (await client.listSchedules(projectCode, definitionCode)).filter((s) => wereOnline.has(s.id) && s.releaseState !== 'ONLINE');
+          for (const schedule of restore) await client.onlineSchedule(projectCode, schedule.id);
+          await records.appendStep(publishId, { step: 'compensate', status: 'succeeded', detail: { restoredOnline: definitionCode, schedules: [...wereOnline] } });
+          left = 'the previous version is online again';
+        }
       } catch (error) {
         const reason = error instanceof DolphinSchedulerError ? error.toJSON() : { message: (error as Error).message };
         await records.appendStep(publishId, { step: 'compensate', status: 'failed', detail: { reason } });
         left = 'the previous version could not be brought back online: it is offline';
       }
     } else if (record.action === 'publish' && changed) {
-      left = 'the definition holds the new version and is offline; publish again to bring it online';
+      left = broughtOnline ? 'the definition holds the new version and is online, without the schedule asked for; publish again to write it' : NEW_VERSION_OFFLINE;
     }
     await records.setStatus(publishId, 'failed', { finishedAt: new Date(), error: { ...failure, ...(left ? { state: left } : {}) } });
     logger.warn({ publishId, error: failure, left }, 'publish failed');
@@ -448,6 +457,9 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
 }
 
 export type PublishActivities = ReturnType<typeof createPublishActivities>;
+
+/** What a failed publish that wrote the new version leaves, while nothing brought it online. */
+const NEW_VERSION_OFFLINE = 'the definition holds the new version and is offline; publish again to bring it online';
 
 /** How often a DolphinScheduler step heartbeats; well inside the workflow's heartbeat timeout. */
 const HEARTBEAT_EVERY_MS = 1_000;
@@ -458,7 +470,7 @@ function lastStep(record: Publish, name: PublishStepName): PublishStepRecord | u
 }
 
 /** Who may approve a publish that requires approval: every role granting what its approve route needs (apps/api/src/auth/policy.ts). */
-export const PUBLISH_APPROVER_ROLES: string[] = rolesGranting('approver');
+export const PUBLISH_APPROVER_ROLES: readonly string[] = rolesGranting('approver');
 
 function publishNoticeOf(record: Publish, templateName: string, kind: PublishNotice['kind']): Omit<PublishNotice, 'approverRoles'> {
   return {

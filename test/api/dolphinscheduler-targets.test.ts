@@ -126,13 +126,17 @@ test('publishing refuses an unmappable spec with every problem, an unknown targe
   expectProblem(backwards, 422);
   expect(backwards.body.invalidParams).toEqual([{ path: ['schedule', 'endTime'], message: 'must be a real date and time' }]);
   // Quartz would read an unknown or miscased zone as GMT without a word.
-  for (const timezoneId of ['Mars/Olympus', 'asia/shanghai']) {
+  for (const timezoneId of ['Mars/Olympus', 'asia/shanghai', 'us/pacific']) {
     const zoned = await call(api, 'POST', `/api/v1/templates/${template.body.id}/versions/1/publish`, {
       json: { target: 'staging', schedule: { crontab: '0 0 3 * * ? *', startTime: '2030-01-01 00:00:00', endTime: '2031-01-01 00:00:00', timezoneId } },
     });
     expectProblem(zoned, 422);
     expect(zoned.body.invalidParams).toEqual([{ path: ['schedule', 'timezoneId'], message: expect.stringContaining('not an IANA time zone') }]);
   }
+  const miscased = await call(api, 'POST', `/api/v1/templates/${template.body.id}/versions/1/publish`, {
+    json: { target: 'staging', schedule: { crontab: '0 0 3 * * ? *', startTime: '2030-01-01 00:00:00', endTime: '2031-01-01 00:00:00', timezoneId: 'asia/shanghai' } },
+  });
+  expect(miscased.body.invalidParams[0].message).toContain('use "Asia/Shanghai"');
 
   const other = await createTestTenant(api.prisma);
   const mallory = await createToken(api.prisma, { tenantId: other.id, name: 'mallory', roles: ['admin'] });

@@ -214,3 +214,23 @@ test('a worker killed while taking the online definition offline, then DolphinSc
   expect((await dolphin().listSchedules(projectCode, definitionCode)).map((s) => [s.id, s.releaseState])).toEqual([[scheduleId, 'ONLINE']]);
   expect(stepsOf(failed)).toEqual(['project:succeeded', 'task-codes:succeeded', 'offline:started', 'offline:succeeded', 'compensate:succeeded']);
 }, 360_000);
+
+test('a worker killed after DolphinScheduler applied the update, then DolphinScheduler refusing it again: the publish fails without bringing the new version online, and says so', async () => {
+  const { template, projectCode, definitionCode, definitionVersion, scheduleId } = await publishedWithSchedule('uat');
+  const v2 = await addVersion(api, template.id, { extract: 'echo extract v2', load: 'echo load v2' });
+  const update = { method: 'PUT', path: new RegExp(`/workflow-definition/${definitionCode}$`) };
+  const { publishId } = await publishKilledAt('uat', template.id, v2, update, () =>
+    // As many as the step's attempts left after the killed one.
+    fake.inject({ ...update, status: 503, times: 4 }),
+  );
+
+  const failed = await waitForPublish(api, publishId, 240_000);
+  expect(failed).toMatchObject({ status: 'failed', error: expect.objectContaining({ type: 'DolphinSchedulerServerError', state: expect.stringMatching(/holds the new version and is offline/) }) });
+  // The update the killed worker sent went through: the previous version is gone, and what failed stays offline.
+  const onServer = await dolphin().getDefinition(projectCode, definitionCode);
+  expect(onServer.definition.releaseState).toBe('OFFLINE');
+  expect(onServer.definition.version).toBeGreaterThan(definitionVersion);
+  expect(onServer.tasks.map((task) => task.taskParams.rawScript).sort()).toEqual(['echo extract v2', 'echo load v2']);
+  expect((await dolphin().listSchedules(projectCode, definitionCode)).map((s) => [s.id, s.releaseState])).toEqual([[scheduleId, 'OFFLINE']]);
+  expect(stepsOf(failed)).toEqual(['project:succeeded', 'task-codes:succeeded', 'offline:started', 'offline:succeeded', 'compensate:skipped']);
+}, 360_000);

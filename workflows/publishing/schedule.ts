@@ -31,9 +31,8 @@ export function scheduleProblems(schedule: PublishSchedule): { path: string[]; m
   for (const field of ['startTime', 'endTime'] as const) {
     if (!isRealDateTime(schedule[field])) problems.push({ path: ['schedule', field], message: 'must be a real date and time' });
   }
-  if (!isKnownTimeZone(schedule.timezoneId)) {
-    problems.push({ path: ['schedule', 'timezoneId'], message: `${JSON.stringify(schedule.timezoneId)} is not an IANA time zone as the IANA database spells it (e.g. "UTC", "Asia/Shanghai")` });
-  }
+  const zoneProblem = timeZoneProblem(schedule.timezoneId);
+  if (zoneProblem) problems.push({ path: ['schedule', 'timezoneId'], message: zoneProblem });
   if (problems.length === 0 && schedule.startTime >= schedule.endTime) {
     problems.push({ path: ['schedule', 'endTime'], message: 'must come after startTime' });
   }
@@ -42,18 +41,25 @@ export function scheduleProblems(schedule: PublishSchedule): { path: string[]; m
 
 /**
  * DolphinScheduler hands the zone to Quartz, which reads a name it does not know as GMT without a
- * word: a misspelt zone would fire the schedule at the wrong hour. Names are case-sensitive there.
+ * word: a misspelt zone would fire the schedule at the wrong hour. Names are case-sensitive there,
+ * while ICU reads them case-insensitively, so only names exactly as ICU lists them pass (plus
+ * UTC and GMT); an alias or a wrongly cased name is refused with the name to use instead.
  */
-function isKnownTimeZone(zone: string): boolean {
-  let resolved: string;
+function timeZoneProblem(zone: string): string | undefined {
+  if (UNIVERSAL_ZONES.has(zone) || canonicalZones().has(zone)) return undefined;
+  let resolved: string | undefined;
   try {
     resolved = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    resolved = undefined;
   }
-  // ICU reads names case-insensitively and answers aliases (GMT, US/Pacific) by their canonical name.
-  return resolved === zone || resolved.toLowerCase() !== zone.toLowerCase();
+  const suggestion = resolved && canonicalZones().has(resolved) ? `; use ${JSON.stringify(resolved)}` : ' (e.g. "UTC", "Asia/Shanghai")';
+  return `${JSON.stringify(zone)} is not an IANA time zone as the IANA database spells it${suggestion}`;
 }
+
+const UNIVERSAL_ZONES: ReadonlySet<string> = new Set(['UTC', 'GMT', 'Etc/UTC', 'Etc/GMT']);
+let canonical: ReadonlySet<string> | undefined;
+const canonicalZones = () => (canonical ??= new Set(Intl.supportedValuesOf('timeZone')));
 
 function isRealDateTime(value: string): boolean {
   const [date, time] = value.split(' ') as [string, string];

@@ -20,7 +20,8 @@ export const GRANTS: Readonly<Record<Role, readonly Role[]>> = {
 
 /** Whether a role name a credential or a directory entry carries grants `wanted`. */
 export function grants(role: string, wanted: Role): boolean {
-  return (GRANTS[role as Role] ?? []).includes(wanted);
+  // Own keys only: a role named `constructor` or `__proto__` must not reach Object's prototype.
+  return Object.hasOwn(GRANTS, role) && GRANTS[role as Role].includes(wanted);
 }
 
 /** Every role that grants `wanted` (for `approver`: admin and approver), in the order of ROLES. */

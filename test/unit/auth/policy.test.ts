@@ -12,6 +12,10 @@ describe('roles', () => {
     ['approver', ['approver', 'viewer']],
     ['viewer', ['viewer']],
     ['sre', []],
+    // Names of Object's prototype are roles like any other unknown one, not a crash.
+    ['constructor', []],
+    ['__proto__', []],
+    ['toString', []],
   ])('%s grants %j', (role, granted) => {
     expect(ROLES.filter((needed) => allows({ role: needed }, principal([role])))).toEqual(granted);
   });

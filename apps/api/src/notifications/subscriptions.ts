@@ -55,7 +55,8 @@ export async function putSubscription(
   }
   const deduplicated = Object.fromEntries(Object.entries(routes).map(([kind, ids]) => [kind, [...new Set(ids)]]));
   return prisma.$transaction(async (tx) => {
-    await lockKeyForTransaction(tx, 'subscription', tenantId, scope);
+    // Locked by the row's own key, so two spellings of one scope take turns too.
+    await lockKeyForTransaction(tx, 'subscription', tenantId, storedScope(scope));
     const key = { tenantId_scope: { tenantId, scope: storedScope(scope) } };
     const existed = (await tx.notificationSubscription.findUnique({ where: key, select: { scope: true } })) !== null;
     const row = await tx.notificationSubscription.upsert({
