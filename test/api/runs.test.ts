@@ -4,6 +4,7 @@ import pino from 'pino';
 import { startTestWorker, type TestWorker } from '../support/worker';
 import { json, runInput, startHttpServer, startRun as startRunDirectly } from '../workflow/support';
 import { bearer, call, expectProblem, startApi, tokenFor, uniqueName, type Answer, type Api } from './harness';
+import { eventually } from '../support/eventually';
 
 /**
  * The runs API over real HTTP, with a real worker running the real workflow on the task queue the
@@ -67,15 +68,6 @@ async function startRun(templateId: string, input: unknown = { orderId: 'A-1' },
   return answer.body as { runId: string };
 }
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 const getRun = (runId: string) => call(api, 'GET', `/api/v1/runs/${runId}`);
 const stepOf = (answer: Answer, stepId: string) => answer.body.steps?.find((s: { id: string }) => s.id === stepId);

@@ -6,6 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { scheduledRunId } from '../../workflows/scheduled-start';
 import { startTestWorker, workflowBundle, type TestWorker } from '../support/worker';
 import { call, createTestTenant, createToken, expectProblem, startApi, tokenFor, uniqueName, type Answer, type Api } from './harness';
+import { eventually } from '../support/eventually';
 
 /**
  * A template's schedules against the real Temporal dev server: each is a Temporal Schedule whose
@@ -46,15 +47,6 @@ afterAll(async () => {
   await database?.$disconnect();
 });
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-}
 
 async function template(spec: object = specV1): Promise<string> {
   const answer = await call(api, 'POST', '/api/v1/templates', { json: { name: uniqueName('scheduled'), spec } });

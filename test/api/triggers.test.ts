@@ -3,6 +3,7 @@ import { createHmac } from 'node:crypto';
 import { Keyring } from '../../apps/common/crypto/keyring';
 import { startTestWorker, type TestWorker } from '../support/worker';
 import { call, createTestTenant, createToken, expectProblem, startApi, tokenFor, uniqueName, type Answer, type Api } from './harness';
+import { eventually } from '../support/eventually';
 
 /**
  * Webhook triggers over real HTTP, with a real worker running the runs they start. Deliveries are
@@ -34,15 +35,6 @@ afterAll(async () => {
   await worker?.shutdown();
 });
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 interface Trigger {
   id: string;

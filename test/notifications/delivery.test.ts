@@ -6,6 +6,7 @@ import { approveUpdate, rejectUpdate, type RunState } from '../../workflows/cont
 import { call, expectProblem, startApi, uniqueName, type Api } from '../api/harness';
 import { startHttpReceiver, startSmtpReceiver, type HttpReceiver, type ReceivedRequest, type SmtpReceiver } from '../support/receivers';
 import { startTestWorker, type TestWorker } from '../support/worker';
+import { eventually } from '../support/eventually';
 
 /**
  * Notices end to end: the API decides at start which notices a run sends, the run starts their
@@ -93,16 +94,6 @@ async function deliveries(runId: string): Promise<any[]> {
   return (await call(api, 'GET', `/api/v1/notifications?runId=${encodeURIComponent(runId)}`)).body.items;
 }
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value)) {
-    if (Date.now() > deadline) throw new Error(`never done; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    value = await read();
-  }
-  return value;
-}
 
 test('a run reaching an approval notifies its approvers on two channels, with a link to the run', async () => {
   const webhook = await webhookReceiver();

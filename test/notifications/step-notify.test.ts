@@ -6,6 +6,7 @@ import { approveUpdate, retryStepUpdate, type RunState } from '../../workflows/c
 import { call, expectProblem, startApi, uniqueName, type Api } from '../api/harness';
 import { startHttpReceiver, startSmtpReceiver, type HttpReceiver, type ReceivedRequest } from '../support/receivers';
 import { startTestWorker, type TestWorker } from '../support/worker';
+import { eventually } from '../support/eventually';
 
 /**
  * A step's own notifications (`notify`) end to end: the spec names channels and people, the run
@@ -84,16 +85,6 @@ async function deliveries(api: Api, runId: string): Promise<any[]> {
   return (await call(api, 'GET', `/api/v1/notifications?runId=${encodeURIComponent(runId)}`)).body.items;
 }
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value)) {
-    if (Date.now() > deadline) throw new Error(`never done; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    value = await read();
-  }
-  return value;
-}
 
 test('a step failing with onError continue tells only the channel it names (no subscription), mentioning its people; a deleted channel is skipped', async () => {
   const api = await tenantApi();
