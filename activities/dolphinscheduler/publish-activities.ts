@@ -330,6 +330,9 @@ export function createPublishActivities(deps: PublishActivityDependencies) {
           const wereOnline = new Set((offlineStep?.detail?.onlineSchedules as number[] | undefined) ?? []);
           const restore = existing.filter((s) => wereOnline.has(s.id) && s.releaseState !== 'ONLINE');
           for (const schedule of restore) await client.onlineSchedule(projectCode, schedule.id, { signal });
+          // The record names the schedule the definition keeps, as one that wrote it would.
+          const [kept] = existing;
+          if (kept) await records.update(publishId, { scheduleId: kept.id });
           await records.appendStep(publishId, { step: 'schedule', status: 'skipped', detail: { restoredOnline: restore.map((s) => s.id) } });
           return;
         }

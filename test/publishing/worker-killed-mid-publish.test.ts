@@ -172,7 +172,7 @@ test('a worker killed after DolphinScheduler took the online definition offline 
   expect(midway.steps[2].detail).toMatchObject({ definitionCode, onlineSchedules: [scheduleId] });
 
   const done = await waitForPublish(api, publishId, 240_000);
-  expect(done).toMatchObject({ status: 'published', error: null, dolphinScheduler: expect.objectContaining({ definitionCode }) });
+  expect(done).toMatchObject({ status: 'published', error: null, dolphinScheduler: expect.objectContaining({ definitionCode, scheduleId }) });
   expect(Date.now() - killedAt).toBeLessThan(RESUMED_WITHIN_MS);
 
   // The new version online, its schedule online again, nothing duplicated.
