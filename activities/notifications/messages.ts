@@ -152,23 +152,29 @@ function decisionWord(notice: Notice, locale: Locale): string {
   return words[locale][outcome];
 }
 
-/** The run's address for people: PUBLIC_BASE_URL and the run's API resource. */
+/** An address for people: PUBLIC_BASE_URL and an API resource's path. */
+function linkTo(publicBaseUrl: string, path: string): string {
+  return `${publicBaseUrl.replace(/\/+$/, '')}${path}`;
+}
+
+/** The run's address for people. */
 export function runLink(publicBaseUrl: string, runId: string): string {
-  return `${publicBaseUrl.replace(/\/+$/, '')}/api/v1/runs/${encodeURIComponent(runId)}`;
+  return linkTo(publicBaseUrl, `/api/v1/runs/${encodeURIComponent(runId)}`);
+}
+
+/** A message about `subject` in one language's texts: every notice's, alert's and publish's shape. */
+function messageOf<Subject extends object>(
+  subject: Subject,
+  texts: { title(subject: Subject): string; lines(subject: Subject): string[] },
+  head: Pick<Message, 'eventKey' | 'kind' | 'locale' | 'recipients'>,
+  link: Message['link'],
+): Message {
+  return { ...head, title: texts.title(subject), lines: texts.lines(subject), link, data: subject };
 }
 
 export function noticeMessage(notice: Notice, locale: Locale, recipients: Recipient[], publicBaseUrl: string): Message {
   const texts = TEXTS[locale];
-  return {
-    eventKey: notice.key,
-    kind: notice.kind,
-    locale,
-    title: texts.title(notice),
-    lines: texts.lines(notice),
-    link: { label: texts.openRun, url: runLink(publicBaseUrl, notice.run.id) },
-    recipients,
-    data: notice,
-  };
+  return messageOf(notice, texts, { eventKey: notice.key, kind: notice.kind, locale, recipients }, { label: texts.openRun, url: runLink(publicBaseUrl, notice.run.id) });
 }
 
 /** What `POST /api/v1/channels/:id/test` sends. */
@@ -193,8 +199,7 @@ export function plainText(message: Message): string {
 
 /** Where people see a tenant's open findings: of the finding's template when it has one. */
 export function findingsLink(publicBaseUrl: string, templateId: string | null): string {
-  const base = `${publicBaseUrl.replace(/\/+$/, '')}/api/v1/inspections`;
-  return templateId === null ? base : `${base}?templateId=${encodeURIComponent(templateId)}`;
+  return linkTo(publicBaseUrl, templateId === null ? '/api/v1/inspections' : `/api/v1/inspections?templateId=${encodeURIComponent(templateId)}`);
 }
 
 const ALERT_TEXTS = {
@@ -219,21 +224,12 @@ const ALERT_TEXTS = {
 /** An inspection's finding, for its template's owner. */
 export function inspectionMessage(alert: InspectionAlert, locale: Locale, recipients: Recipient[], publicBaseUrl: string): Message {
   const texts = ALERT_TEXTS[locale];
-  return {
-    eventKey: alert.key,
-    kind: 'inspection_finding',
-    locale,
-    title: texts.title(alert),
-    lines: texts.lines(alert),
-    link: { label: texts.open, url: findingsLink(publicBaseUrl, alert.templateId) },
-    recipients,
-    data: alert,
-  };
+  return messageOf(alert, texts, { eventKey: alert.key, kind: 'inspection_finding', locale, recipients }, { label: texts.open, url: findingsLink(publicBaseUrl, alert.templateId) });
 }
 
 /** A publish's address for people: PUBLIC_BASE_URL and its API resource. */
 export function publishLink(publicBaseUrl: string, publishId: string): string {
-  return `${publicBaseUrl.replace(/\/+$/, '')}/api/v1/publishes/${encodeURIComponent(publishId)}`;
+  return linkTo(publicBaseUrl, `/api/v1/publishes/${encodeURIComponent(publishId)}`);
 }
 
 const PUBLISH_TEXTS = {
@@ -268,14 +264,5 @@ const PUBLISH_TEXTS = {
 /** A publish waiting for approval, or failed. */
 export function publishMessage(notice: PublishNotice, locale: Locale, recipients: Recipient[], publicBaseUrl: string): Message {
   const texts = PUBLISH_TEXTS[locale];
-  return {
-    eventKey: notice.key,
-    kind: notice.kind,
-    locale,
-    title: texts.title(notice),
-    lines: texts.lines(notice),
-    link: { label: texts.open, url: publishLink(publicBaseUrl, notice.publishId) },
-    recipients,
-    data: notice,
-  };
+  return messageOf(notice, texts, { eventKey: notice.key, kind: notice.kind, locale, recipients }, { label: texts.open, url: publishLink(publicBaseUrl, notice.publishId) });
 }
